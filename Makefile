@@ -1,0 +1,106 @@
+# masix — GNU make, no autotools.
+# make            build every program into bin/ and the man pages into build/man/
+# make check      run the bats suite against bin/
+# make check-asan build with ASan+UBSan (clang) into build/asan and run the suite there
+# make fuzz       build and run the libFuzzer harnesses under t/fuzz/
+# make bench      build and run the benchmarks under bench/
+# make install    PREFIX (default /usr/local) and DESTDIR honoured
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Ilibcommon
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -MMD -MP
+
+# O: object directory, B: binary directory (check-asan builds elsewhere).
+O ?= build
+B ?= bin
+
+CMDS     := $(sort $(notdir $(wildcard cmd/*)))
+BINS     := $(addprefix $(B)/,$(CMDS))
+LIB_SRC  := $(wildcard libcommon/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(O)/%.o)
+LIB      := $(O)/libcommon.a
+
+# Programs that may link OpenSSL. msgsend and msgrecv must not: linking
+# libssl costs ~3 ms per process start, paid on every message of a shell loop.
+SSL_CMDS := portd keysrv sigtool
+SSL_LIBS := -lssl -lcrypto
+LIBS_portd   = $(SSL_LIBS)
+LIBS_keysrv  = $(SSL_LIBS)
+LIBS_sigtool = $(SSL_LIBS) -lbsd
+
+MAN_SRC  := $(wildcard man/*.scd)
+MAN_OUT  := $(patsubst man/%.scd,build/man/%,$(MAN_SRC))
+
+.PHONY: all clean check check-asan fuzz bench install man
+all: $(BINS) man
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+.SECONDEXPANSION:
+$(B)/%: $$(patsubst %.c,$(O)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS_$*)
+
+man: $(MAN_OUT)
+build/man/%: man/%.scd
+	@mkdir -p $(@D)
+	scdoc < $< > $@
+
+check: all
+	MASIX_BIN=$(CURDIR)/$(B) bats --timing t/
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+check-asan:
+	$(MAKE) O=build/asan B=build/asan/bin CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" $(addprefix build/asan/bin/,$(CMDS))
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	MASIX_BIN=$(CURDIR)/build/asan/bin MASIX_ASAN=1 bats --timing t/
+
+FUZZ_SECONDS ?= 20
+FUZZ_SRC := $(wildcard t/fuzz/*.c)
+FUZZ_BIN := $(patsubst t/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB_SRC := $(filter-out $(wildcard libcommon/tls*.c libcommon/crypto*.c libcommon/keyfile*.c),$(LIB_SRC))
+build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard libcommon/*.h)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(SSL_LIBS)
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 build/fuzz/corpus-$$n t/fuzz/seeds/$$n 2>build/fuzz/$$n.log \
+	    || { tail -n 40 build/fuzz/$$n.log; exit 1; }; \
+	  tail -n 1 build/fuzz/$$n.log; \
+	done
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,build/bench/%,$(BENCH_SRC))
+build/bench/%: bench/%.c $(LIB) $(BINS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB) $(SSL_LIBS)
+bench: all $(BENCH_BIN)
+	MASIX_BIN=$(CURDIR)/$(B) BENCH_BIN=$(CURDIR)/build/bench sh bench/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	for p in msgsend msgrecv sigtool; do [ -f $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(BINDIR)/ || true; done
+	for p in portd namesrv keysrv; do [ -f $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(SBINDIR)/ || true; done
+	install -m 0755 contrib/masix-node $(DESTDIR)$(SBINDIR)/masix-node
+	for m in $(MAN_OUT); do s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)
