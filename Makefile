@@ -50,10 +50,13 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-.SECONDEXPANSION:
-$(B)/%: $$(patsubst %.c,$(O)/%.o,$$(wildcard cmd/$$*/*.c)) $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LIBS_$*)
+# One link rule per program: bin/NAME from cmd/NAME/*.c and libcommon.a.
+define cmd_rule
+$(B)/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIB) $$(LIBS_$(1))
+endef
+$(foreach c,$(CMDS),$(eval $(call cmd_rule,$(c))))
 
 man: $(MAN_OUT)
 build/man/%: man/%.scd

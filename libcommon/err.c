@@ -22,6 +22,7 @@ static const char *const errstr[MX_ERR__MAX] = {
 	[MX_ERR_VERSION] = "protocol version mismatch",
 	[MX_ERR_FULL] = "queue full",
 	[MX_ERR_BADSIG] = "bad signature",
+	[MX_ERR_INTR] = "interrupted",
 };
 
 static int

@@ -36,6 +36,7 @@ enum mx_err {
 	MX_ERR_VERSION = 16,	/* protocol version mismatch */
 	MX_ERR_FULL = 17,	/* queue full and no time to wait */
 	MX_ERR_BADSIG = 18,	/* signature or certificate check failed */
+	MX_ERR_INTR = 19,	/* interrupted by a signal that set the stop flag */
 	MX_ERR__MAX
 };
 
@@ -141,7 +142,7 @@ const char *masix_default_rundir(void);
 int masix_connect(const char *rundir, struct mx_conn **out);
 void masix_close(struct mx_conn *c);
 int masix_fd(const struct mx_conn *c);
-const char *masix_node(const struct mx_conn *c);	/* this node's name */
+const char *masix_node(struct mx_conn *c);	/* this node's name */
 
 int masix_port_alloc(struct mx_conn *c, mx_name_t *out);
 int masix_port_set_qlimit(struct mx_conn *c, mx_name_t port, uint32_t limit);
@@ -164,6 +165,8 @@ int masix_flush(struct mx_conn *c);
  * call, freed with mx_msg_free). MX_ERR_TIMEOUT after timeout_ms without one.
  */
 int masix_recv(struct mx_conn *c, mx_name_t port, uint32_t timeout_ms, struct mx_msg **out);
+/* Receive on the first of n (at most 8) ports to have a message. */
+int masix_recv_any(struct mx_conn *c, const mx_name_t *ports, int n, uint32_t timeout_ms, struct mx_msg **out);
 /* How many messages portd may push ahead of masix_recv() calls (default 1). */
 void masix_set_prefetch(struct mx_conn *c, uint32_t n);
 
@@ -190,6 +193,9 @@ int masix_register(struct mx_conn *c, const char *name, mx_name_t port);
 int masix_unregister(struct mx_conn *c, const char *name);
 /* wait_ms > 0: wait that long for the name to be registered. */
 int masix_lookup(struct mx_conn *c, const char *name, uint32_t wait_ms, mx_name_t *out);
+
+/* While *flag is set by a signal handler, a blocked call returns MX_ERR_INTR. */
+void masix_set_stop_flag(struct mx_conn *c, volatile int *flag);
 
 /* The last error's detail, as a static string ("" if none), e.g. portd's reason. */
 const char *masix_errdetail(const struct mx_conn *c);

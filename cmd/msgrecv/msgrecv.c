@@ -1,0 +1,194 @@
+/* msgrecv — take a name and receive its messages, or serve them with a command. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "conf.h"
+#include "log.h"
+#include "msgrecv.h"
+#include "sd.h"
+#include "tool.h"
+
+enum sep { SEP_NEWLINE, SEP_NUL, SEP_NONE };
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f, "usage: msgrecv [-0h] [--raw] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n");
+	exit(code);
+}
+
+/* The message's body: its BYTES and STRING items, back to back. */
+static void
+body_of(struct mx_msg *m, const uint8_t **p, size_t *len, uint8_t **owned)
+{
+	struct mx_item it, first = { 0 };
+	size_t n = 0, count = 0;
+
+	*owned = NULL;
+	while (mx_msg_next(m, &it) > 0)
+		if (it.type == MX_ITEM_BYTES || it.type == MX_ITEM_STRING) {
+			if (count++ == 0)
+				first = it;
+			n += it.len;
+		}
+	m->rpos = 0;
+	if (count <= 1) {
+		*p = first.data;
+		*len = first.len;
+		return;
+	}
+	if ((*owned = malloc(n)) == NULL)
+		die(EX_OSERR, "out of memory");
+	n = 0;
+	while (mx_msg_next(m, &it) > 0)
+		if (it.type == MX_ITEM_BYTES || it.type == MX_ITEM_STRING) {
+			memcpy(*owned + n, it.data, it.len);
+			n += it.len;
+		}
+	m->rpos = 0;
+	*p = *owned;
+	*len = n;
+}
+
+static void
+print_body(const uint8_t *p, size_t len, enum sep sep)
+{
+	static const char seps[] = { '\n', '\0' };
+
+	if (tool_write_all(STDOUT_FILENO, p, len) < 0 ||
+	    (sep != SEP_NONE && tool_write_all(STDOUT_FILENO, &seps[sep], 1) < 0))
+		die(EX_IOERR, "stdout: %s", strerror(errno));
+}
+
+static void
+serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, const uint8_t *body,
+    size_t len)
+{
+	int want_reply = m->reply != MX_NAME_NULL, status = 0, r;
+	struct output o;
+	char why[128];
+
+	if (run_command(cmd, &m->trailer, body, len, want_reply, &o, &status) < 0) {
+		snprintf(why, sizeof(why), "cannot run command: %s", strerror(errno));
+		status = -1;
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !o.truncated) {
+		why[0] = '\0';
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		snprintf(why, sizeof(why), "command output over %u bytes", (unsigned)OUTPUT_MAX);
+	} else if (WIFEXITED(status)) {
+		snprintf(why, sizeof(why), "command exited with status %d", WEXITSTATUS(status));
+	} else {
+		snprintf(why, sizeof(why), "command killed by signal %d", WTERMSIG(status));
+	}
+	if (why[0] != '\0')
+		warnmsg("%s: %s", name, why);
+	if (want_reply) {
+		if (why[0] == '\0') {
+			struct mx_msg *rep = mx_msg_new(MX_MSGID_REPLY);
+			if (rep == NULL || mx_msg_add_bytes(rep, o.buf, o.len) < 0)
+				die(EX_OSERR, "out of memory");
+			r = masix_reply(c, m, rep);
+			mx_msg_free(rep);
+		} else {
+			r = masix_reply_error(c, m, WIFEXITED(status) ? WEXITSTATUS(status) : 1, why);
+		}
+		if (r < 0 && r != -MX_ERR_DEAD)
+			warnmsg("%s: reply to pid %u: %s", name, m->trailer.pid, mx_strerror(r));
+	}
+	free(o.buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "raw", no_argument, NULL, 'W' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *rundir = NULL, *name, *cmd = NULL;
+	int64_t timeout_ms = -1;
+	unsigned long count = 0, got = 0;
+	enum sep sep = SEP_NEWLINE;
+	struct mx_conn *c;
+	mx_name_t port;
+	char status[300];
+	int ch, r, seps = 0;
+
+	log_init("msgrecv", 0, 0);
+	while ((ch = getopt_long(argc, argv, "0hn:R:t:x:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case '0': sep = SEP_NUL; seps++; break;
+		case 'W': sep = SEP_NONE; seps++; break;
+		case 'h': usage(stdout, 0); break;
+		case 'n':
+			if (conf_uint(optarg, UINT32_MAX, &count) < 0 || count == 0)
+				die(EX_USAGE, "-n: not a positive count: '%s'", optarg);
+			break;
+		case 'R': rundir = optarg; break;
+		case 't':
+			if ((timeout_ms = tool_parse_secs(optarg)) < 0)
+				die(EX_USAGE, "-t: not a number of seconds: '%s'", optarg);
+			break;
+		case 'x': cmd = optarg; break;
+		default: usage(stderr, EX_USAGE);
+		}
+	}
+	if (seps > 1)
+		die(EX_USAGE, "-0 and --raw exclude each other");
+	if (optind != argc - 1)
+		usage(stderr, EX_USAGE);
+	name = argv[optind];
+	if (!mx_name_valid(name))
+		die(EX_USAGE, "'%s': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -)", name);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = masix_connect(rundir, &c)) < 0) {
+		rundir = rundir ? rundir : masix_default_rundir();
+		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir ? rundir : "(no runtime directory)",
+		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
+	}
+	if ((r = masix_port_alloc(c, &port)) < 0)
+		die(mx_exit_code(r), "allocating a port: %s", mx_strerror(r));
+	if ((r = masix_register(c, name, port)) < 0)
+		die(mx_exit_code(r), "%s: %s", name, *masix_errdetail(c) ? masix_errdetail(c) : mx_strerror(r));
+	snprintf(status, sizeof(status), "receiving on %s", name);
+	sd_ready(-1, status);
+
+	while (count == 0 || got < count) {
+		struct mx_msg *m;
+		const uint8_t *body;
+		uint8_t *owned;
+		size_t len;
+
+		r = masix_recv(c, port, timeout_ms < 0 ? MX_FOREVER : (uint32_t)timeout_ms, &m);
+		if (r == -MX_ERR_TIMEOUT) {
+			if (got == 0 || count != 0)
+				die(EX_TEMPFAIL, "%s: timed out after %g s without a message", name,
+				    (double)timeout_ms / 1000);
+			break;
+		}
+		if (r < 0)
+			die(mx_exit_code(r), "%s: receive: %s", name, mx_strerror(r));
+		if (m->msgid >= MX_MSGID_NO_REPLY) {
+			mx_msg_free(m);	/* a notice from portd, not a message for us */
+			continue;
+		}
+		got++;
+		body_of(m, &body, &len, &owned);
+		if (cmd != NULL)
+			serve(c, name, cmd, m, body, len);
+		else
+			print_body(body, len, sep);
+		free(owned);
+		mx_msg_free(m);
+	}
+	masix_close(c);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* msgrecv.h — receive on a name; optionally serve each message with a command. */
+#ifndef MSGRECV_H
+#define MSGRECV_H
+
+#include <fcntl.h>
+#include "masix.h"
+
+#define OUTPUT_MAX (MX_BODY_MAX - 64)	/* a reply holds at most this much output */
+
+struct output {
+	uint8_t *buf;
+	size_t len, cap;
+	int truncated;
+};
+
+/*
+ * Run "sh -c cmd" with body on stdin and the sender in MSG_SENDER_*; with
+ * capture, its stdout goes into o. 0 with *status as from waitpid(), or -1.
+ */
+int run_command(const char *cmd, const struct mx_trailer *tr, const uint8_t *body, size_t len, int capture,
+    struct output *o, int *status);
+
+#endif

@@ -1,0 +1,133 @@
+/* namesrv.c — main: claim the NAME port, then serve it. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include "conf.h"
+#include "log.h"
+#include "namesrv.h"
+#include "sd.h"
+
+static volatile int stop;
+
+static void
+on_term(int signo)
+{
+	(void)signo;
+	stop = 1;
+}
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f, "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR]\n");
+	exit(code);
+}
+
+static int
+conf_ignore(const char *key, const char *val, void *arg, char *err, size_t errsz)
+{
+	(void)key;
+	(void)val;
+	(void)arg;
+	(void)err;
+	(void)errsz;
+	return 0;	/* the node's file is portd's; nothing in it is ours yet */
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *rundir = NULL, *cfile = NULL;
+	struct mx_conn *c;
+	mx_name_t name_port, notify_port, ports[2];
+	struct sigaction sa;
+	char err[512];
+	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
+	unsigned long u;
+
+	log_init("namesrv", 0, 0);
+	while ((ch = getopt(argc, argv, "c:F:hnR:sv")) != -1) {
+		switch (ch) {
+		case 'c': cfile = optarg; break;
+		case 'F':
+			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
+				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
+			readyfd = (int)u;
+			break;
+		case 'h': usage(stdout, 0); break;
+		case 'n': check = 1; break;
+		case 'R': rundir = optarg; break;
+		case 's': use_syslog = 1; break;
+		case 'v': verbose++; break;
+		default: usage(stderr, EX_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, EX_USAGE);
+	if (cfile != NULL && conf_load(cfile, conf_ignore, NULL, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	log_init("namesrv", use_syslog, verbose);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: a blocked receive returns */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = masix_connect(rundir, &c)) < 0)
+		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir ? rundir : masix_default_rundir(),
+		    mx_strerror(r));
+	if ((r = masix_port_alloc(c, &name_port)) < 0 || (r = masix_port_alloc(c, &notify_port)) < 0)
+		die(mx_exit_code(r), "allocating ports: %s", mx_strerror(r));
+	if ((r = masix_special_set(c, MX_SPECIAL_NAME, name_port)) < 0) {
+		if (r == -MX_ERR_EXISTS)
+			die(EX_UNAVAILABLE, "NAME port: another namesrv holds it");
+		die(mx_exit_code(r), "NAME port: %s", mx_strerror(r));
+	}
+	masix_port_set_qlimit(c, name_port, 1024);
+	masix_set_stop_flag(c, &stop);
+	registry_init(c, notify_port);
+	log_info("serving names on node %s", masix_node(c));
+	sd_ready(readyfd, "serving names");
+
+	ports[0] = name_port;
+	ports[1] = notify_port;
+	while (!stop) {
+		struct mx_msg *m;
+		int64_t dead;
+
+		r = masix_recv_any(c, ports, 2, registry_next_timeout(), &m);
+		if (r == -MX_ERR_TIMEOUT) {
+			registry_expire();
+			continue;
+		}
+		if (r == -MX_ERR_INTR)
+			break;
+		if (r < 0) {
+			if (stop)
+				break;
+			fatalx("receive: %s", mx_strerror(r));
+		}
+		if (m->dest == notify_port) {
+			if (m->msgid == MX_MSGID_DEAD_NAME && mx_msg_get_int(m, &dead) == 0)
+				registry_dead((mx_name_t)dead);
+			mx_msg_free(m);
+			continue;
+		}
+		registry_handle(m);
+		registry_expire();
+	}
+	sd_stopping();
+	log_info("stopping");
+	masix_close(c);
+	return 0;
+}

@@ -1,0 +1,333 @@
+/*
+ * kmsg.c — messages inside portd. Copy-in checks every right the sender
+ * names and takes it out of the sender's space; copy-out puts the rights in
+ * the receiver's space and rewrites the names in place.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "portd.h"
+
+#define KMSG_MAX_RIGHTS 1024
+
+/* What right a disposition makes, given the sender's entry; 0 if not held. */
+static uint8_t
+disp_right(const struct entry *e, uint8_t disp)
+{
+	switch (disp) {
+	case MX_DISP_MOVE_RECEIVE:
+		return e->recv ? MX_RIGHT_RECEIVE : 0;
+	case MX_DISP_MOVE_SEND:
+	case MX_DISP_COPY_SEND:
+		return e->srefs > 0 ? MX_RIGHT_SEND : 0;
+	case MX_DISP_MAKE_SEND:
+		return e->recv ? MX_RIGHT_SEND : 0;
+	case MX_DISP_MOVE_SEND_ONCE:
+		return e->so ? MX_RIGHT_SEND_ONCE : 0;
+	case MX_DISP_MAKE_SEND_ONCE:
+		return e->recv ? MX_RIGHT_SEND_ONCE : 0;
+	}
+	return 0;
+}
+
+static int
+consumes(uint8_t disp)
+{
+	return disp == MX_DISP_MOVE_RECEIVE || disp == MX_DISP_MOVE_SEND || disp == MX_DISP_MOVE_SEND_ONCE;
+}
+
+struct want { mx_name_t name; uint8_t disp; uint32_t off; };
+
+/* Check one right against the space, counting earlier moves of the same name. */
+static int
+check_right(struct task *t, const struct want *w, const struct want *all, uint32_t n, struct port *dest)
+{
+	struct entry *e = space_lookup(t, w->name);
+	uint32_t i, moved = 0;
+
+	if (e == NULL || disp_right(e, w->disp) == 0)
+		return -MX_ERR_BADNAME;
+	if (w->disp == MX_DISP_MOVE_RECEIVE && (e->port == dest || e->port->special))
+		return -MX_ERR_INVAL;	/* a port cannot carry its own receive right; services stay put */
+	if (!consumes(w->disp))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (all[i].name == w->name && consumes(all[i].disp))
+			moved++;
+	if (w->disp == MX_DISP_MOVE_SEND && moved > e->srefs)
+		return -MX_ERR_BADNAME;
+	if (w->disp != MX_DISP_MOVE_SEND && moved > 1)
+		return -MX_ERR_BADNAME;
+	return 0;
+}
+
+/* Take the right out of the sender's space into *kr (which then holds a ref). */
+static void
+take_right(struct task *t, const struct want *w, struct kright *kr)
+{
+	struct entry *e = space_lookup(t, w->name);
+	struct port *p = e->port;
+
+	kr->port = p;
+	kr->right = disp_right(e, w->disp);
+	kr->off = w->off;
+	port_ref(p);
+	switch (w->disp) {
+	case MX_DISP_MOVE_RECEIVE:
+		port_cancel_waiter(p, MX_ERR_BADNAME);
+		p->receiver = NULL;
+		p->recv_name = 0;
+		e->recv = 0;
+		if (e->srefs == 0)
+			space_drop(t, e);
+		break;
+	case MX_DISP_MOVE_SEND:
+		space_release_send(t, e);
+		break;
+	case MX_DISP_MOVE_SEND_ONCE:
+		e->so = 0;	/* moved, not destroyed: no notice */
+		space_drop(t, e);
+		break;
+	}
+}
+
+int
+kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal,
+    struct kmsg **out, uint32_t *timeout_ms)
+{
+	struct mx_msg_hdr h;
+	struct want wants[64], *w = wants, reply;
+	struct entry *de;
+	struct kmsg *km;
+	struct mx_item it;
+	const uint8_t *items;
+	uint32_t ilen, n = 0, cap = 64, i;
+	size_t pos = 0;
+	int r;
+
+	if (len < MX_MSG_HDR)
+		return -MX_ERR_PROTO;
+	msg_hdr_unpack(payload, &h);
+	items = payload + MX_MSG_HDR;
+	ilen = len - MX_MSG_HDR;
+	if (ilen > MX_BODY_MAX)
+		return -MX_ERR_TOOBIG;
+	if (h.flags != 0)
+		return -MX_ERR_PROTO;
+	if ((de = space_lookup(t, h.dest)) == NULL || (!de->recv && !de->so && de->srefs == 0))
+		return -MX_ERR_BADNAME;
+	if (de->port->dead) {
+		if (de->so)
+			space_drop(t, de);
+		return -MX_ERR_DEAD;
+	}
+	/* Pass 1: the items are well formed and every right is held. */
+	while ((r = items_next(items, ilen, &pos, &it)) > 0) {
+		if (it.type != MX_ITEM_PORT)
+			continue;
+		if (n == KMSG_MAX_RIGHTS) {
+			r = -MX_ERR_TOOBIG;
+			break;
+		}
+		if (n == cap) {
+			struct want *nw = malloc(sizeof(*nw) * (cap *= 4));
+			if (nw == NULL)
+				fatal("copyin");
+			memcpy(nw, w, sizeof(*w) * n);
+			if (w != wants)
+				free(w);
+			w = nw;
+		}
+		w[n].name = it.name;
+		w[n].disp = it.right;
+		w[n].off = (uint32_t)(it.data - items) - MX_ITEM_HDR;
+		n++;
+		if ((r = check_right(t, &w[n - 1], w, n, de->port)) < 0)
+			break;
+	}
+	if (r == 0 && h.reply != MX_NAME_NULL) {
+		reply = (struct want){ h.reply, h.reply_disp, UINT32_MAX };
+		if (h.reply_disp == MX_DISP_MOVE_RECEIVE)
+			r = -MX_ERR_INVAL;
+		else
+			r = check_right(t, &reply, w, n, de->port);
+		if (r == 0 && consumes(h.reply_disp)) {
+			for (i = 0; i < n; i++)
+				if (w[i].name == h.reply && consumes(w[i].disp))
+					r = -MX_ERR_BADNAME;
+		}
+	} else if (r == 0 && h.reply_disp != 0) {
+		r = -MX_ERR_PROTO;
+	}
+	/* A send-once destination is used up by this send: it cannot travel too. */
+	if (r == 0 && de->so) {
+		for (i = 0; i < n; i++)
+			if (w[i].name == h.dest)
+				r = -MX_ERR_BADNAME;
+		if (h.reply == h.dest)
+			r = -MX_ERR_BADNAME;
+	}
+	if (r < 0) {
+		if (w != wants)
+			free(w);
+		return r;
+	}
+
+	/* Pass 2: build the message and take the rights. */
+	if ((km = calloc(1, sizeof(*km))) == NULL)
+		fatal("kmsg");
+	km->refs = 1;
+	km->msgid = h.msgid;
+	km->len = ilen;
+	if (steal != NULL) {
+		km->mem = steal;
+		km->items = (uint8_t *)items;
+	} else if (ilen > 0) {
+		if ((km->mem = malloc(ilen)) == NULL)
+			fatal("kmsg");
+		memcpy(km->mem, items, ilen);
+		km->items = km->mem;
+	}
+	if (n > 0 && (km->rights = calloc(n, sizeof(*km->rights))) == NULL)
+		fatal("kmsg");
+	/* The destination first: a send-once destination is consumed by the send. */
+	km->dest = de->port;
+	port_ref(km->dest);
+	if (de->so) {
+		de->so = 0;
+		space_drop(t, de);
+	}
+	for (i = 0; i < n; i++)
+		take_right(t, &w[i], &km->rights[i]);
+	km->nrights = n;
+	if (h.reply != MX_NAME_NULL)
+		take_right(t, &reply, &km->reply);
+	km->tr.uid = t->uid;
+	km->tr.gid = t->gid;
+	km->tr.pid = (uint32_t)t->pid;
+	km->tr.port_id = km->dest->id;
+	memcpy(km->tr.node, conf.node, sizeof(km->tr.node));
+	if (w != wants)
+		free(w);
+	*timeout_ms = h.timeout_ms;
+	*out = km;
+	return 0;
+}
+
+void
+kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
+{
+	uint8_t hdr[MX_FRAME_HDR + MX_TRAILER_MAX + MX_MSG_HDR];
+	struct mx_frame_hdr fh = { .type = MX_OP_MSG, .flags = MX_F_REPLY, .id = frame_id };
+	struct mx_msg_hdr mh = { .msgid = km->msgid };
+	size_t tl;
+	uint32_t i;
+
+	for (i = 0; i < km->nrights; i++) {
+		struct kright *kr = &km->rights[i];
+		mx_name_t name;
+		space_insert(t, kr->port, kr->right, &name);
+		km->items[kr->off + 1] = kr->right;
+		put_u32(km->items + kr->off + MX_ITEM_HDR, name);
+	}
+	km->nrights = 0;
+	if (km->reply.port != NULL) {
+		space_insert(t, km->reply.port, km->reply.right, &mh.reply);
+		mh.reply_disp = km->reply.right;
+		km->reply.port = NULL;
+	}
+	mh.dest = km->dest->recv_name;
+	tl = trailer_pack(hdr + MX_FRAME_HDR, &km->tr);
+	msg_hdr_pack(hdr + MX_FRAME_HDR + tl, &mh);
+	fh.len = (uint32_t)(tl + MX_MSG_HDR + km->len);
+	frame_hdr_pack(hdr, &fh);
+	task_queue_msg(t, hdr, MX_FRAME_HDR + tl + MX_MSG_HDR, km);
+}
+
+static void
+release_right(struct kright *kr, int notify)
+{
+	struct port *p = kr->port;
+	struct kmsg *km;
+
+	if (p == NULL)
+		return;
+	kr->port = NULL;
+	if (kr->right == MX_RIGHT_RECEIVE) {
+		port_destroy(p);
+	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead) {
+		km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
+		if (port_enqueue(p, km, 1) < 0)
+			kmsg_destroy(km, 0);
+	}
+	port_unref(p);
+}
+
+static void
+kmsg_free(struct kmsg *km)
+{
+	uint32_t i;
+
+	for (i = 0; i < km->nrights; i++)
+		release_right(&km->rights[i], 0);
+	release_right(&km->reply, 0);
+	if (km->dest)
+		port_unref(km->dest);
+	free(km->rights);
+	free(km->mem);
+	free(km);
+}
+
+/*
+ * A message that will never be received: its rights die with it. With
+ * notify, destroyed send-once rights tell their ports no reply will come
+ * (a receive right it carried kills that port either way).
+ */
+void
+kmsg_destroy(struct kmsg *km, int notify)
+{
+	uint32_t i;
+
+	for (i = 0; i < km->nrights; i++)
+		release_right(&km->rights[i], notify);
+	release_right(&km->reply, notify);
+	kmsg_unref(km);
+}
+
+void
+kmsg_unref(struct kmsg *km)
+{
+	if (--km->refs == 0)
+		kmsg_free(km);
+}
+
+struct kmsg *
+kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
+{
+	struct kmsg *km = calloc(1, sizeof(*km));
+
+	if (km == NULL)
+		fatal("kmsg");
+	km->refs = 1;
+	km->dest = dest;
+	port_ref(dest);
+	km->msgid = msgid;
+	if (msgid == MX_MSGID_DEAD_NAME) {
+		if ((km->mem = malloc(MX_ITEM_HDR + 8)) == NULL)
+			fatal("kmsg");
+		km->items = km->mem;
+		km->items[0] = MX_ITEM_INT;
+		km->items[1] = 0;
+		put_u16(km->items + 2, 0);
+		put_u32(km->items + 4, 8);
+		put_u64(km->items + MX_ITEM_HDR, (uint64_t)ival);
+		km->len = MX_ITEM_HDR + 8;
+	}
+	km->tr.uid = geteuid();
+	km->tr.gid = getegid();
+	km->tr.pid = (uint32_t)getpid();
+	km->tr.port_id = dest->id;
+	memcpy(km->tr.node, conf.node, sizeof(km->tr.node));
+	return km;
+}

@@ -1,0 +1,215 @@
+/* portd.c — main: options, configuration, the listening socket, signals. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include "conf.h"
+#include "log.h"
+#include "portd.h"
+#include "sd.h"
+#include "sock.h"
+
+struct portd_conf conf;
+struct ev_loop *loop;
+
+static struct ev_io listen_io;
+static char sock_path_buf[256];
+static int sock_is_ours;
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f, "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-u UID]\n");
+	exit(code);
+}
+
+static int
+set_node(const char *v, char *err, size_t errsz)
+{
+	size_t i, n = strlen(v);
+
+	if (n == 0 || n > 63 || v[0] == '-' || v[0] == '.') {
+		snprintf(err, errsz, "invalid node name");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char ch = v[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '.')) {
+			snprintf(err, errsz, "invalid node name");
+			return -1;
+		}
+	}
+	memcpy(conf.node, v, n + 1);
+	return 0;
+}
+
+static int
+set_uid(const char *v, char *err, size_t errsz)
+{
+	unsigned long u;
+
+	if (conf_uint(v, UINT_MAX - 1, &u) < 0) {
+		snprintf(err, errsz, "not a uid");
+		return -1;
+	}
+	conf.trusted_uid = (uid_t)u;
+	conf.has_trusted_uid = 1;
+	return 0;
+}
+
+static int
+conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
+{
+	unsigned long u;
+
+	(void)arg;
+	if (strcmp(key, "node") == 0)
+		return set_node(val, err, errsz);
+	if (strcmp(key, "trusted_uid") == 0)
+		return set_uid(val, err, errsz);
+	if (strcmp(key, "queue_limit") == 0) {
+		if (conf_uint(val, 65536, &u) < 0 || u == 0) {
+			snprintf(err, errsz, "queue_limit must be 1 to 65536");
+			return -1;
+		}
+		conf.qlimit = (uint32_t)u;
+		return 0;
+	}
+	if (strcmp(key, "max_tasks") == 0) {
+		if (conf_uint(val, 1000000, &u) < 0 || u == 0) {
+			snprintf(err, errsz, "max_tasks must be 1 to 1000000");
+			return -1;
+		}
+		conf.max_tasks = (uint32_t)u;
+		return 0;
+	}
+	/* Keys of the other daemons and of later features share the file. */
+	if (strcmp(key, "listen") == 0 || strcmp(key, "peer") == 0 || strcmp(key, "broadcast") == 0 ||
+	    strcmp(key, "state_dir") == 0 || strcmp(key, "admin_dir") == 0)
+		return 0;
+	snprintf(err, errsz, "unknown key");
+	return -1;
+}
+
+static void
+on_signal(int signo, void *arg)
+{
+	(void)arg;
+	if (signo == SIGHUP) {
+		log_info("SIGHUP: nothing to reload");
+		return;
+	}
+	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	ev_break(loop);
+}
+
+static void
+on_accept(struct ev_io *io, uint32_t revents)
+{
+	(void)revents;
+	task_accept(io->fd);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cfile = NULL, *rundir = NULL;
+	char err[512];
+	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, lfd;
+	const char *opt_node = NULL, *opt_uid = NULL;
+	unsigned long u;
+
+	log_init("portd", 0, 0);
+	conf.qlimit = 64;
+	conf.qlimit_bytes = 64u << 20;
+	conf.max_names = 65536;
+	conf.max_tasks = 4096;
+	if (gethostname(conf.node, sizeof(conf.node) - 1) < 0 || set_node(conf.node, err, sizeof(err)) < 0)
+		strcpy(conf.node, "localhost");
+
+	while ((ch = getopt(argc, argv, "c:dF:hN:nR:su:v")) != -1) {
+		switch (ch) {
+		case 'c': cfile = optarg; break;
+		case 'd': break;	/* foreground is the only mode; kept for habit */
+		case 'F':
+			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
+				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
+			readyfd = (int)u;
+			break;
+		case 'h': usage(stdout, 0); break;
+		case 'N': opt_node = optarg; break;
+		case 'n': check = 1; break;
+		case 'R': rundir = optarg; break;
+		case 's': use_syslog = 1; break;
+		case 'u': opt_uid = optarg; break;
+		case 'v': verbose++; break;
+		default: usage(stderr, EX_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, EX_USAGE);
+	if (cfile == NULL && getenv("MASIX_CONFIG") != NULL)
+		cfile = getenv("MASIX_CONFIG");
+	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (opt_node != NULL && set_node(opt_node, err, sizeof(err)) < 0)
+		die(EX_USAGE, "-N: %s: '%s'", err, opt_node);
+	if (opt_uid != NULL && set_uid(opt_uid, err, sizeof(err)) < 0)
+		die(EX_USAGE, "-u: %s: '%s'", err, opt_uid);
+	if (rundir == NULL)
+		rundir = masix_default_rundir();
+	if (rundir == NULL)
+		die(EX_CONFIG, "no runtime directory: use -R DIR or set MASIX_RUNDIR");
+	snprintf(conf.rundir, sizeof(conf.rundir), "%s", rundir);
+	if (sock_path(sock_path_buf, sizeof(sock_path_buf), conf.rundir, "portd.sock") < 0)
+		die(EX_CONFIG, "%s/portd.sock: path too long", conf.rundir);
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+
+	log_init("portd", use_syslog, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	if ((loop = ev_new()) == NULL)
+		fatal("event loop");
+	if (sd_listen_fds() >= 1) {
+		lfd = 3;	/* socket activation: the first inherited socket */
+		if (sock_nonblock(lfd) < 0)
+			fatal("inherited socket");
+	} else {
+		if (mkdir(conf.rundir, 0755) < 0 && errno != EEXIST)
+			fatal("%s", conf.rundir);
+		if ((lfd = sock_unix_listen(sock_path_buf, 0666)) < 0) {
+			if (errno == EADDRINUSE)
+				fatalx("%s: another portd is serving there", sock_path_buf);
+			fatal("%s", sock_path_buf);
+		}
+		sock_is_ours = 1;
+	}
+	listen_io.cb = on_accept;
+	if (ev_io_add(loop, &listen_io, lfd, EPOLLIN) < 0)
+		fatal("epoll");
+	if (ev_signal(loop, SIGTERM, on_signal, NULL) < 0 || ev_signal(loop, SIGINT, on_signal, NULL) < 0 ||
+	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
+		fatal("signals");
+	ev_set_after(loop, tasks_flush, NULL);
+	log_info("node %s serving on %s", conf.node, sock_path_buf);
+	sd_ready(readyfd, "serving");
+	if (ev_run(loop) < 0)
+		fatal("event loop");
+	sd_stopping();
+	tasks_close_all();
+	if (sock_is_ours)
+		unlink(sock_path_buf);
+	close(lfd);
+	ev_free(loop);
+	log_info("stopped");
+	return 0;
+}

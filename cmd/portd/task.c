@@ -1,0 +1,382 @@
+/*
+ * task.c — one connection to portd is one task. Frames are read in
+ * batches and answered into an output queue that is written once per loop
+ * turn, so a burst of messages costs a few syscalls, not a few per message.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include "log.h"
+#include "portd.h"
+
+#define IN_DEFAULT	(64 * 1024)
+#define BIG_FRAME	(64 * 1024)	/* from here on a frame's buffer is handed over, not copied */
+#define OSEG_MIN	(16 * 1024)
+#define OUT_HIGH	(4u << 20)	/* stop reading a task whose answers pile up */
+#define IOV_MAX_BATCH	64
+
+static LIST_HEAD(, task) tasks = LIST_HEAD_INITIALIZER(tasks);
+static LIST_HEAD(, task) zombies = LIST_HEAD_INITIALIZER(zombies);
+static uint64_t next_task_id;
+static int ntasks;
+
+static void task_io(struct ev_io *io, uint32_t revents);
+
+int task_count(void) { return ntasks; }
+
+void
+task_accept(int lfd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct task *t;
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+			log_warn("SO_PEERCRED");
+			close(fd);
+			continue;
+		}
+		if ((uint32_t)ntasks >= conf.max_tasks) {
+			log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
+			close(fd);
+			continue;
+		}
+		if ((t = calloc(1, sizeof(*t))) == NULL || (t->in = malloc(IN_DEFAULT)) == NULL)
+			fatal("task");
+		t->id = ++next_task_id;
+		t->incap = IN_DEFAULT;
+		t->uid = cred.uid;
+		t->gid = cred.gid;
+		t->pid = cred.pid;
+		TAILQ_INIT(&t->out);
+		t->io.cb = task_io;
+		t->io.arg = t;
+		if (ev_io_add(loop, &t->io, fd, EPOLLIN) < 0)
+			fatal("epoll");
+		LIST_INSERT_HEAD(&tasks, t, link);
+		ntasks++;
+		log_debug("task %llu: pid %d uid %u connected", (unsigned long long)t->id, (int)t->pid,
+		    (unsigned)t->uid);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+		log_warn("accept");
+}
+
+/* ---- output ---- */
+
+static struct oseg *
+oseg_tail_room(struct task *t, size_t need)
+{
+	struct oseg *s = TAILQ_LAST(&t->out, osegq);
+
+	if (s != NULL && s->km == NULL && s->cap - s->len >= need)
+		return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		fatal("oseg");
+	s->cap = need > OSEG_MIN ? need : OSEG_MIN;
+	if ((s->buf = malloc(s->cap)) == NULL)
+		fatal("oseg");
+	TAILQ_INSERT_TAIL(&t->out, s, link);
+	return s;
+}
+
+void
+task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const void *p, size_t n)
+{
+	struct mx_frame_hdr h = { .len = (uint32_t)n, .type = type, .flags = MX_F_REPLY, .id = id,
+	    .status = status };
+	struct oseg *s;
+
+	if (t->closing)
+		return;
+	s = oseg_tail_room(t, MX_FRAME_HDR + n);
+	frame_hdr_pack(s->buf + s->len, &h);
+	if (n > 0)
+		memcpy(s->buf + s->len + MX_FRAME_HDR, p, n);
+	s->len += MX_FRAME_HDR + n;
+	t->outbytes += MX_FRAME_HDR + n;
+}
+
+void
+task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
+{
+	struct oseg *s;
+
+	if (t->closing) {
+		kmsg_unref(km);
+		return;
+	}
+	/* Small bodies are copied next to their header; large ones are written from the message. */
+	if (km->len < OSEG_MIN) {
+		s = oseg_tail_room(t, hlen + km->len);
+		memcpy(s->buf + s->len, hdr, hlen);
+		if (km->len > 0)
+			memcpy(s->buf + s->len + hlen, km->items, km->len);
+		s->len += hlen + km->len;
+		kmsg_unref(km);
+	} else {
+		s = oseg_tail_room(t, hlen);
+		memcpy(s->buf + s->len, hdr, hlen);
+		s->len += hlen;
+		if (s->km != NULL)
+			fatalx("oseg reuse");
+		s->km = km;	/* closes this segment: later output goes to a new one */
+	}
+	t->outbytes += hlen + km->len;
+}
+
+static void
+oseg_free(struct oseg *s)
+{
+	if (s->km)
+		kmsg_unref(s->km);
+	free(s->buf);
+	free(s);
+}
+
+/* Write what we can; 0, or -1 when the task must be closed. */
+static int
+task_flush(struct task *t)
+{
+	while (!TAILQ_EMPTY(&t->out)) {
+		struct iovec iov[IOV_MAX_BATCH];
+		struct oseg *s;
+		int n = 0;
+		ssize_t w;
+
+		TAILQ_FOREACH(s, &t->out, link) {
+			size_t off = s->off;
+			if (n + 2 > IOV_MAX_BATCH)
+				break;
+			if (off < s->len) {
+				iov[n].iov_base = s->buf + off;
+				iov[n++].iov_len = s->len - off;
+				off = s->len;
+			}
+			if (s->km != NULL && off - s->len < s->km->len) {
+				iov[n].iov_base = s->km->items + (off - s->len);
+				iov[n++].iov_len = s->km->len - (off - s->len);
+			}
+		}
+		w = writev(t->io.fd, iov, n);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		t->outbytes -= (size_t)w;
+		while (w > 0 && (s = TAILQ_FIRST(&t->out)) != NULL) {
+			size_t total = s->len + (s->km ? s->km->len : 0), left = total - s->off;
+			if ((size_t)w < left) {
+				s->off += (size_t)w;
+				break;
+			}
+			w -= (ssize_t)left;
+			TAILQ_REMOVE(&t->out, s, link);
+			oseg_free(s);
+		}
+	}
+	return 0;
+}
+
+static void
+task_update_events(struct task *t)
+{
+	uint32_t ev = 0;
+
+	if (!t->stalled && t->outbytes < OUT_HIGH)
+		ev |= EPOLLIN;
+	if (!TAILQ_EMPTY(&t->out))
+		ev |= EPOLLOUT;
+	ev_io_set(loop, &t->io, ev);
+}
+
+/* ---- input ---- */
+
+static void
+process_frames(struct task *t)
+{
+	size_t off = 0;
+
+	while (!t->stalled && !t->closing && t->inlen - off >= MX_FRAME_HDR) {
+		struct mx_frame_hdr h;
+		size_t need;
+		uint8_t *steal = NULL;
+		int r;
+
+		if ((r = frame_hdr_unpack(t->in + off, &h)) != 0) {
+			log_warnx("task %llu (pid %d): bad frame: %s, closing", (unsigned long long)t->id,
+			    (int)t->pid, mx_strerror(r));
+			task_close(t, NULL);
+			return;
+		}
+		need = MX_FRAME_HDR + (size_t)h.len;
+		if (t->inlen - off < need) {
+			if (need > t->incap) {
+				/* Make room for the whole frame, at the front. */
+				uint8_t *nb;
+				memmove(t->in, t->in + off, t->inlen - off);
+				t->inlen -= off;
+				off = 0;
+				if ((nb = realloc(t->in, need)) == NULL)
+					fatal("input");
+				t->in = nb;
+				t->incap = need;
+			}
+			break;
+		}
+		if (h.len >= BIG_FRAME && off == 0 && t->inlen == need)
+			steal = t->in;
+		r = task_dispatch(t, &h, t->in + off + MX_FRAME_HDR, steal);
+		if (r == 1) {
+			/* The buffer now belongs to a message. */
+			if ((t->in = malloc(IN_DEFAULT)) == NULL)
+				fatal("input");
+			t->incap = IN_DEFAULT;
+			t->inlen = 0;
+			return;
+		}
+		off += need;
+	}
+	if (off > 0) {
+		memmove(t->in, t->in + off, t->inlen - off);
+		t->inlen -= off;
+	}
+	if (t->incap > IN_DEFAULT && t->inlen <= IN_DEFAULT / 2 && t->inlen < MX_FRAME_HDR) {
+		uint8_t *nb = realloc(t->in, IN_DEFAULT);
+		if (nb != NULL) {
+			t->in = nb;
+			t->incap = IN_DEFAULT;
+		}
+	}
+}
+
+static void
+task_read(struct task *t)
+{
+	for (;;) {
+		ssize_t n;
+		size_t room;
+
+		if (t->stalled || t->closing || t->outbytes >= OUT_HIGH)
+			return;
+		room = t->incap - t->inlen;
+		n = read(t->io.fd, t->in + t->inlen, room);
+		if (n == 0) {
+			task_close(t, NULL);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				log_warn("task %llu: read", (unsigned long long)t->id);
+				task_close(t, NULL);
+			}
+			return;
+		}
+		t->inlen += (size_t)n;
+		process_frames(t);
+		if ((size_t)n < room)
+			return;	/* drained */
+	}
+}
+
+static void
+task_io(struct ev_io *io, uint32_t revents)
+{
+	struct task *t = io->arg;
+
+	if (t->closing)
+		return;
+	if ((revents & (EPOLLHUP | EPOLLERR)) && (t->stalled || t->outbytes >= OUT_HIGH)) {
+		task_close(t, NULL);	/* gone while we were not reading it */
+		return;
+	}
+	if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		task_read(t);
+	if (!t->closing && (revents & EPOLLOUT) && task_flush(t) < 0)
+		task_close(t, NULL);
+}
+
+void
+task_resume(struct task *t)
+{
+	if (t->closing || !t->stalled)
+		return;
+	t->stalled = 0;
+	process_frames(t);
+}
+
+/* ---- closing ---- */
+
+void
+task_close(struct task *t, const char *why)
+{
+	if (t->closing)
+		return;
+	if (why)
+		log_warnx("task %llu (pid %d): %s", (unsigned long long)t->id, (int)t->pid, why);
+	log_debug("task %llu: closed", (unsigned long long)t->id);
+	t->closing = 1;
+	ev_io_del(loop, &t->io);
+	close(t->io.fd);
+	t->io.fd = -1;
+	LIST_REMOVE(t, link);
+	ntasks--;
+	psend_cancel(t);
+	/* Its rights die with it: ports it received on die, send-once rights notify. */
+	space_destroy(t);
+	LIST_INSERT_HEAD(&zombies, t, link);
+}
+
+static void
+task_free(struct task *t)
+{
+	struct oseg *s;
+
+	while ((s = TAILQ_FIRST(&t->out)) != NULL) {
+		TAILQ_REMOVE(&t->out, s, link);
+		oseg_free(s);
+	}
+	free(t->in);
+	free(t);
+}
+
+/* After each batch of events: write out, and free the tasks closed meanwhile. */
+void
+tasks_flush(void *arg)
+{
+	struct task *t, *tmp;
+
+	(void)arg;
+	for (t = LIST_FIRST(&tasks); t != NULL; t = tmp) {
+		tmp = LIST_NEXT(t, link);
+		if (!TAILQ_EMPTY(&t->out) && task_flush(t) < 0) {
+			task_close(t, NULL);
+			continue;
+		}
+		task_update_events(t);
+	}
+	while ((t = LIST_FIRST(&zombies)) != NULL) {
+		LIST_REMOVE(t, link);
+		task_free(t);
+	}
+}
+
+void
+tasks_close_all(void)
+{
+	struct task *t;
+
+	while ((t = LIST_FIRST(&tasks)) != NULL)
+		task_close(t, NULL);
+	tasks_flush(NULL);
+}

@@ -1,0 +1,776 @@
+/*
+ * client.c — the task side of the portd protocol. Blocking I/O on one
+ * Unix socket; answers are matched to requests by frame id, and frames
+ * that arrive for another request wait in a small stash.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/uio.h>
+#include "client.h"
+#include "sock.h"
+#include "wire.h"
+
+#define NOWAIT_BIT	0x80000000u	/* ids of pipelined sends */
+#define NOWAIT_WINDOW	1024		/* unacknowledged sends at most: acks never fill our socket */
+#define OUTBUF_FLUSH	(64 * 1024)
+#define IN_MIN		(64 * 1024)
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+const char *
+masix_default_rundir(void)
+{
+	static char buf[256];
+	const char *env = getenv("MASIX_RUNDIR"), *xdg;
+
+	if (env != NULL && *env != '\0')
+		return env;
+	if (geteuid() == 0)
+		return "/run/masix";
+	if ((xdg = getenv("XDG_RUNTIME_DIR")) != NULL && *xdg != '\0') {
+		snprintf(buf, sizeof(buf), "%s/masix", xdg);
+		return buf;
+	}
+	return NULL;
+}
+
+static void
+set_detail(struct mx_conn *c, const char *fmt, const char *arg)
+{
+	snprintf(c->detail, sizeof(c->detail), fmt, arg);
+}
+
+void masix_set_stop_flag(struct mx_conn *c, volatile int *flag) { c->stop = flag; }
+const char *masix_errdetail(const struct mx_conn *c) { return c->detail; }
+int masix_fd(const struct mx_conn *c) { return c->fd; }
+
+int
+masix_connect(const char *rundir, struct mx_conn **out)
+{
+	char path[256];
+	struct mx_conn *c;
+	int fd;
+
+	*out = NULL;
+	if (rundir == NULL && (rundir = masix_default_rundir()) == NULL)
+		return -MX_ERR_INVAL;
+	if (sock_path(path, sizeof(path), rundir, "portd.sock") < 0)
+		return -MX_ERR_INVAL;
+	if ((fd = sock_unix_connect(path)) < 0)
+		return errno == EACCES ? -MX_ERR_PERM : -MX_ERR_UNAVAIL;
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->in = malloc(IN_MIN)) == NULL) {
+		free(c);
+		close(fd);
+		return -MX_ERR_NOMEM;
+	}
+	c->fd = fd;
+	c->incap = IN_MIN;
+	c->prefetch = 1;
+	*out = c;
+	return 0;
+}
+
+void
+masix_close(struct mx_conn *c)
+{
+	struct stashed *s;
+
+	if (c == NULL)
+		return;
+	close(c->fd);
+	while ((s = c->stash) != NULL) {
+		c->stash = s->next;
+		free(s->payload);
+		free(s);
+	}
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/* ---- writing ---- */
+
+static int
+write_all(struct mx_conn *c, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(c->fd, iov, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -MX_ERR_IO;
+		}
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+static int
+flush_out(struct mx_conn *c)
+{
+	struct iovec iov = { c->out, c->outlen };
+	int r;
+
+	if (c->outlen == 0)
+		return 0;
+	r = write_all(c, &iov, 1);
+	c->outlen = 0;
+	return r;
+}
+
+/* Send one frame: header, a small fixed part, then an optional body. */
+static int
+send_frame(struct mx_conn *c, uint8_t type, uint32_t id, const void *a, size_t alen, const void *b,
+    size_t blen)
+{
+	uint8_t hdr[MX_FRAME_HDR];
+	struct mx_frame_hdr h = { .len = (uint32_t)(alen + blen), .type = type, .id = id };
+	struct iovec iov[3];
+	int n = 0, r;
+
+	frame_hdr_pack(hdr, &h);
+	if ((r = flush_out(c)) < 0)
+		return r;
+	iov[n++] = (struct iovec){ hdr, sizeof(hdr) };
+	if (alen)
+		iov[n++] = (struct iovec){ (void *)a, alen };
+	if (blen)
+		iov[n++] = (struct iovec){ (void *)b, blen };
+	return write_all(c, iov, n);
+}
+
+static uint32_t
+new_id(struct mx_conn *c)
+{
+	c->next_id = (c->next_id + 1) & ~NOWAIT_BIT;
+	if (c->next_id == 0)
+		c->next_id = 1;
+	return c->next_id;
+}
+
+/* ---- reading ---- */
+
+/*
+ * Read until one whole frame is buffered at c->in; 0 or an error.
+ * deadline (monotonic ms, 0 = none) bounds the wait: MX_ERR_TIMEOUT.
+ */
+static int
+read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
+{
+	int r;
+
+	/* Drop the frame handed out last time. */
+	if (c->consumed > 0) {
+		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
+		c->inlen -= c->consumed;
+		c->consumed = 0;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (c->inlen >= MX_FRAME_HDR) {
+			if ((r = frame_hdr_unpack(c->in, h)) != 0)
+				return -r;
+			if (c->inlen >= MX_FRAME_HDR + (size_t)h->len) {
+				c->consumed = MX_FRAME_HDR + h->len;
+				return 0;
+			}
+			if (MX_FRAME_HDR + (size_t)h->len > c->incap) {
+				uint8_t *nb = realloc(c->in, MX_FRAME_HDR + (size_t)h->len);
+				if (nb == NULL)
+					return -MX_ERR_NOMEM;
+				c->in = nb;
+				c->incap = MX_FRAME_HDR + (size_t)h->len;
+			}
+		}
+		if (deadline != 0) {
+			uint64_t now = now_ms();
+			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+			if (now >= deadline)
+				return -MX_ERR_TIMEOUT;
+			r = poll(&pfd, 1, deadline - now > INT32_MAX ? INT32_MAX : (int)(deadline - now));
+			if (r < 0 && errno == EINTR && c->stop && *c->stop)
+				return -MX_ERR_INTR;
+			if (r < 0 && errno != EINTR)
+				return -MX_ERR_IO;
+			if (r <= 0)
+				continue;
+		}
+		n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+		if (n == 0)
+			return -MX_ERR_IO;
+		if (n < 0) {
+			if (errno == EINTR && c->stop && *c->stop)
+				return -MX_ERR_INTR;
+			if (errno == EINTR)
+				continue;
+			return -MX_ERR_IO;
+		}
+		c->inlen += (size_t)n;
+	}
+}
+
+static int
+read_frame(struct mx_conn *c, struct mx_frame_hdr *h)
+{
+	return read_frame_until(c, h, 0);
+}
+
+static int
+stash_frame(struct mx_conn *c, const struct mx_frame_hdr *h, const uint8_t *p)
+{
+	struct stashed *s = calloc(1, sizeof(*s)), **tail;
+
+	if (s == NULL || (h->len > 0 && (s->payload = malloc(h->len)) == NULL)) {
+		free(s);
+		return -MX_ERR_NOMEM;
+	}
+	s->h = *h;
+	if (h->len > 0)
+		memcpy(s->payload, p, h->len);
+	for (tail = &c->stash; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = s;
+	return 0;
+}
+
+static void
+note_ack(struct mx_conn *c, const struct mx_frame_hdr *h)
+{
+	c->outstanding--;
+	if (h->status != 0 && c->first_err == 0) {
+		c->first_err = -(int)h->status;
+		snprintf(c->detail, sizeof(c->detail), "%s", mx_strerror(c->first_err));
+	}
+}
+
+/*
+ * Wait for the answer to request id. On return *h is its header and *p
+ * its payload (valid until the next call), or *stashed is set when the
+ * answer had been stashed (caller frees it).
+ */
+static int
+wait_for(struct mx_conn *c, uint32_t id, struct mx_frame_hdr *h, const uint8_t **p, struct stashed **stashed)
+{
+	struct stashed **sp;
+	int r;
+
+	*stashed = NULL;
+	for (sp = &c->stash; *sp != NULL; sp = &(*sp)->next) {
+		if ((*sp)->h.id == id) {
+			*stashed = *sp;
+			*sp = (*sp)->next;
+			*h = (*stashed)->h;
+			*p = (*stashed)->payload;
+			return 0;
+		}
+	}
+	for (;;) {
+		if ((r = read_frame(c, h)) < 0)
+			return r;
+		*p = c->in + MX_FRAME_HDR;
+		if (h->id == id)
+			return 0;
+		if ((h->id & NOWAIT_BIT) && h->type == MX_OP_SEND)
+			note_ack(c, h);
+		else if ((r = stash_frame(c, h, *p)) < 0)
+			return r;
+	}
+}
+
+/* A simple request: one frame out, one status (and maybe a name) back. */
+static int
+simple_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anslen)
+{
+	struct mx_frame_hdr h;
+	const uint8_t *p;
+	struct stashed *s;
+	uint32_t id = new_id(c);
+	int r;
+
+	if ((r = send_frame(c, type, id, a, alen, NULL, 0)) < 0)
+		return r;
+	if ((r = wait_for(c, id, &h, &p, &s)) < 0)
+		return r;
+	if (h.status != 0)
+		r = -(int)h.status;
+	else if (h.len != anslen)
+		r = -MX_ERR_PROTO;
+	else if (anslen > 0)
+		memcpy(ans, p, anslen);
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return r;
+}
+
+const char *
+masix_node(struct mx_conn *c)
+{
+	struct mx_frame_hdr h;
+	const uint8_t *p;
+	struct stashed *s;
+	uint32_t id;
+
+	if (c->node[0] != '\0')
+		return c->node;
+	id = new_id(c);
+	if (send_frame(c, MX_OP_HELLO, id, NULL, 0, NULL, 0) < 0 || wait_for(c, id, &h, &p, &s) < 0)
+		return "?";
+	if (h.status == 0 && h.len < sizeof(c->node)) {
+		memcpy(c->node, p, h.len);
+		c->node[h.len] = '\0';
+	}
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return c->node[0] ? c->node : "?";
+}
+
+static int
+op_name(struct mx_conn *c, uint8_t type, const void *a, size_t alen, mx_name_t *out)
+{
+	uint8_t b[4];
+	int r = simple_op(c, type, a, alen, b, sizeof(b));
+
+	if (r == 0)
+		*out = get_u32(b);
+	return r;
+}
+
+int
+masix_port_alloc(struct mx_conn *c, mx_name_t *out)
+{
+	return op_name(c, MX_OP_PORT_ALLOC, NULL, 0, out);
+}
+
+static int
+op_u32x2(struct mx_conn *c, uint8_t type, uint32_t a, uint32_t b, size_t n)
+{
+	uint8_t buf[8];
+
+	put_u32(buf, a);
+	put_u32(buf + 4, b);
+	return simple_op(c, type, buf, n, NULL, 0);
+}
+
+int masix_port_destroy(struct mx_conn *c, mx_name_t n) { return op_u32x2(c, MX_OP_PORT_DESTROY, n, 0, 4); }
+int masix_right_dealloc(struct mx_conn *c, mx_name_t n) { return op_u32x2(c, MX_OP_RIGHT_DEALLOC, n, 0, 4); }
+int masix_port_set_qlimit(struct mx_conn *c, mx_name_t port, uint32_t limit)
+{ return op_u32x2(c, MX_OP_QLIMIT, port, limit, 8); }
+int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notify)
+{ return op_u32x2(c, MX_OP_NOTIFY_DEAD, name, notify, 8); }
+int masix_special_set(struct mx_conn *c, enum mx_special which, mx_name_t port)
+{ return op_u32x2(c, MX_OP_SPECIAL_SET, which, port, 8); }
+
+int
+masix_special_get(struct mx_conn *c, enum mx_special which, mx_name_t *out)
+{
+	uint8_t b[4];
+
+	put_u32(b, which);
+	return op_name(c, MX_OP_SPECIAL_GET, b, 4, out);
+}
+
+/* ---- messages ---- */
+
+static void
+pack_msg_hdr(uint8_t *out, const struct mx_msg *m, uint32_t timeout_ms)
+{
+	struct mx_msg_hdr mh = { .dest = m->dest, .reply = m->reply, .reply_disp = m->reply_disp,
+	    .msgid = m->msgid, .timeout_ms = timeout_ms };
+
+	if (m->reply == MX_NAME_NULL)
+		mh.reply_disp = 0;
+	msg_hdr_pack(out, &mh);
+}
+
+int
+masix_send(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
+{
+	uint8_t mh[MX_MSG_HDR];
+	uint32_t id = new_id(c);
+	struct mx_frame_hdr h;
+	const uint8_t *p;
+	struct stashed *s;
+	int r;
+
+	pack_msg_hdr(mh, m, timeout_ms);
+	if ((r = send_frame(c, MX_OP_SEND, id, mh, sizeof(mh), m->items, m->len)) < 0)
+		return r;
+	if ((r = wait_for(c, id, &h, &p, &s)) < 0)
+		return r;
+	r = -(int)h.status;
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return r;
+}
+
+int
+masix_send_nowait(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
+{
+	struct mx_frame_hdr h = { .len = (uint32_t)(MX_MSG_HDR + m->len), .type = MX_OP_SEND };
+	size_t need = MX_FRAME_HDR + MX_MSG_HDR + m->len;
+	const uint8_t *p;
+	struct stashed *s;
+	int r;
+
+	/* Keep the window small enough that unread acks never block portd. */
+	while (c->outstanding >= NOWAIT_WINDOW) {
+		if ((r = flush_out(c)) < 0)
+			return r;
+		if ((r = read_frame(c, &h)) < 0)
+			return r;
+		if ((h.id & NOWAIT_BIT) && h.type == MX_OP_SEND)
+			note_ack(c, &h);
+		else if ((r = stash_frame(c, &h, c->in + MX_FRAME_HDR)) < 0)
+			return r;
+	}
+	(void)p;
+	(void)s;
+	c->nowait_id = (c->nowait_id + 1) & ~NOWAIT_BIT;
+	h = (struct mx_frame_hdr){ .len = (uint32_t)(MX_MSG_HDR + m->len), .type = MX_OP_SEND,
+	    .id = c->nowait_id | NOWAIT_BIT };
+	if (need > OUTBUF_FLUSH) {
+		uint8_t mh[MX_MSG_HDR];
+		pack_msg_hdr(mh, m, timeout_ms);
+		if ((r = send_frame(c, MX_OP_SEND, h.id, mh, sizeof(mh), m->items, m->len)) < 0)
+			return r;
+	} else {
+		if (c->outlen + need > c->outcap) {
+			if ((r = flush_out(c)) < 0)
+				return r;
+			if (c->outcap < OUTBUF_FLUSH) {
+				uint8_t *nb = realloc(c->out, OUTBUF_FLUSH);
+				if (nb == NULL)
+					return -MX_ERR_NOMEM;
+				c->out = nb;
+				c->outcap = OUTBUF_FLUSH;
+			}
+		}
+		frame_hdr_pack(c->out + c->outlen, &h);
+		pack_msg_hdr(c->out + c->outlen + MX_FRAME_HDR, m, timeout_ms);
+		if (m->len)
+			memcpy(c->out + c->outlen + MX_FRAME_HDR + MX_MSG_HDR, m->items, m->len);
+		c->outlen += need;
+	}
+	c->outstanding++;
+	return 0;
+}
+
+int
+masix_flush(struct mx_conn *c)
+{
+	struct mx_frame_hdr h;
+	int r;
+
+	if ((r = flush_out(c)) < 0)
+		return r;
+	while (c->outstanding > 0) {
+		if ((r = read_frame(c, &h)) < 0)
+			return r;
+		if ((h.id & NOWAIT_BIT) && h.type == MX_OP_SEND)
+			note_ack(c, &h);
+		else if ((r = stash_frame(c, &h, c->in + MX_FRAME_HDR)) < 0)
+			return r;
+	}
+	r = c->first_err;
+	c->first_err = 0;
+	return r;
+}
+
+/* Decode an MX_OP_MSG payload into a new message. */
+static int
+decode_msg(const uint8_t *p, uint32_t len, struct mx_msg **out)
+{
+	struct mx_msg_hdr mh;
+	struct mx_msg *m;
+	struct mx_item it;
+	size_t used, pos = 0;
+	int r;
+
+	if ((m = mx_msg_new(0)) == NULL)
+		return -MX_ERR_NOMEM;
+	if ((r = trailer_unpack(p, len, &used, &m->trailer)) < 0 || len - used < MX_MSG_HDR) {
+		mx_msg_free(m);
+		return -MX_ERR_PROTO;
+	}
+	msg_hdr_unpack(p + used, &mh);
+	used += MX_MSG_HDR;
+	m->dest = mh.dest;
+	m->reply = mh.reply;
+	m->reply_disp = mh.reply_disp;
+	m->msgid = mh.msgid;
+	m->len = m->cap = len - used;
+	if (m->len > 0) {
+		if ((m->items = malloc(m->len)) == NULL) {
+			mx_msg_free(m);
+			return -MX_ERR_NOMEM;
+		}
+		memcpy(m->items, p + used, m->len);
+	}
+	/* Check the whole body once, so readers can trust item boundaries. */
+	while ((r = items_next(m->items, m->len, &pos, &it)) > 0)
+		;
+	if (r < 0) {
+		mx_msg_free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+static struct recvstate *
+recv_state(struct mx_conn *c, mx_name_t port)
+{
+	struct recvstate *free_slot = NULL;
+	size_t i;
+
+	for (i = 0; i < MX_RECV_SLOTS; i++) {
+		if (c->recv[i].port == port)
+			return &c->recv[i];
+		if (c->recv[i].credit == 0 && free_slot == NULL)
+			free_slot = &c->recv[i];
+	}
+	if (free_slot != NULL)
+		*free_slot = (struct recvstate){ .port = port };
+	return free_slot;
+}
+
+/* Turn the answer to a RECV or RPC into a message or an error. */
+static int
+take_answer(const struct mx_frame_hdr *h, const uint8_t *p, struct mx_msg **out)
+{
+	if (h->type != MX_OP_MSG)
+		return h->status ? -(int)h->status : -MX_ERR_PROTO;
+	return decode_msg(p, h->len, out);
+}
+
+int
+masix_recv(struct mx_conn *c, mx_name_t port, uint32_t timeout_ms, struct mx_msg **out)
+{
+	struct recvstate *rs;
+	struct mx_frame_hdr h;
+	const uint8_t *p;
+	struct stashed *s;
+	int r;
+
+	*out = NULL;
+	if ((rs = recv_state(c, port)) == NULL)
+		return -MX_ERR_NOMEM;
+	if (rs->credit == 0) {
+		uint8_t b[12];
+		rs->id = new_id(c);
+		rs->credit = c->prefetch;
+		put_u32(b, port);
+		put_u32(b + 4, timeout_ms);
+		put_u32(b + 8, c->prefetch);
+		if ((r = send_frame(c, MX_OP_RECV, rs->id, b, sizeof(b), NULL, 0)) < 0) {
+			rs->credit = 0;
+			return r;
+		}
+	}
+	if ((r = wait_for(c, rs->id, &h, &p, &s)) < 0) {
+		rs->credit = 0;
+		return r;
+	}
+	if (h.type == MX_OP_MSG)
+		rs->credit--;
+	else
+		rs->credit = 0;	/* portd ended this receive */
+	r = take_answer(&h, p, out);
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return r;
+}
+
+/*
+ * Receive on whichever of ports has a message first (a port set, done in
+ * the library): portd keeps a receive open on each, and the wait is
+ * bounded here, so receives left open are simply answered later.
+ */
+int
+masix_recv_any(struct mx_conn *c, const mx_name_t *ports, int n, uint32_t timeout_ms, struct mx_msg **out)
+{
+	struct recvstate *rs[MX_RECV_SLOTS];
+	struct stashed **sp, *s = NULL;
+	struct mx_frame_hdr h;
+	const uint8_t *p = NULL;
+	uint64_t deadline = timeout_ms == MX_FOREVER ? 0 : now_ms() + timeout_ms + (timeout_ms == 0);
+	int i, r, hit = -1;
+
+	*out = NULL;
+	if (n <= 0 || n > MX_RECV_SLOTS)
+		return -MX_ERR_INVAL;
+	for (i = 0; i < n; i++) {
+		if ((rs[i] = recv_state(c, ports[i])) == NULL)
+			return -MX_ERR_NOMEM;
+		if (rs[i]->credit == 0) {
+			uint8_t b[12];
+			rs[i]->id = new_id(c);
+			rs[i]->credit = c->prefetch;
+			put_u32(b, ports[i]);
+			put_u32(b + 4, MX_FOREVER);
+			put_u32(b + 8, c->prefetch);
+			if ((r = send_frame(c, MX_OP_RECV, rs[i]->id, b, sizeof(b), NULL, 0)) < 0) {
+				rs[i]->credit = 0;
+				return r;
+			}
+		}
+	}
+	/* Something already stashed for one of them? Oldest first. */
+	for (sp = &c->stash; *sp != NULL && hit < 0; ) {
+		for (i = 0; i < n; i++)
+			if ((*sp)->h.id == rs[i]->id)
+				hit = i;
+		if (hit >= 0) {
+			s = *sp;
+			*sp = s->next;
+			h = s->h;
+			p = s->payload;
+		} else {
+			sp = &(*sp)->next;
+		}
+	}
+	while (hit < 0) {
+		if ((r = read_frame_until(c, &h, deadline)) < 0)
+			return r;
+		p = c->in + MX_FRAME_HDR;
+		for (i = 0; i < n; i++)
+			if (h.id == rs[i]->id)
+				hit = i;
+		if (hit >= 0)
+			break;
+		if ((h.id & NOWAIT_BIT) && h.type == MX_OP_SEND)
+			note_ack(c, &h);
+		else if ((r = stash_frame(c, &h, p)) < 0)
+			return r;
+	}
+	if (h.type == MX_OP_MSG)
+		rs[hit]->credit--;
+	else
+		rs[hit]->credit = 0;
+	r = take_answer(&h, p, out);
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return r;
+}
+
+void
+masix_set_prefetch(struct mx_conn *c, uint32_t n)
+{
+	c->prefetch = n ? n : 1;
+}
+
+/* What a reply means: its msgid says whether the server answered at all. */
+static int
+reply_status(struct mx_conn *c, struct mx_msg *m)
+{
+	int64_t code;
+	char text[256];
+
+	if (m->msgid == MX_MSGID_NO_REPLY)
+		return -MX_ERR_NOREPLY;
+	if (m->msgid == MX_MSGID_ERROR) {
+		size_t save = m->rpos;
+		text[0] = '\0';
+		if (mx_msg_get_int(m, &code) == 0)
+			(void)mx_msg_get_string(m, text, sizeof(text));
+		m->rpos = save;
+		set_detail(c, "%s", text);
+		return -MX_ERR_REMOTE;
+	}
+	return 0;
+}
+
+int
+masix_request(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms, struct mx_msg **out)
+{
+	uint8_t fixed[4 + MX_MSG_HDR];
+	struct mx_frame_hdr h;
+	const uint8_t *p;
+	struct stashed *s;
+	uint32_t id;
+	int r;
+
+	*out = NULL;
+	c->detail[0] = '\0';
+	if (c->reply_port == MX_NAME_NULL && (r = masix_port_alloc(c, &c->reply_port)) < 0)
+		return r;
+	m->reply = c->reply_port;
+	m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+	put_u32(fixed, timeout_ms);
+	pack_msg_hdr(fixed + 4, m, timeout_ms);
+	id = new_id(c);
+	if ((r = send_frame(c, MX_OP_RPC, id, fixed, sizeof(fixed), m->items, m->len)) < 0)
+		return r;
+	if ((r = wait_for(c, id, &h, &p, &s)) < 0)
+		return r;
+	r = take_answer(&h, p, out);
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	if (r == -MX_ERR_TIMEOUT) {
+		/* A late answer must not be taken for the next request's. */
+		masix_port_destroy(c, c->reply_port);
+		c->reply_port = MX_NAME_NULL;
+	}
+	if (r == 0)
+		r = reply_status(c, *out);
+	return r;
+}
+
+int
+masix_reply(struct mx_conn *c, const struct mx_msg *req, struct mx_msg *m)
+{
+	if (req->reply == MX_NAME_NULL)
+		return -MX_ERR_INVAL;
+	m->dest = req->reply;
+	m->reply = MX_NAME_NULL;
+	if (m->msgid == 0)
+		m->msgid = MX_MSGID_REPLY;
+	return masix_send(c, m, MX_FOREVER);
+}
+
+int
+masix_reply_error(struct mx_conn *c, const struct mx_msg *req, int code, const char *text)
+{
+	struct mx_msg *m = mx_msg_new(MX_MSGID_ERROR);
+	int r;
+
+	if (m == NULL)
+		return -MX_ERR_NOMEM;
+	if ((r = mx_msg_add_int(m, code)) == 0 && (r = mx_msg_add_string(m, text)) == 0)
+		r = masix_reply(c, req, m);
+	mx_msg_free(m);
+	return r;
+}
