@@ -39,7 +39,7 @@ LIBS_sigtool = $(SSL_LIBS) -lbsd
 MAN_SRC  := $(wildcard man/*.scd)
 MAN_OUT  := $(patsubst man/%.scd,build/man/%,$(MAN_SRC))
 
-.PHONY: all clean check check-asan fuzz bench install man
+.PHONY: all clean check check-asan fuzz bench install man tools
 all: $(BINS) man
 
 $(O)/%.o: %.c
@@ -63,14 +63,21 @@ build/man/%: man/%.scd
 	@mkdir -p $(@D)
 	scdoc < $< > $@
 
-check: all
-	MASIX_BIN=$(CURDIR)/$(B) bats --timing t/
+# Test drivers under t/tools/, linked like the programs.
+TOOLS := $(patsubst t/tools/%.c,$(O)/t/%,$(wildcard t/tools/*.c))
+$(O)/t/%: t/tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(SSL_LIBS)
+tools: $(TOOLS)
+
+check: all tools
+	MASIX_BIN=$(CURDIR)/$(B) MASIX_TOOLS=$(CURDIR)/$(O)/t bats --timing t/
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan:
-	$(MAKE) O=build/asan B=build/asan/bin CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" $(addprefix build/asan/bin/,$(CMDS))
+	$(MAKE) O=build/asan B=build/asan/bin CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" $(addprefix build/asan/bin/,$(CMDS)) tools
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	MASIX_BIN=$(CURDIR)/build/asan/bin MASIX_ASAN=1 bats --timing t/
+	MASIX_BIN=$(CURDIR)/build/asan/bin MASIX_TOOLS=$(CURDIR)/build/asan/t MASIX_ASAN=1 bats --timing t/
 
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(wildcard t/fuzz/*.c)

@@ -140,7 +140,8 @@ do_unregister(struct mx_msg *req)
 	answer(req, 0, 0);
 }
 
-static void
+/* 1 when req is kept by a waiting lookup. */
+static int
 do_lookup(struct mx_msg *req)
 {
 	char name[MX_NAME_LEN_MAX + 1];
@@ -151,15 +152,15 @@ do_lookup(struct mx_msg *req)
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_int(req, &wait_ms) < 0 ||
 	    mx_msg_end(req) < 0 || wait_ms < 0) {
 		answer(req, MX_ERR_PROTO, 0);
-		return;
+		return 0;
 	}
 	if ((b = find(name)) != NULL) {
 		answer(req, 0, b->right);
-		return;
+		return 0;
 	}
 	if (wait_ms == 0) {
 		answer(req, MX_ERR_NOENT, 0);
-		return;
+		return 0;
 	}
 	/* Keep the request (and its reply right) until the name comes or time is up. */
 	if ((w = calloc(1, sizeof(*w))) == NULL)
@@ -168,6 +169,7 @@ do_lookup(struct mx_msg *req)
 	w->deadline = now_ms() + (uint64_t)wait_ms;
 	w->req = req;
 	LIST_INSERT_HEAD(&waiters, w, link);
+	return 1;
 }
 
 /* Takes ownership of req. */
@@ -187,8 +189,9 @@ registry_handle(struct mx_msg *req)
 		do_unregister(req);
 		break;
 	case NS_LOOKUP:
-		do_lookup(req);
-		return;	/* a waiting lookup keeps req */
+		if (do_lookup(req))
+			return;
+		break;
 	default:
 		answer(req, MX_ERR_NOTSUP, 0);
 		break;

@@ -106,6 +106,7 @@ void
 task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
 {
 	struct oseg *s;
+	size_t len = km->len;
 
 	if (t->closing) {
 		kmsg_unref(km);
@@ -127,7 +128,7 @@ task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
 			fatalx("oseg reuse");
 		s->km = km;	/* closes this segment: later output goes to a new one */
 	}
-	t->outbytes += hlen + km->len;
+	t->outbytes += hlen + len;
 }
 
 static void

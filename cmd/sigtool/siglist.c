@@ -1,0 +1,155 @@
+/* siglist.c — sigtool add, remove, list: edit and show the signed list of server signatures. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include "masix.h"
+#include "log.h"
+#include "sigtool.h"
+
+static uid_t
+parse_uid(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	/* (uid_t)-1 is not a uid; digits only, no sign, no blanks. */
+	if (*s < '0' || *s > '9' || errno != 0 || *end != '\0' || v >= 4294967295ULL)
+		die(EX_USAGE, "-u: '%s': not a numeric uid", s);
+	return (uid_t)v;
+}
+
+static void
+check_name(const char *name)
+{
+	if (!siglist_name_valid(name))
+		die(EX_DATAERR, "'%s': not a masix name (1-255 of [A-Za-z0-9._/-]) "
+		    "or a prefix/* pattern", name);
+}
+
+/* Sign and write the edited list; the key is loaded only now, after every check. */
+static void
+save(const struct admin *a, const struct opts *o, X509 *ca, struct siglist *l)
+{
+	char why[CRYPTO_WHY_MAX];
+	EVP_PKEY *key;
+	int r;
+
+	key = admin_key(a, o, ca);
+	r = siglist_save(a->list, a->sig, l, key, why, sizeof(why));
+	EVP_PKEY_free(key);
+	if (r != 0)
+		die_err(r, why);
+}
+
+int
+cmd_add(int argc, char **argv, struct opts *o)
+{
+	uint8_t hash[CRYPTO_HASH_LEN];
+	struct siglist *l;
+	struct admin a;
+	uid_t uid = 0;
+	int ch, r, anyuid = 1;
+	X509 *ca;
+
+	while ((ch = getopt(argc, argv, "d:hp:Pu:")) != -1) {
+		if (ch == 'u') {
+			uid = parse_uid(optarg);
+			anyuid = 0;
+		} else if (!opt_common(ch, optarg, o)) {
+			usage(EX_USAGE);
+		}
+	}
+	if (argc - optind != 2)
+		usage(EX_USAGE);
+	opt_check(o);
+	check_name(argv[optind]);
+	hash_arg(argv[optind + 1], hash);
+	admin_open(&a, o);
+	admin_lock(&a);
+	ca = admin_ca(&a);
+	/* A list that does not verify is never re-signed: that would bless the tampering. */
+	l = admin_list(&a, ca);
+	r = siglist_add(l, argv[optind], hash, anyuid, uid);
+	if (r == -MX_ERR_EXISTS)
+		return 0;	/* already there: nothing to sign */
+	if (r != 0)
+		die_err(r, "out of memory");
+	save(&a, o, ca, l);
+	siglist_free(l);
+	X509_free(ca);
+	return 0;
+}
+
+int
+cmd_remove(int argc, char **argv, struct opts *o)
+{
+	uint8_t hash[CRYPTO_HASH_LEN];
+	struct siglist *l;
+	struct admin a;
+	int ch, withhash;
+	X509 *ca;
+
+	while ((ch = getopt(argc, argv, "d:hp:P")) != -1)
+		if (!opt_common(ch, optarg, o))
+			usage(EX_USAGE);
+	if (argc - optind != 1 && argc - optind != 2)
+		usage(EX_USAGE);
+	opt_check(o);
+	check_name(argv[optind]);
+	if ((withhash = argc - optind == 2))
+		hash_arg(argv[optind + 1], hash);
+	admin_open(&a, o);
+	admin_lock(&a);
+	ca = admin_ca(&a);
+	l = admin_list(&a, ca);
+	if (siglist_remove(l, argv[optind], withhash ? hash : NULL) < 0) {
+		if (withhash)
+			die(EX_UNAVAILABLE, "'%s' %s: no such entry", argv[optind], argv[optind + 1]);
+		die(EX_UNAVAILABLE, "'%s': no such entry", argv[optind]);
+	}
+	save(&a, o, ca, l);
+	siglist_free(l);
+	X509_free(ca);
+	return 0;
+}
+
+int
+cmd_list(int argc, char **argv, struct opts *o)
+{
+	char h[CRYPTO_HASH_STRLEN + 1];
+	const struct siglist_entry *e;
+	struct siglist *l;
+	struct admin a;
+	size_t i;
+	int ch;
+	X509 *ca;
+
+	while ((ch = getopt(argc, argv, "d:h")) != -1)
+		if (!opt_common(ch, optarg, o))
+			usage(EX_USAGE);
+	if (optind != argc)
+		usage(EX_USAGE);
+	admin_open(&a, o);
+	ca = admin_ca(&a);
+	l = admin_list(&a, ca);
+	for (i = 0; i < l->n; i++) {
+		e = &l->ent[i];
+		if (e->line != NULL)
+			continue;
+		crypto_hash_format(e->hash, h);
+		if (e->anyuid)
+			printf("%s %s\n", e->name, h);
+		else
+			printf("%s %s %u\n", e->name, h, (unsigned)e->uid);
+	}
+	if (fflush(stdout) != 0)
+		die(EX_IOERR, "stdout: write failed");
+	siglist_free(l);
+	X509_free(ca);
+	return 0;
+}

@@ -1,0 +1,368 @@
+/*
+ * mxtool — drives portd through the client API for the bats suite: each
+ * scenario opens one or more connections (tasks) to a real node and prints
+ * what it saw, one line per step, for the tests to compare exactly.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include "masix.h"
+#include "sd.h"
+
+static const char *rundir;
+
+#define CHECK(expr) do {						\
+	int r_ = (expr);						\
+	if (r_ < 0) {							\
+		fprintf(stderr, "mxtool: %s: %s\n", #expr, mx_strerror(r_)); \
+		exit(1);						\
+	}								\
+} while (0)
+
+static struct mx_conn *
+conn(void)
+{
+	struct mx_conn *c;
+
+	CHECK(masix_connect(rundir, &c));
+	return c;
+}
+
+static struct mx_msg *
+text_msg(mx_name_t dest, const char *s)
+{
+	struct mx_msg *m = mx_msg_new(0);
+
+	m->dest = dest;
+	mx_msg_add_bytes(m, s, strlen(s));
+	return m;
+}
+
+static void
+print_body(const char *who, struct mx_msg *m)
+{
+	const uint8_t *p;
+	size_t n;
+
+	if (mx_msg_get_bytes(m, &p, &n) == 0)
+		printf("%s: %.*s\n", who, (int)n, (const char *)p);
+	m->rpos = 0;
+}
+
+static const char *
+right_name(uint8_t r)
+{
+	switch (r) {
+	case MX_RIGHT_RECEIVE: return "receive";
+	case MX_RIGHT_SEND: return "send";
+	case MX_RIGHT_SEND_ONCE: return "send-once";
+	}
+	return "?";
+}
+
+/* A send right travels in a message; the receiver uses it to answer. */
+static int
+sc_xfer_send(void)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t pa, pb, sa, got;
+	struct mx_msg *m, *in;
+	uint8_t right;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.xfer", pa));
+	CHECK(masix_port_alloc(b, &pb));
+	CHECK(masix_lookup(b, "t.xfer", 0, &sa));
+	m = text_msg(sa, "here is my port");
+	CHECK(mx_msg_add_port(m, pb, MX_DISP_MAKE_SEND));
+	CHECK(masix_send(b, m, MX_FOREVER));
+	CHECK(masix_recv(a, pa, 2000, &in));
+	print_body("a got", in);
+	CHECK(mx_msg_get_bytes(in, &(const uint8_t *){0}, &(size_t){0}));
+	CHECK(mx_msg_get_port(in, &got, &right));
+	printf("a holds a %s right\n", right_name(right));
+	mx_msg_free(m);
+	m = text_msg(got, "answer through the carried right");
+	CHECK(masix_send(a, m, MX_FOREVER));
+	mx_msg_free(in);
+	CHECK(masix_recv(b, pb, 2000, &in));
+	print_body("b got", in);
+	printf("sender pid %s\n", in->trailer.pid == (uint32_t)getpid() ? "matches" : "differs");
+	printf("sender uid %s\n", in->trailer.uid == (uint32_t)getuid() ? "matches" : "differs");
+	return 0;
+}
+
+/* A receive right moves to another task, with what is queued on it. */
+static int
+sc_xfer_recv(void)
+{
+	struct mx_conn *a = conn(), *b = conn(), *c = conn();
+	mx_name_t pa, q, sa, sq, moved;
+	struct mx_msg *m, *in;
+	uint8_t right;
+	int r;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.mover", pa));
+	CHECK(masix_port_alloc(b, &q));
+	CHECK(masix_register(b, "t.moved", q));
+	CHECK(masix_lookup(c, "t.moved", 0, &sq));
+	m = text_msg(sq, "queued before the move");
+	CHECK(masix_send(c, m, MX_FOREVER));
+	mx_msg_free(m);
+	CHECK(masix_lookup(b, "t.mover", 0, &sa));
+	m = text_msg(sa, "take my port");
+	CHECK(mx_msg_add_port(m, q, MX_DISP_MOVE_RECEIVE));
+	CHECK(masix_send(b, m, MX_FOREVER));
+	mx_msg_free(m);
+	r = masix_recv(b, q, 0, &in);
+	printf("b receives on the moved port: %s\n", mx_strerror(r));
+	CHECK(masix_recv(a, pa, 2000, &in));
+	CHECK(mx_msg_get_bytes(in, &(const uint8_t *){0}, &(size_t){0}));
+	CHECK(mx_msg_get_port(in, &moved, &right));
+	printf("a holds a %s right\n", right_name(right));
+	mx_msg_free(in);
+	CHECK(masix_recv(a, moved, 2000, &in));
+	print_body("a got", in);
+	mx_msg_free(in);
+	m = text_msg(sq, "sent after the move");
+	CHECK(masix_send(c, m, MX_FOREVER));
+	CHECK(masix_recv(a, moved, 2000, &in));
+	print_body("a got", in);
+	return 0;
+}
+
+/* A send-once right is used up by one send. */
+static int
+sc_send_once(void)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t pa, sa, once;
+	struct mx_msg *m, *in, *rep;
+	int r;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.once", pa));
+	CHECK(masix_lookup(b, "t.once", 0, &sa));
+	/* b asks, a answers twice through the same send-once right. */
+	m = text_msg(sa, "question");
+	if (fork() == 0) {
+		CHECK(masix_recv(a, pa, 2000, &in));
+		once = in->reply;
+		rep = text_msg(once, "first answer");
+		r = masix_send(a, rep, MX_FOREVER);
+		printf("first reply: %s\n", mx_strerror(r));
+		fflush(stdout);
+		rep = text_msg(once, "second answer");
+		r = masix_send(a, rep, MX_FOREVER);
+		printf("second reply: %s\n", mx_strerror(r));
+		fflush(stdout);
+		_exit(0);
+	}
+	CHECK(masix_request(b, m, 5000, &in));
+	wait(NULL);
+	print_body("b got", in);
+	return 0;
+}
+
+/* A send right to a port that died is a dead name. */
+static int
+sc_dead_name(void)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t pa, sa;
+	struct mx_msg *m;
+	int r;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.dead", pa));
+	CHECK(masix_lookup(b, "t.dead", 0, &sa));
+	m = text_msg(sa, "before");
+	printf("send before: %s\n", mx_strerror(masix_send(b, m, MX_FOREVER)));
+	CHECK(masix_port_destroy(a, pa));
+	r = masix_send(b, m, MX_FOREVER);
+	printf("send after: %s\n", mx_strerror(r));
+	r = masix_lookup(b, "t.dead", 0, &sa);
+	printf("lookup after: %s\n", mx_strerror(r));
+	return 0;
+}
+
+/* The server drops the reply right: the client hears at once that no reply will come. */
+static int
+sc_no_reply(void)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t pa, sa;
+	struct mx_msg *m, *in;
+	int r;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.noreply", pa));
+	CHECK(masix_lookup(b, "t.noreply", 0, &sa));
+	if (fork() == 0) {
+		CHECK(masix_recv(a, pa, 2000, &in));
+		CHECK(masix_right_dealloc(a, in->reply));
+		_exit(0);
+	}
+	m = text_msg(sa, "question");
+	r = masix_request(b, m, 5000, &in);
+	printf("request: %s\n", mx_strerror(r));
+	wait(NULL);
+	return 0;
+}
+
+/* Messages from one sender arrive in the order sent, pipelined or not. */
+static int
+sc_fifo(int n)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t pa, sa;
+	struct mx_msg *m = mx_msg_new(0), *in;
+	int i, bad = 0;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_port_set_qlimit(a, pa, 65536));
+	CHECK(masix_register(a, "t.fifo", pa));
+	CHECK(masix_lookup(b, "t.fifo", 0, &sa));
+	for (i = 0; i < n; i++) {
+		mx_msg_reset(m, 0);
+		m->dest = sa;
+		mx_msg_add_int(m, i);
+		CHECK(masix_send_nowait(b, m, MX_FOREVER));
+	}
+	CHECK(masix_flush(b));
+	masix_set_prefetch(a, 64);
+	for (i = 0; i < n; i++) {
+		int64_t v;
+		CHECK(masix_recv(a, pa, 5000, &in));
+		CHECK(mx_msg_get_int(in, &v));
+		if (v != i && bad++ == 0)
+			printf("message %d arrived as %lld\n", i, (long long)v);
+		mx_msg_free(in);
+	}
+	printf("%d messages, %d out of order\n", n, bad);
+	return bad != 0;
+}
+
+/* Many tasks at once on one event loop. */
+static int
+sc_many(int n)
+{
+	struct mx_conn *a = conn(), **cs = calloc((size_t)n, sizeof(*cs));
+	mx_name_t pa, *dest = calloc((size_t)n, sizeof(*dest));
+	struct mx_msg *in;
+	int i, got = 0;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_port_set_qlimit(a, pa, 65536));
+	CHECK(masix_register(a, "t.many", pa));
+	for (i = 0; i < n; i++) {
+		cs[i] = conn();
+		CHECK(masix_lookup(cs[i], "t.many", 0, &dest[i]));
+	}
+	for (i = 0; i < n; i++) {
+		struct mx_msg *m = text_msg(dest[i], "hello");
+		CHECK(masix_send(cs[i], m, MX_FOREVER));
+		mx_msg_free(m);
+	}
+	while (masix_recv(a, pa, 500, &in) == 0) {
+		got++;
+		mx_msg_free(in);
+	}
+	printf("%d tasks connected at once, %d messages received\n", n, got);
+	return 0;
+}
+
+/* Hold NAME with a small queue and never receive: for queue-full tests. */
+static int
+sc_hold(const char *name, uint32_t qlimit)
+{
+	struct mx_conn *a = conn();
+	mx_name_t pa;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_port_set_qlimit(a, pa, qlimit));
+	CHECK(masix_register(a, name, pa));
+	printf("holding %s\n", name);
+	fflush(stdout);
+	pause();
+	return 0;
+}
+
+/* Drain NAME: receive COUNT messages and print their bodies. */
+static int
+sc_drain(const char *name, int count)
+{
+	struct mx_conn *a = conn();
+	mx_name_t pa;
+	struct mx_msg *in;
+	int i;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, name, pa));
+	for (i = 0; i < count; i++) {
+		CHECK(masix_recv(a, pa, 10000, &in));
+		print_body("got", in);
+		mx_msg_free(in);
+	}
+	return 0;
+}
+
+/* A task that is not root (nor trusted) cannot take the NAME port. */
+static int
+sc_claim_name(void)
+{
+	struct mx_conn *a = conn();
+	mx_name_t pa;
+
+	CHECK(masix_port_alloc(a, &pa));
+	printf("claim NAME: %s\n", mx_strerror(masix_special_set(a, MX_SPECIAL_NAME, pa)));
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
+	    "fifo N|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name\n");
+	exit(64);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 4 || strcmp(argv[1], "-R") != 0)
+		usage();
+	rundir = argv[2];
+	sc = argv[3];
+	if (strcmp(sc, "xfer-send") == 0)
+		return sc_xfer_send();
+	if (strcmp(sc, "xfer-recv") == 0)
+		return sc_xfer_recv();
+	if (strcmp(sc, "send-once") == 0)
+		return sc_send_once();
+	if (strcmp(sc, "dead-name") == 0)
+		return sc_dead_name();
+	if (strcmp(sc, "no-reply") == 0)
+		return sc_no_reply();
+	if (strcmp(sc, "fifo") == 0 && argc == 5)
+		return sc_fifo(atoi(argv[4]));
+	if (strcmp(sc, "many") == 0 && argc == 5)
+		return sc_many(atoi(argv[4]));
+	if (strcmp(sc, "hold") == 0 && argc == 6)
+		return sc_hold(argv[4], (uint32_t)atoi(argv[5]));
+	if (strcmp(sc, "drain") == 0 && argc == 6)
+		return sc_drain(argv[4], atoi(argv[5]));
+	if (strcmp(sc, "claim-name") == 0)
+		return sc_claim_name();
+	usage();
+	return 64;
+}
