@@ -128,6 +128,7 @@ main(int argc, char **argv)
 	}
 	sd_stopping();
 	log_info("stopping");
+	registry_free();
 	masix_close(c);
 	return 0;
 }

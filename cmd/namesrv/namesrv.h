@@ -26,5 +26,6 @@ void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);
 uint32_t registry_next_timeout(void);
 void registry_expire(void);
+void registry_free(void);
 
 #endif

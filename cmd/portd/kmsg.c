@@ -115,6 +115,12 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		return -MX_ERR_TOOBIG;
 	if (h.flags != 0)
 		return -MX_ERR_PROTO;
+	/* The form first: a malformed body is a protocol error, whatever it names. */
+	while ((r = items_next(items, ilen, &pos, &it)) > 0)
+		;
+	if (r < 0)
+		return r;
+	pos = 0;
 	if ((de = space_lookup(t, h.dest)) == NULL || (!de->recv && !de->so && de->srefs == 0))
 		return -MX_ERR_BADNAME;
 	if (de->port->dead) {

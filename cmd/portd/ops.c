@@ -5,6 +5,14 @@
 #include "log.h"
 #include "portd.h"
 
+static const char *const opnames[MX_OP__MAX] = {
+	[MX_OP_PORT_ALLOC] = "PORT_ALLOC", [MX_OP_PORT_DESTROY] = "PORT_DESTROY",
+	[MX_OP_RIGHT_DEALLOC] = "RIGHT_DEALLOC", [MX_OP_SEND] = "SEND", [MX_OP_RECV] = "RECV",
+	[MX_OP_MSG] = "MSG", [MX_OP_SPECIAL_GET] = "SPECIAL_GET", [MX_OP_SPECIAL_SET] = "SPECIAL_SET",
+	[MX_OP_NOTIFY_DEAD] = "NOTIFY_DEAD", [MX_OP_QLIMIT] = "QLIMIT", [MX_OP_HELLO] = "HELLO",
+	[MX_OP_RPC] = "RPC",
+};
+
 static int
 want_len(const struct mx_frame_hdr *h, uint32_t n)
 {
@@ -300,8 +308,8 @@ done:
 	if (r < 0) {
 		/* Malformed input is logged; refused rights and the like are ordinary answers. */
 		if (r == -MX_ERR_PROTO || r == -MX_ERR_TOOBIG)
-			log_warnx("task %llu (pid %d): op %u: %s", (unsigned long long)t->id, (int)t->pid,
-			    h->type, mx_strerror(r));
+			log_warnx("task %llu (pid %d): %s: %s", (unsigned long long)t->id, (int)t->pid,
+			    opnames[h->type], mx_strerror(r));
 		task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
 		return 0;
 	}

@@ -277,7 +277,9 @@ task_read(struct task *t)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == ECONNRESET) {
+				task_close(t, NULL);	/* it left without reading our answers */
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				log_warn("task %llu: read", (unsigned long long)t->id);
 				task_close(t, NULL);
 			}

@@ -110,6 +110,15 @@ admin_lock(const struct admin *a)
 		die(EX_IOERR, "%s: lock: %s", a->dir, strerror(errno));
 }
 
+static void __attribute__((noreturn))
+tty_fail(void)
+{
+	/* readpassphrase() says ENOTTY when there is no controlling terminal. */
+	if (errno == ENOTTY || errno == ENXIO)
+		die(EX_NOPERM, "passphrase: no terminal to read it from (use -p PASSFILE)");
+	die(EX_NOPERM, "passphrase: cannot read from the terminal: %s", strerror(errno));
+}
+
 void
 pass_get(const struct opts *o, int confirm, char *pass, size_t passsz)
 {
@@ -123,7 +132,7 @@ pass_get(const struct opts *o, int confirm, char *pass, size_t passsz)
 	}
 	if (readpassphrase(confirm ? "New passphrase for the admin key: " :
 	    "Passphrase for the admin key: ", pass, passsz, RPP_REQUIRE_TTY) == NULL)
-		die(EX_NOPERM, "passphrase: cannot read from the terminal: %s", strerror(errno));
+		tty_fail();
 	if (*pass == '\0')
 		die(EX_DATAERR, "passphrase: empty (leave out -P for an unencrypted key)");
 	if (!confirm)
@@ -131,7 +140,7 @@ pass_get(const struct opts *o, int confirm, char *pass, size_t passsz)
 	if (readpassphrase("Repeat the passphrase: ", again, sizeof(again),
 	    RPP_REQUIRE_TTY) == NULL) {
 		OPENSSL_cleanse(pass, passsz);
-		die(EX_NOPERM, "passphrase: cannot read from the terminal: %s", strerror(errno));
+		tty_fail();
 	}
 	same = strcmp(pass, again) == 0;
 	OPENSSL_cleanse(again, sizeof(again));

@@ -42,25 +42,28 @@ cmd_certify(int argc, char **argv, struct opts *o)
 	/* The request first: a bad one is refused before any passphrase prompt. */
 	if ((r = crypto_csr_load(reqpath, &req, why, sizeof(why))) != 0)
 		die_err(r, why);
-	if ((r = crypto_csr_check(req, node, sizeof(node), why, sizeof(why))) != 0)
+	if ((r = crypto_csr_check(req, node, sizeof(node), why, sizeof(why))) != 0) {
+		X509_REQ_free(req);
 		die(exit_code(r), "%s: %s", reqpath, why);
+	}
 	ca = admin_ca(&a);
 	key = admin_key(&a, o, ca);
 	r = crypto_cert_issue(ca, key, req, days, &cert, why, sizeof(why));
 	EVP_PKEY_free(key);
+	X509_REQ_free(req);
+	X509_free(ca);
 	if (r != 0)
 		die(exit_code(r), "%s: %s", reqpath, why);
-	if (crypto_cert_pem(cert, &pem, &len) != 0)
-		die(EX_OSERR, "out of memory");
-	if (out != NULL) {
-		if ((r = crypto_file_create(out, 0644, pem, len, why, sizeof(why))) != 0)
-			die_err(r, why);
-	} else if (fwrite(pem, 1, len, stdout) != len || fflush(stdout) != 0) {
-		die(EX_IOERR, "stdout: write failed");
-	}
-	free(pem);
+	r = crypto_cert_pem(cert, &pem, &len);
 	X509_free(cert);
-	X509_free(ca);
-	X509_REQ_free(req);
+	if (r != 0)
+		die(EX_OSERR, "out of memory");
+	if (out != NULL)
+		r = crypto_file_create(out, 0644, pem, len, why, sizeof(why));
+	else if (fwrite(pem, 1, len, stdout) != len || fflush(stdout) != 0)
+		r = crypto_fail(why, sizeof(why), -MX_ERR_IO, "stdout: write failed");
+	free(pem);
+	if (r != 0)
+		die_err(r, why);
 	return 0;
 }

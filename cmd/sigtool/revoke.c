@@ -63,6 +63,8 @@ cmd_revoke(int argc, char **argv, struct opts *o)
 		/* Expired or not, it must be ours: revoking a stranger's serial means nothing. */
 		if (X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
 			ERR_clear_error();
+			X509_free(cert);
+			X509_free(ca);
 			die(EX_DATAERR, "%s: not issued by this CA (%s)", path, a.ca);
 		}
 		if ((serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert))) == NULL)
@@ -70,21 +72,29 @@ cmd_revoke(int argc, char **argv, struct opts *o)
 		X509_free(cert);
 	}
 	crl = admin_crl(&a, ca);
-	if (crypto_crl_has(crl, serial))
-		return 0;	/* already revoked: nothing to sign */
-	key = admin_key(&a, o, ca);
-	r = crypto_crl_make(ca, key, crl, serial, CA_DAYS, &next, why, sizeof(why));
-	EVP_PKEY_free(key);
-	if (r != 0)
-		die(exit_code(r), "%s: %s", a.crl, why);
-	if (crypto_crl_pem(next, &pem, &len) != 0)
-		die(EX_OSERR, "out of memory");
-	if ((r = crypto_file_replace(a.crl, 0644, pem, len, why, sizeof(why))) != 0)
-		die_err(r, why);
-	free(pem);
-	X509_CRL_free(next);
+	if (crypto_crl_has(crl, serial)) {
+		/* already revoked: nothing to sign */
+		r = 0;
+	} else {
+		key = admin_key(&a, o, ca);
+		r = crypto_crl_make(ca, key, crl, serial, CA_DAYS, &next, why, sizeof(why));
+		EVP_PKEY_free(key);
+		if (r == 0) {
+			if ((r = crypto_crl_pem(next, &pem, &len)) == 0) {
+				r = crypto_file_replace(a.crl, 0644, pem, len, why, sizeof(why));
+				free(pem);
+			} else {
+				crypto_fail(why, sizeof(why), r, "%s: out of memory", a.crl);
+			}
+			X509_CRL_free(next);
+		} else {
+			crypto_fail(why, sizeof(why), r, "%s: cannot build the new CRL", a.crl);
+		}
+	}
 	X509_CRL_free(crl);
 	ASN1_INTEGER_free(serial);
 	X509_free(ca);
+	if (r != 0)
+		die_err(r, why);
 	return 0;
 }

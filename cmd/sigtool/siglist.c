@@ -75,13 +75,13 @@ cmd_add(int argc, char **argv, struct opts *o)
 	/* A list that does not verify is never re-signed: that would bless the tampering. */
 	l = admin_list(&a, ca);
 	r = siglist_add(l, argv[optind], hash, anyuid, uid);
-	if (r == -MX_ERR_EXISTS)
-		return 0;	/* already there: nothing to sign */
-	if (r != 0)
-		die_err(r, "out of memory");
-	save(&a, o, ca, l);
+	if (r == 0)
+		save(&a, o, ca, l);
 	siglist_free(l);
 	X509_free(ca);
+	/* -MX_ERR_EXISTS: the rule is there already, nothing to sign. */
+	if (r != 0 && r != -MX_ERR_EXISTS)
+		die_err(r, "out of memory");
 	return 0;
 }
 
@@ -108,6 +108,8 @@ cmd_remove(int argc, char **argv, struct opts *o)
 	ca = admin_ca(&a);
 	l = admin_list(&a, ca);
 	if (siglist_remove(l, argv[optind], withhash ? hash : NULL) < 0) {
+		siglist_free(l);
+		X509_free(ca);
 		if (withhash)
 			die(EX_UNAVAILABLE, "'%s' %s: no such entry", argv[optind], argv[optind + 1]);
 		die(EX_UNAVAILABLE, "'%s': no such entry", argv[optind]);

@@ -41,11 +41,12 @@ cmd_verify(int argc, char **argv, struct opts *o)
 		die_err(r, why);
 	ca = admin_ca(&a);
 	crl = admin_crl(&a, ca);
-	if ((r = crypto_cert_verify(cert, ca, crl, node, why, sizeof(why))) != 0)
-		die(exit_code(r), "%s: %s", path, why);
-	printf("%s: OK\n", path);
+	r = crypto_cert_verify(cert, ca, crl, node, why, sizeof(why));
 	X509_CRL_free(crl);
 	X509_free(cert);
 	X509_free(ca);
+	if (r != 0)
+		die(exit_code(r), "%s: %s", path, why);
+	printf("%s: OK\n", path);
 	return 0;
 }

@@ -4,6 +4,7 @@
  * what it saw, one line per step, for the tests to compare exactly.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include <sys/wait.h>
 #include "masix.h"
 #include "sd.h"
+#include "sock.h"
+#include "wire.h"
 
 static const char *rundir;
 
@@ -325,11 +328,195 @@ sc_claim_name(void)
 	return 0;
 }
 
+/* Wait until NAME is registered. */
+static int
+sc_lookup(const char *name)
+{
+	struct mx_conn *a = conn();
+	mx_name_t n;
+
+	CHECK(masix_lookup(a, name, 10000, &n));
+	printf("%s is registered\n", name);
+	return 0;
+}
+
+/* Register NAME with a queue limit, wait, then receive COUNT messages. */
+static int
+sc_slow_drain(const char *name, uint32_t qlimit, int delay_ms, int count)
+{
+	struct mx_conn *a = conn();
+	mx_name_t pa;
+	struct mx_msg *in;
+	int i;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_port_set_qlimit(a, pa, qlimit));
+	CHECK(masix_register(a, name, pa));
+	usleep((useconds_t)delay_ms * 1000);
+	for (i = 0; i < count; i++) {
+		CHECK(masix_recv(a, pa, 10000, &in));
+		print_body("got", in);
+		mx_msg_free(in);
+	}
+	return 0;
+}
+
+/* ---- raw frames, for the bad-input tests ---- */
+
+static int
+raw_conn(void)
+{
+	char path[256];
+	int fd;
+
+	if (sock_path(path, sizeof(path), rundir, "portd.sock") < 0 || (fd = sock_unix_connect(path)) < 0) {
+		perror("mxtool: connect");
+		exit(1);
+	}
+	return fd;
+}
+
+static void
+raw_frame(int fd, uint8_t version, uint8_t type, uint32_t len, const void *p, size_t n)
+{
+	uint8_t h[MX_FRAME_HDR];
+	struct mx_frame_hdr fh = { .len = len, .type = type, .id = 7 };
+
+	frame_hdr_pack(h, &fh);
+	h[4] = version;
+	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h) || (n > 0 && write(fd, p, n) != (ssize_t)n)) {
+		perror("mxtool: write");
+		exit(1);
+	}
+}
+
+/* What portd did with it: an error reply (which), or closed the connection. */
+static void
+raw_outcome(int fd, const char *what)
+{
+	uint8_t h[MX_FRAME_HDR];
+	struct mx_frame_hdr fh;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, 5000) <= 0) {
+		printf("%s: no answer\n", what);
+		return;
+	}
+	n = recv(fd, h, sizeof(h), MSG_WAITALL);
+	if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+		printf("%s: connection closed\n", what);
+		return;
+	}
+	if (n != (ssize_t)sizeof(h) || frame_hdr_unpack(h, &fh) != 0) {
+		printf("%s: unreadable answer\n", what);
+		return;
+	}
+	printf("%s: answer: %s\n", what, mx_strerror((int)fh.status));
+}
+
+static int
+sc_garbage(void)
+{
+	uint8_t body[64];
+	struct mx_conn *a = conn(), *b = conn();
+	struct mx_msg *m, *in;
+	mx_name_t pa, sa;
+	int fd;
+
+	/* Something queued before the garbage must survive it. */
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.survivor", pa));
+	CHECK(masix_lookup(b, "t.survivor", 0, &sa));
+	m = text_msg(sa, "queued before the garbage");
+	CHECK(masix_send(b, m, MX_FOREVER));
+
+	fd = raw_conn();
+	if (write(fd, "GET / HTTP/1.0\r\n\r\n", 18) != 18)
+		exit(1);
+	raw_outcome(fd, "text instead of frames");
+	close(fd);
+
+	fd = raw_conn();
+	raw_frame(fd, 9, MX_OP_HELLO, 0, NULL, 0);
+	raw_outcome(fd, "wrong version");
+	close(fd);
+
+	fd = raw_conn();
+	raw_frame(fd, MX_PROTO_VERSION, MX_OP_SEND, 0xfffffff0u, NULL, 0);
+	raw_outcome(fd, "huge length");
+	close(fd);
+
+	fd = raw_conn();
+	raw_frame(fd, MX_PROTO_VERSION, 200, 0, NULL, 0);
+	raw_outcome(fd, "unknown type");
+	close(fd);
+
+	/* A truncated frame, then the client goes away. */
+	fd = raw_conn();
+	raw_frame(fd, MX_PROTO_VERSION, MX_OP_SEND, 1000, "abc", 3);
+	close(fd);
+	printf("truncated frame: sent, then hung up\n");
+
+	fd = raw_conn();
+	raw_frame(fd, MX_PROTO_VERSION, MX_OP_PORT_ALLOC, 4, "abcd", 4);
+	raw_outcome(fd, "wrong payload size");
+	/* The same connection keeps working after an error reply. */
+	raw_frame(fd, MX_PROTO_VERSION, MX_OP_PORT_ALLOC, 0, NULL, 0);
+	raw_outcome(fd, "then a good request");
+	close(fd);
+
+	/* A message whose item runs past the end of the frame. */
+	fd = raw_conn();
+	memset(body, 0, sizeof(body));
+	put_u32(body, 1);		/* dest: whatever name 1 is */
+	body[MX_MSG_HDR] = MX_ITEM_BYTES;
+	put_u32(body + MX_MSG_HDR + 4, 1000);
+	raw_frame(fd, MX_PROTO_VERSION, MX_OP_SEND, MX_MSG_HDR + 8, body, MX_MSG_HDR + 8);
+	raw_outcome(fd, "item past the end");
+	close(fd);
+
+	/* Rights it does not hold. */
+	fd = raw_conn();
+	memset(body, 0, sizeof(body));
+	put_u32(body, 12345);
+	raw_frame(fd, MX_PROTO_VERSION, MX_OP_SEND, MX_MSG_HDR, body, MX_MSG_HDR);
+	raw_outcome(fd, "send to a name it does not hold");
+	close(fd);
+
+	m = text_msg(sa, "carrying a stolen right");
+	CHECK(mx_msg_add_port(m, 999, MX_DISP_COPY_SEND));
+	printf("send carrying a right it does not hold: %s\n", mx_strerror(masix_send(b, m, MX_FOREVER)));
+
+	CHECK(masix_recv(a, pa, 2000, &in));
+	print_body("still queued", in);
+	return 0;
+}
+
+/* Wait until portd answers on its socket. */
+static int
+sc_wait_socket(void)
+{
+	struct mx_conn *c;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (masix_connect(rundir, &c) == 0) {
+			masix_close(c);
+			return 0;
+		}
+		usleep(10000);
+	}
+	fprintf(stderr, "mxtool: portd did not come up in %s\n", rundir);
+	return 1;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
-	    "fifo N|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name\n");
+	    "fifo N|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
+	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|garbage|wait-socket\n");
 	exit(64);
 }
 
@@ -363,6 +550,14 @@ main(int argc, char **argv)
 		return sc_drain(argv[4], atoi(argv[5]));
 	if (strcmp(sc, "claim-name") == 0)
 		return sc_claim_name();
+	if (strcmp(sc, "lookup") == 0 && argc == 5)
+		return sc_lookup(argv[4]);
+	if (strcmp(sc, "slow-drain") == 0 && argc == 8)
+		return sc_slow_drain(argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+	if (strcmp(sc, "wait-socket") == 0)
+		return sc_wait_socket();
+	if (strcmp(sc, "garbage") == 0)
+		return sc_garbage();
 	usage();
 	return 64;
 }

@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# portd: the daemon itself, ports and rights, bad input.
+
+load helpers
+
+@test "portd -h prints the usage line and exits 0" {
+	run -0 "$MASIX_BIN/portd" -h
+	[ "$output" = "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-u UID]" ]
+}
+
+@test "portd rejects an unknown option with exit 64" {
+	run -64 --separate-stderr "$MASIX_BIN/portd" -Z
+	[ "${stderr_lines[-1]}" = "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-u UID]" ]
+}
+
+@test "portd -n checks the configuration" {
+	d=$(new_rundir); RUNDIRS="$d"
+	printf 'node = alpha\nqueue_limit = 8\n' >"$d/masix.conf"
+	run -0 "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$output" = "configuration OK" ]
+}
+
+@test "portd quotes the bad line of a configuration file and exits 78" {
+	d=$(new_rundir); RUNDIRS="$d"
+	printf 'node = alpha\nfrobnicate = yes\n' >"$d/masix.conf"
+	run -78 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$stderr" = "portd: $d/masix.conf:2: unknown key: 'frobnicate = yes'" ]
+	printf 'node = -bad\n' >"$d/masix.conf"
+	run -78 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$stderr" = "portd: $d/masix.conf:1: invalid node name: 'node = -bad'" ]
+}
+
+@test "a second portd on the same runtime directory refuses to start" {
+	node_start
+	run -1 --separate-stderr timeout 10 "$MASIX_BIN/portd" -R "$MASIX_RUNDIR"
+	[ "$stderr" = "portd: $MASIX_RUNDIR/portd.sock: another portd is serving there" ]
+}
+
+@test "portd replaces a stale socket and removes it on SIGTERM" {
+	d=$(new_rundir); RUNDIRS="$d"
+	# A socket file nobody listens on, as left by a crash.
+	timeout 5 socat UNIX-LISTEN:"$d/portd.sock" /dev/null &
+	sleep 0.3; kill -KILL $!; wait $! 2>/dev/null || :
+	[ -S "$d/portd.sock" ]
+	timeout 10 "$MASIX_BIN/portd" -R "$d" 2>"$d/portd.log" &
+	pid=$!
+	timeout 5 "$MASIX_TOOLS/mxtool" -R "$d" wait-socket
+	kill -TERM "$pid"
+	rc=0; wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ]
+	[ ! -e "$d/portd.sock" ]
+	run -0 tail -n 1 "$d/portd.log"
+	[ "$output" = "portd: stopped" ]
+}
+
+@test "a send right carried in a message lets the receiver answer" {
+	node_start
+	run -0 mxtool xfer-send
+	[ "${lines[0]}" = "a got: here is my port" ]
+	[ "${lines[1]}" = "a holds a send right" ]
+	[ "${lines[2]}" = "b got: answer through the carried right" ]
+	[ "${lines[3]}" = "sender pid matches" ]
+	[ "${lines[4]}" = "sender uid matches" ]
+}
+
+@test "a receive right moves to another task with its queued messages" {
+	node_start
+	run -0 mxtool xfer-recv
+	[ "${lines[0]}" = "b receives on the moved port: no such right" ]
+	[ "${lines[1]}" = "a holds a receive right" ]
+	[ "${lines[2]}" = "a got: queued before the move" ]
+	[ "${lines[3]}" = "a got: sent after the move" ]
+}
+
+@test "a send-once right is used up by one send" {
+	node_start
+	run -0 mxtool send-once
+	[ "${lines[0]}" = "first reply: success" ]
+	[ "${lines[1]}" = "second reply: no such right" ]
+	[ "${lines[2]}" = "b got: first answer" ]
+}
+
+@test "after its port dies a send right is a dead name and the name is gone" {
+	node_start
+	run -0 mxtool dead-name
+	[ "$output" = "send before: success
+send after: dead port
+lookup after: no such name" ]
+}
+
+@test "a destroyed reply right answers the request with no reply will come" {
+	node_start
+	run -0 mxtool no-reply
+	[ "$output" = "request: no reply will come" ]
+}
+
+@test "messages from one sender arrive in order" {
+	node_start
+	run -0 mxtool fifo 20000
+	[ "$output" = "20000 messages, 0 out of order" ]
+}
+
+@test "hundreds of tasks at once on one event loop" {
+	node_start
+	run -0 mxtool many 400
+	[ "$output" = "400 tasks connected at once, 400 messages received" ]
+}
+
+@test "garbage on the socket closes that connection or gets an error reply; nothing queued is lost" {
+	node_start
+	run -0 mxtool garbage
+	[ "$output" = "text instead of frames: connection closed
+wrong version: connection closed
+huge length: connection closed
+unknown type: connection closed
+truncated frame: sent, then hung up
+wrong payload size: answer: protocol error
+then a good request: answer: success
+item past the end: answer: protocol error
+send to a name it does not hold: answer: no such right
+send carrying a right it does not hold: no such right
+still queued: queued before the garbage" ]
+	run -0 grep -c 'bad frame' "$MASIX_RUNDIR/portd.log"
+	[ "$output" = 4 ]
+	run -0 grep -c -e 'PORT_ALLOC: protocol error$' -e 'SEND: protocol error$' "$MASIX_RUNDIR/portd.log"
+	[ "$output" = 2 ]
+	# And the node still serves.
+	bg "$MASIX_BIN/msgrecv" -x cat echo
+	run -0 msgsend -w 5 -r echo still here
+	[ "$output" = "still here" ]
+}
+
+@test "only root or the trusted uid may hold the NAME port" {
+	node_start
+	chmod 0755 "$MASIX_RUNDIR"
+	run -0 mxtool claim-name
+	[ "$output" = "claim NAME: name already registered" ]
+	run -0 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env ASAN_OPTIONS=detect_leaks=0 "$MASIX_TOOLS/mxtool" -R "$MASIX_RUNDIR" claim-name
+	[ "$output" = "claim NAME: not permitted" ]
+	run -0 grep -c 'refused special port 1: not permitted' "$MASIX_RUNDIR/portd.log"
+	[ "$output" = 1 ]
+}
+
+@test "portd sends READY=1 to NOTIFY_SOCKET and writes its readiness fd" {
+	d=$(new_rundir); RUNDIRS="$d"
+	timeout 10 socat -u UNIX-RECV:"$d/notify" OPEN:"$d/notified",creat &
+	BG_PIDS="$!"
+	sleep 0.2
+	NOTIFY_SOCKET="$d/notify" timeout 20 "$MASIX_BIN/portd" -R "$d" -F 3 3>"$d/readyfd" 2>"$d/portd.log" &
+	BG_PIDS="$BG_PIDS $!"
+	timeout 5 "$MASIX_TOOLS/mxtool" -R "$d" wait-socket
+	sleep 0.2
+	run -0 cat "$d/notified"
+	[ "${lines[0]}" = "READY=1" ]
+	[ "${lines[1]}" = "STATUS=serving" ]
+	run -0 od -An -c "$d/readyfd"
+	[ "$output" = "  \n" ]
+}
