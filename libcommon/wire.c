@@ -50,6 +50,7 @@ msg_hdr_unpack(const uint8_t in[MX_MSG_HDR], struct mx_msg_hdr *h)
 	h->reply = get_u32(in + 4);
 	h->reply_disp = in[8];
 	h->flags = in[9];
+	h->reserved = get_u16(in + 10);
 	h->msgid = get_u32(in + 12);
 	h->timeout_ms = get_u32(in + 16);
 }

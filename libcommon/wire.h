@@ -53,6 +53,7 @@ int frame_hdr_unpack(const uint8_t in[MX_FRAME_HDR], struct mx_frame_hdr *h);
 struct mx_msg_hdr {
 	uint32_t dest, reply;
 	uint8_t reply_disp, flags;
+	uint16_t reserved;		/* zero */
 	uint32_t msgid;
 	uint32_t timeout_ms;
 };

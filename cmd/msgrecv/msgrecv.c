@@ -96,7 +96,13 @@ serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, co
 			r = masix_reply(c, m, rep);
 			mx_msg_free(rep);
 		} else {
-			r = masix_reply_error(c, m, WIFEXITED(status) ? WEXITSTATUS(status) : 1, why);
+			/* The reason, and what the command printed before it failed. */
+			struct mx_msg *rep = mx_msg_new(MX_MSGID_ERROR);
+			if (rep == NULL || mx_msg_add_int(rep, WIFEXITED(status) ? WEXITSTATUS(status) : 1) < 0 ||
+			    mx_msg_add_string(rep, why) < 0 || mx_msg_add_bytes(rep, o.buf, o.len) < 0)
+				die(EX_OSERR, "out of memory");
+			r = masix_reply(c, m, rep);
+			mx_msg_free(rep);
 		}
 		if (r < 0 && r != -MX_ERR_DEAD)
 			warnmsg("%s: reply to pid %u: %s", name, m->trailer.pid, mx_strerror(r));

@@ -1,5 +1,6 @@
 /* run.c — run a command per message: body on its stdin, its stdout captured. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +116,10 @@ run_command(const char *cmd, const struct mx_trailer *tr, const uint8_t *body, s
 	close(in[0]);
 	if (capture)
 		close(out[1]);
+	/* Both ends non-blocking: a command that writes before it reads must not deadlock us. */
+	fcntl(in[1], F_SETFL, O_NONBLOCK);
+	if (capture)
+		fcntl(out[0], F_SETFL, O_NONBLOCK);
 	if (pump(in[1], capture ? out[0] : -1, body, len, o) < 0) {
 		kill(pid, SIGKILL);
 	}

@@ -81,8 +81,9 @@ print_reply(struct mx_msg *m)
 {
 	struct mx_item it;
 
+	/* An error reply's STRING is the reason, said on stderr; BYTES are output. */
 	while (mx_msg_next(m, &it) > 0)
-		if ((it.type == MX_ITEM_BYTES || it.type == MX_ITEM_STRING) &&
+		if ((it.type == MX_ITEM_BYTES || (it.type == MX_ITEM_STRING && m->msgid != MX_MSGID_ERROR)) &&
 		    tool_write_all(STDOUT_FILENO, it.data, it.len) < 0)
 			die(EX_IOERR, "stdout: %s", strerror(errno));
 }

@@ -82,10 +82,13 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);	/* nothing to reload: names live in memory only */
 
+	if (rundir == NULL && (rundir = masix_default_rundir()) == NULL)
+		die(EX_CONFIG, "no runtime directory: use -R DIR or set MASIX_RUNDIR");
 	if ((r = masix_connect(rundir, &c)) < 0)
-		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir ? rundir : masix_default_rundir(),
-		    mx_strerror(r));
+		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
+		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
 	if ((r = masix_port_alloc(c, &name_port)) < 0 || (r = masix_port_alloc(c, &notify_port)) < 0)
 		die(mx_exit_code(r), "allocating ports: %s", mx_strerror(r));
 	if ((r = masix_special_set(c, MX_SPECIAL_NAME, name_port)) < 0) {

@@ -113,7 +113,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 	ilen = len - MX_MSG_HDR;
 	if (ilen > MX_BODY_MAX)
 		return -MX_ERR_TOOBIG;
-	if (h.flags != 0)
+	if (h.flags != 0 || h.reserved != 0)
 		return -MX_ERR_PROTO;
 	/* The form first: a malformed body is a protocol error, whatever it names. */
 	while ((r = items_next(items, ilen, &pos, &it)) > 0)

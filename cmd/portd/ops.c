@@ -103,6 +103,8 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 		if (re == NULL || !re->recv || mh.reply_disp != MX_DISP_MAKE_SEND_ONCE)
 			return -MX_ERR_BADNAME;
 	}
+	if (len < MX_MSG_HDR)
+		return -MX_ERR_PROTO;
 	{
 		struct entry *de = space_lookup(t, get_u32(p));
 		always = de != NULL && de->so;	/* replies never wait for room */
@@ -128,8 +130,6 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 		return steal ? 1 : 0;
 	}
 	if (r < 0) {
-		if (r == -MX_ERR_FULL)
-			r = -MX_ERR_TIMEOUT;
 		kmsg_destroy(km, 0);
 		task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
 		return steal ? 1 : 0;
@@ -242,6 +242,8 @@ task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, ui
 	}
 	switch (h->type) {
 	case MX_OP_HELLO:
+		if ((r = want_len(h, 0)) < 0)
+			break;
 		task_reply(t, h->type, h->id, 0, conf.node, strlen(conf.node));
 		break;
 	case MX_OP_PORT_ALLOC:

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,12 @@ main(int argc, char **argv)
 	}
 
 	log_init("portd", use_syslog, verbose);
+	/*
+	 * Large message buffers are freed and allocated at a high rate; keep
+	 * them in the heap instead of fresh mmap()s that fault on every page.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_new()) == NULL)
 		fatal("event loop");
@@ -200,7 +207,8 @@ main(int argc, char **argv)
 	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
 		fatal("signals");
 	ev_set_after(loop, tasks_flush, NULL);
-	log_info("node %s serving on %s", conf.node, sock_path_buf);
+	log_info("node %s serving on %s%s", conf.node, sock_is_ours ? "" : "inherited socket for ",
+	    sock_path_buf);
 	sd_ready(readyfd, "serving");
 	if (ev_run(loop) < 0)
 		fatal("event loop");

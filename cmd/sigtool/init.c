@@ -50,7 +50,7 @@ create_pem(const char *path, char *pem, size_t len, int r)
 int
 cmd_init(int argc, char **argv, struct opts *o)
 {
-	static struct admin a;
+	static struct admin a;	/* static: made[] points into it until exit */
 	char why[CRYPTO_WHY_MAX], pass[CRYPTO_PASS_MAX];
 	const char *files[6];
 	struct siglist *l;

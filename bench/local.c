@@ -1,0 +1,274 @@
+/*
+ * local.c — masix through one node's portd, the figures that raw.c's
+ * baselines stand next to. The server or receiver is a forked child that
+ * takes a fresh name; the parent looks it up and drives the traffic.
+ *
+ *   local rtt DIR SIZE ITERS WARMUP [PREFETCH]
+ *	median masix_request() round trip in microseconds; the server does
+ *	masix_recv() + masix_reply() with a body of the same size
+ *   local tput DIR SIZE COUNT TRIALS
+ *	one-way messages per second (median trial): masix_send_nowait() in a
+ *	loop and masix_flush(), the receiver masix_recv() with prefetch 256
+ */
+#include <signal.h>
+#include <sys/wait.h>
+#include "masix.h"
+#include "bench.h"
+
+#define PEER_TIMEOUT_MS	20000	/* a peer waits this long at most, then fails */
+
+static pid_t child = -1;
+
+__attribute__((noreturn)) static void
+usage(void)
+{
+	fprintf(stderr, "usage: local rtt DIR SIZE ITERS WARMUP [PREFETCH]\n"
+	    "       local tput DIR SIZE COUNT TRIALS\n");
+	exit(64);
+}
+
+/* Fail loudly, taking the peer down with us. */
+__attribute__((noreturn)) static void
+fail(const char *what, int err)
+{
+	if (child > 0)
+		kill(child, SIGTERM);
+	bench_fatal("%s: %s", what, mx_strerror(err));
+}
+
+struct peer {
+	const char *dir;
+	char name[64];
+	size_t size, count, prefetch;
+	int sync;
+};
+
+/* In the child: connect, take peer->name on a new port. */
+static struct mx_conn *
+peer_open(struct peer *p, mx_name_t *port)
+{
+	struct mx_conn *c;
+	int r;
+
+	if ((r = masix_connect(p->dir, &c)) < 0)
+		fail("peer: connect", r);
+	if ((r = masix_port_alloc(c, port)) < 0)
+		fail("peer: port_alloc", r);
+	if ((r = masix_register(c, p->name, *port)) < 0)
+		fail("peer: register", r);
+	masix_set_prefetch(c, (uint32_t)p->prefetch);
+	return c;
+}
+
+static void
+check_body(struct mx_msg *m, size_t size)
+{
+	const uint8_t *b;
+	size_t n;
+	int r;
+
+	if ((r = mx_msg_get_bytes(m, &b, &n)) < 0)
+		fail("body", r);
+	if (n != size)
+		bench_fatal("body of %zu bytes, expected %zu", n, size);
+}
+
+static struct mx_msg *
+new_body(size_t size)
+{
+	struct mx_msg *m = mx_msg_new(0);
+	uint8_t *b = calloc(1, size);
+	int r;
+
+	if (m == NULL || b == NULL)
+		bench_fatal("out of memory");
+	if ((r = mx_msg_add_bytes(m, b, size)) < 0)
+		fail("mx_msg_add_bytes", r);
+	free(b);
+	return m;
+}
+
+/* Child of rtt: answer count requests with a body of the same size. */
+static void
+echo_server(struct peer *p)
+{
+	struct mx_msg *m, *rep = new_body(p->size);
+	struct mx_conn *c;
+	mx_name_t port;
+	size_t i;
+	int r;
+
+	c = peer_open(p, &port);
+	bench_write_all(p->sync, "r", 1);
+	for (i = 0; i < p->count; i++) {
+		if ((r = masix_recv(c, port, PEER_TIMEOUT_MS, &m)) < 0)
+			fail("server: masix_recv", r);
+		check_body(m, p->size);
+		if ((r = masix_reply(c, m, rep)) < 0)
+			fail("server: masix_reply", r);
+		mx_msg_free(m);
+	}
+	mx_msg_free(rep);
+	masix_close(c);
+}
+
+/* Child of tput: take count messages per trial, report each trial's end time. */
+static void
+sink(struct peer *p)
+{
+	struct mx_conn *c;
+	struct mx_msg *m;
+	mx_name_t port;
+	size_t i;
+	uint64_t t;
+	int r;
+
+	c = peer_open(p, &port);
+	bench_write_all(p->sync, "r", 1);
+	for (i = 1; ; i++) {
+		if ((r = masix_recv(c, port, PEER_TIMEOUT_MS, &m)) < 0) {
+			if (r == -MX_ERR_TIMEOUT)
+				break;	/* the parent is done (or dead, and it noticed) */
+			fail("sink: masix_recv", r);
+		}
+		check_body(m, p->size);
+		mx_msg_free(m);
+		if (i % p->count == 0) {
+			t = bench_now_ns();
+			bench_write_all(p->sync, &t, sizeof(t));
+		}
+	}
+	masix_close(c);
+}
+
+/* Fork the peer, wait until its name is taken, connect and look it up. */
+static struct mx_conn *
+start_peer(struct peer *p, void (*fn)(struct peer *), int *sync, mx_name_t *dest)
+{
+	struct mx_conn *c;
+	int fds[2], r;
+	char ready;
+
+	snprintf(p->name, sizeof(p->name), "bench.%d", (int)getpid());
+	if (pipe(fds) < 0)
+		bench_fatal("pipe: %s", strerror(errno));
+	if ((child = fork()) < 0)
+		bench_fatal("fork: %s", strerror(errno));
+	if (child == 0) {
+		child = -1;
+		close(fds[0]);
+		p->sync = fds[1];
+		fn(p);
+		_exit(0);
+	}
+	close(fds[1]);
+	if (!bench_read_all(fds[0], &ready, 1))
+		bench_fatal("peer (pid %d) failed before taking %s", (int)child, p->name);
+	if ((r = masix_connect(p->dir, &c)) < 0)
+		fail("connect", r);
+	if ((r = masix_lookup(c, p->name, 5000, dest)) < 0)
+		fail("lookup", r);
+	*sync = fds[0];
+	return c;
+}
+
+static void
+reap_peer(void)
+{
+	int st;
+
+	if (waitpid(child, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		bench_fatal("peer (pid %d) failed", (int)child);
+}
+
+static void
+rtt(struct peer *p, size_t iters, size_t warmup)
+{
+	uint64_t *t = calloc(iters, sizeof(*t));
+	struct mx_msg *m = new_body(p->size), *rep;
+	struct mx_conn *c;
+	mx_name_t dest;
+	size_t i;
+	int sync, r;
+
+	if (t == NULL)
+		bench_fatal("out of memory");
+	p->count = warmup + iters;
+	c = start_peer(p, echo_server, &sync, &dest);
+	for (i = 0; i < warmup + iters; i++) {
+		uint64_t t0 = bench_now_ns();
+		m->dest = dest;
+		if ((r = masix_request(c, m, PEER_TIMEOUT_MS, &rep)) < 0)
+			fail("masix_request", r);
+		if (i >= warmup)
+			t[i - warmup] = bench_now_ns() - t0;
+		check_body(rep, p->size);
+		mx_msg_free(rep);
+	}
+	reap_peer();
+	masix_close(c);
+	printf("%.2f\n", (double)bench_median(t, iters) / 1000.0);
+	mx_msg_free(m);
+	free(t);
+}
+
+static void
+tput(struct peer *p, size_t trials)
+{
+	uint64_t *rs = calloc(trials, sizeof(*rs));
+	struct mx_msg *m = new_body(p->size);
+	struct mx_conn *c;
+	mx_name_t dest;
+	size_t i, k;
+	int sync, r;
+
+	if (rs == NULL)
+		bench_fatal("out of memory");
+	p->prefetch = 256;
+	c = start_peer(p, sink, &sync, &dest);
+	m->dest = dest;
+	for (k = 0; k < trials + 1; k++) {	/* trial 0 warms up */
+		uint64_t t0 = bench_now_ns(), t1;
+		for (i = 0; i < p->count; i++)
+			if ((r = masix_send_nowait(c, m, PEER_TIMEOUT_MS)) < 0)
+				fail("masix_send_nowait", r);
+		if ((r = masix_flush(c)) < 0)
+			fail("masix_flush", r);
+		if (!bench_read_all(sync, &t1, sizeof(t1)))
+			bench_fatal("tput: receiver (pid %d) died", (int)child);
+		if (k > 0)
+			rs[k - 1] = (uint64_t)((double)p->count * 1e9 / (double)(t1 - t0));
+	}
+	/* The sink would wait PEER_TIMEOUT_MS for more: end it now. */
+	masix_close(c);
+	kill(child, SIGTERM);
+	waitpid(child, NULL, 0);
+	printf("%.0f\n", (double)bench_median(rs, trials));
+	mx_msg_free(m);
+	free(rs);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct peer p = { .prefetch = 1 };
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 6 || argc > 7 || (argc == 7 && strcmp(argv[1], "rtt") != 0))
+		usage();
+	p.dir = argv[2];
+	p.size = bench_count(argv[3], "SIZE");
+	if (p.size > MX_BODY_MAX - 16)
+		bench_fatal("SIZE too large: %zu", p.size);
+	if (strcmp(argv[1], "rtt") == 0) {
+		if (argc == 7)
+			p.prefetch = bench_count(argv[6], "PREFETCH");
+		rtt(&p, bench_count(argv[4], "ITERS"), (size_t)atol(argv[5]));
+	} else if (strcmp(argv[1], "tput") == 0) {
+		p.count = bench_count(argv[4], "COUNT");
+		tput(&p, bench_count(argv[5], "TRIALS"));
+	} else {
+		usage();
+	}
+	return 0;
+}
