@@ -82,7 +82,6 @@ check-asan:
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(wildcard t/fuzz/*.c)
 FUZZ_BIN := $(patsubst t/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC := $(filter-out $(wildcard libcommon/tls*.c libcommon/crypto*.c libcommon/keyfile*.c),$(LIB_SRC))
 build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard libcommon/*.h)
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(SSL_LIBS)
