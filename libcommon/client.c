@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/uio.h>
 #include "client.h"
+#include "names.h"
 #include "sock.h"
 #include "wire.h"
 
@@ -384,6 +385,43 @@ int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notif
 { return op_u32x2(c, MX_OP_NOTIFY_DEAD, name, notify, 8); }
 int masix_special_set(struct mx_conn *c, enum mx_special which, mx_name_t port)
 { return op_u32x2(c, MX_OP_SPECIAL_SET, which, port, 8); }
+
+int
+masix_special_get_node(struct mx_conn *c, int which, const char *node, uint32_t *out)
+{
+	uint8_t b[4 + MX_NODE_MAX];
+	size_t n = strlen(node);
+
+	if (n == 0 || n > MX_NODE_MAX)
+		return -MX_ERR_INVAL;
+	put_u32(b, (uint32_t)which);
+	memcpy(b + 4, node, n);
+	return op_name(c, MX_OP_SPECIAL_GET, b, 4 + n, out);
+}
+
+int
+ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes)
+{
+	uint8_t b[4];
+	int r = simple_op(c, MX_OP_NET_QUERY, name, strlen(name), b, sizeof(b));
+
+	if (r == 0)
+		*nodes = get_u32(b);
+	return r;
+}
+
+int
+ns_net_answer(struct mx_conn *c, const char *name, uint32_t right)
+{
+	uint8_t b[4 + MX_NAME_LEN_MAX];
+	size_t n = strlen(name);
+
+	if (n > MX_NAME_LEN_MAX)
+		return -MX_ERR_INVAL;
+	put_u32(b, right);
+	memcpy(b + 4, name, n);
+	return simple_op(c, MX_OP_NET_ANSWER, b, 4 + n, NULL, 0);
+}
 
 int
 masix_special_get(struct mx_conn *c, enum mx_special which, mx_name_t *out)

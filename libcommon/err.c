@@ -23,6 +23,7 @@ static const char *const errstr[MX_ERR__MAX] = {
 	[MX_ERR_FULL] = "queue full",
 	[MX_ERR_BADSIG] = "bad signature",
 	[MX_ERR_INTR] = "interrupted",
+	[MX_ERR_NODEDOWN] = "node unreachable",
 };
 
 static int
@@ -60,6 +61,7 @@ mx_exit_code(int err)
 	case MX_ERR_UNAVAIL:
 	case MX_ERR_EXISTS:
 	case MX_ERR_BADNAME:
+	case MX_ERR_NODEDOWN:
 		return EX_UNAVAILABLE;
 	case MX_ERR_TIMEOUT:
 	case MX_ERR_FULL:

@@ -37,6 +37,7 @@ enum mx_err {
 	MX_ERR_FULL = 17,	/* queue full and no time to wait */
 	MX_ERR_BADSIG = 18,	/* signature or certificate check failed */
 	MX_ERR_INTR = 19,	/* interrupted by a signal that set the stop flag */
+	MX_ERR_NODEDOWN = 20,	/* the node of a remote port is unreachable */
 	MX_ERR__MAX
 };
 
@@ -74,6 +75,7 @@ enum mx_item_type {
 /* Reserved message ids. */
 #define MX_MSGID_REPLY		0x40000000u	/* a normal reply */
 #define MX_MSGID_ERROR		0x40000001u	/* an error reply: INT code, STRING text */
+#define MX_MSGID_KERNEL		0x7fff0000u	/* from here up only portd sends: tasks cannot forge them */
 #define MX_MSGID_NO_REPLY	0x7fff0001u	/* portd: the send-once right was destroyed */
 #define MX_MSGID_DEAD_NAME	0x7fff0002u	/* portd: INT name that became dead */
 

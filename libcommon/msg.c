@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "wire.h"
+#include "names.h"
 
 struct mx_msg *
 mx_msg_new(uint32_t msgid)
@@ -185,6 +186,32 @@ int
 mx_msg_end(const struct mx_msg *m)
 {
 	return m->rpos == m->len ? 0 : -MX_ERR_PROTO;
+}
+
+int
+mx_lookup_name_valid(const char *name)
+{
+	char buf[MX_NAME_LEN_MAX + 1];
+	const char *at = strchr(name, '@'), *n;
+	size_t len = at ? (size_t)(at - name) : strlen(name);
+
+	if (len == 0 || len > MX_NAME_LEN_MAX)
+		return 0;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (!mx_name_valid(buf))
+		return 0;
+	if (at == NULL)
+		return 1;
+	/* A node name: 1-63 of [A-Za-z0-9.-], not starting with '-' or '.'. */
+	n = at + 1;
+	if (*n == '\0' || *n == '-' || *n == '.' || strlen(n) > 63)
+		return 0;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+		    *n == '-' || *n == '.'))
+			return 0;
+	return 1;
 }
 
 int

@@ -98,7 +98,7 @@ masix_lookup(struct mx_conn *c, const char *name, uint32_t wait_ms, mx_name_t *o
 	uint8_t right;
 	int r;
 
-	if (!mx_name_valid(name))
+	if (!mx_lookup_name_valid(name))
 		return -MX_ERR_INVAL;
 	if ((m = mx_msg_new(NS_LOOKUP)) == NULL)
 		return -MX_ERR_NOMEM;

@@ -2,9 +2,24 @@
 #ifndef MX_NAMES_H
 #define MX_NAMES_H
 
+#include <stdint.h>
+
 /* Request msgids; every reply is MX_MSGID_REPLY with INT status first. */
 #define NS_REGISTER	1	/* STRING name, PORT send right -> INT status */
 #define NS_LOOKUP	2	/* STRING name, INT wait_ms -> INT status, PORT send right */
 #define NS_UNREGISTER	3	/* STRING name -> INT status */
+
+/* From portd to namesrv only (the kernel range: tasks cannot send these). */
+#define NS_NET_QUERY	0x7fff0010u	/* STRING name, STRING node asking */
+#define NS_NET_ANSWER	0x7fff0011u	/* STRING name, STRING node, PORT send right */
+
+struct mx_conn;
+/* namesrv's own calls to portd (it holds the NAME port). */
+int ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes);
+int ns_net_answer(struct mx_conn *c, const char *name, uint32_t right);
+/* The send right to a service port of another node (MX_ERR_NODEDOWN if unreachable). */
+int masix_special_get_node(struct mx_conn *c, int which, const char *node, uint32_t *out);
+/* 1 if name is "NAME" or "NAME@NODE" with a valid name and node name. */
+int mx_lookup_name_valid(const char *name);
 
 #endif

@@ -30,6 +30,8 @@ enum mx_op {
 	MX_OP_QLIMIT = 10,	/* u32 port, u32 limit */
 	MX_OP_HELLO = 11,	/* -> string node name */
 	MX_OP_RPC = 12,		/* message; then receive the reply on its reply port */
+	MX_OP_NET_QUERY = 13,	/* NAME holder: name -> u32 nodes asked */
+	MX_OP_NET_ANSWER = 14,	/* NAME holder: u32 send right, name: tell every node */
 	MX_OP__MAX
 };
 

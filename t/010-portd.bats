@@ -5,12 +5,12 @@ load helpers
 
 @test "portd -h prints the usage line and exits 0" {
 	run -0 "$MASIX_BIN/portd" -h
-	[ "$output" = "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-u UID]" ]
+	[ "$output" = "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-S DIR] [-u UID]" ]
 }
 
 @test "portd rejects an unknown option with exit 64" {
 	run -64 --separate-stderr "$MASIX_BIN/portd" -Z
-	[ "${stderr_lines[-1]}" = "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-u UID]" ]
+	[ "${stderr_lines[-1]}" = "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-S DIR] [-u UID]" ]
 }
 
 @test "portd -n checks the configuration" {

@@ -42,7 +42,7 @@ load helpers
 @test "names outside [A-Za-z0-9._/-] or longer than 255 are refused" {
 	node_start
 	run -64 --separate-stderr msgsend 'bad name' hi
-	[ "$stderr" = "msgsend: 'bad name': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -)" ]
+	[ "$stderr" = "msgsend: 'bad name': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -, then @NODE optionally)" ]
 	long=$(printf 'a%.0s' $(seq 256))
 	run -64 --separate-stderr msgrecv "$long"
 	[ "$stderr" = "msgrecv: '$long': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -)" ]

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "masix.h"
+#include "names.h"
 #include "tool.h"
 
 #define BODY_MAX (MX_BODY_MAX - 8)	/* one BYTES item */
@@ -119,8 +120,9 @@ main(int argc, char **argv)
 	if (optind >= argc)
 		usage(stderr, EX_USAGE);
 	name = argv[optind++];
-	if (!mx_name_valid(name))
-		die(EX_USAGE, "'%s': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -)", name);
+	if (!mx_lookup_name_valid(name))
+		die(EX_USAGE, "'%s': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -, then @NODE optionally)",
+		    name);
 	if (optind < argc)
 		body = (uint8_t *)join_words(argv + optind, argc - optind, &len);
 	else

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "conf.h"
 #include "log.h"
+#include "names.h"
 #include "namesrv.h"
 #include "sd.h"
 
@@ -28,15 +29,23 @@ usage(FILE *f, int code)
 	exit(code);
 }
 
+static uint32_t resolve_ms = 1000;
+
+/* The node's file is mostly portd's; resolve_timeout is ours. */
 static int
-conf_ignore(const char *key, const char *val, void *arg, char *err, size_t errsz)
+conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
-	(void)key;
-	(void)val;
+	unsigned long u;
+
 	(void)arg;
-	(void)err;
-	(void)errsz;
-	return 0;	/* the node's file is portd's; nothing in it is ours yet */
+	if (strcmp(key, "resolve_timeout") != 0)
+		return 0;
+	if (conf_uint(val, 600000, &u) < 0 || u == 0) {
+		snprintf(err, errsz, "resolve_timeout must be 1 to 600000 milliseconds");
+		return -1;
+	}
+	resolve_ms = (uint32_t)u;
+	return 0;
 }
 
 int
@@ -69,7 +78,7 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, EX_USAGE);
-	if (cfile != NULL && conf_load(cfile, conf_ignore, NULL, err, sizeof(err)) < 0)
+	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (check) {
 		printf("configuration OK\n");
@@ -98,7 +107,7 @@ main(int argc, char **argv)
 	}
 	masix_port_set_qlimit(c, name_port, 1024);
 	masix_set_stop_flag(c, &stop);
-	registry_init(c, notify_port);
+	registry_init(c, notify_port, resolve_ms);
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 
@@ -126,7 +135,12 @@ main(int argc, char **argv)
 			mx_msg_free(m);
 			continue;
 		}
-		registry_handle(m);
+		if (m->msgid == NS_NET_QUERY || m->msgid == NS_NET_ANSWER) {
+			registry_net(m);	/* the kernel range: only portd can send these */
+			mx_msg_free(m);
+		} else {
+			registry_handle(m);
+		}
 		registry_expire();
 	}
 	sd_stopping();

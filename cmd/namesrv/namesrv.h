@@ -11,6 +11,15 @@ struct binding {
 	mx_name_t right;		/* our send right to the registered port */
 	uint64_t port_id;		/* global id, to tell the same port from another */
 	uint32_t uid, pid;		/* who registered it */
+	int remote;			/* a cached answer from another node */
+	char node[MX_NODE_MAX + 1];	/* ... that node */
+};
+
+/* A send right to another node's NAME port, kept for NAME@NODE lookups. */
+struct peerns {
+	LIST_ENTRY(peerns) link;
+	char node[MX_NODE_MAX + 1];
+	mx_name_t right;
 };
 
 /* A lookup waiting for its name to be registered. */
@@ -21,7 +30,8 @@ struct waiter {
 	uint64_t deadline;
 };
 
-void registry_init(struct mx_conn *c, mx_name_t notify);
+void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms);
+void registry_net(struct mx_msg *m);
 void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);
 uint32_t registry_next_timeout(void);

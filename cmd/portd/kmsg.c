@@ -115,6 +115,8 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		return -MX_ERR_TOOBIG;
 	if (h.flags != 0 || h.reserved != 0)
 		return -MX_ERR_PROTO;
+	if (h.msgid >= MX_MSGID_KERNEL)
+		return -MX_ERR_PERM;	/* only portd speaks in that range */
 	/* The form first: a malformed body is a protocol error, whatever it names. */
 	while ((r = items_next(items, ilen, &pos, &it)) > 0)
 		;
@@ -262,6 +264,8 @@ release_right(struct kright *kr, int notify)
 	kr->port = NULL;
 	if (kr->right == MX_RIGHT_RECEIVE) {
 		port_destroy(p);
+	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead && p->rnode != NULL) {
+		remote_so_gone(p);
 	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead) {
 		km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
 		if (port_enqueue(p, km, 1) < 0)

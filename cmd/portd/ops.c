@@ -10,7 +10,7 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_RIGHT_DEALLOC] = "RIGHT_DEALLOC", [MX_OP_SEND] = "SEND", [MX_OP_RECV] = "RECV",
 	[MX_OP_MSG] = "MSG", [MX_OP_SPECIAL_GET] = "SPECIAL_GET", [MX_OP_SPECIAL_SET] = "SPECIAL_SET",
 	[MX_OP_NOTIFY_DEAD] = "NOTIFY_DEAD", [MX_OP_QLIMIT] = "QLIMIT", [MX_OP_HELLO] = "HELLO",
-	[MX_OP_RPC] = "RPC",
+	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
 };
 
 static int
@@ -44,6 +44,10 @@ psend_complete(struct psend *ps, int err)
 {
 	struct task *t = ps->task;
 
+	if (t == NULL) {
+		remote_psend_done(ps, err);	/* it came from another node: ACK it there */
+		return;
+	}
 	ev_timer_disarm(loop, &ps->timer);
 	t->psend = NULL;
 	if (err < 0) {
@@ -78,6 +82,18 @@ psend_cancel(struct task *t)
 	free(ps);
 }
 
+static int
+carries_receive(const uint8_t *p, uint32_t len)
+{
+	struct mx_item it;
+	size_t pos = 0;
+
+	while (items_next(p + MX_MSG_HDR, len - MX_MSG_HDR, &pos, &it) > 0)
+		if (it.type == MX_ITEM_PORT && it.right == MX_DISP_MOVE_RECEIVE)
+			return 1;
+	return 0;
+}
+
 /* SEND and RPC: copy the message in, queue it, or block until room. */
 static int
 op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
@@ -108,9 +124,17 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	{
 		struct entry *de = space_lookup(t, get_u32(p));
 		always = de != NULL && de->so;	/* replies never wait for room */
+		if (de != NULL && de->port->rnode != NULL && carries_receive(p, len))
+			return -MX_ERR_NOTSUP;	/* a receive right does not leave its node */
 	}
 	if ((r = kmsg_copyin(t, p, len, steal, &km, &timeout)) < 0)
 		return r;
+	if (km->dest->rnode != NULL) {
+		r = remote_send(t, h, km, always, timeout, reply, rpc_timeout);
+		if (r < 0)
+			task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
+		return steal ? 1 : 0;
+	}
 	r = port_enqueue(km->dest, km, always);
 	if (r == -MX_ERR_FULL && timeout != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
@@ -174,8 +198,21 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	struct entry *e;
 	mx_name_t name;
 
-	if (want_len(h, h->type == MX_OP_SPECIAL_GET ? 4 : 8) < 0)
+	if (h->type == MX_OP_SPECIAL_GET && h->len > 4) {
+		/* Another node's service port: u32 which, then its node name. */
+		char node[MX_NODE_MAX + 1];
+		if (h->len - 4 > MX_NODE_MAX)
+			return -MX_ERR_PROTO;
+		memcpy(node, p + 4, h->len - 4);
+		node[h->len - 4] = '\0';
+		which = get_u32(p);
+		if (which == 0 || which >= MX_SPECIAL__MAX || strlen(node) != h->len - 4)
+			return -MX_ERR_INVAL;
+		if (strcmp(node, conf.node) != 0)
+			return remote_special_get(t, h, which, node) < 0 ? -MX_ERR_NODEDOWN : 0;
+	} else if (want_len(h, h->type == MX_OP_SPECIAL_GET ? 4 : 8) < 0) {
 		return -MX_ERR_PROTO;
+	}
 	which = get_u32(p);
 	if (which == 0 || which >= MX_SPECIAL__MAX)
 		return -MX_ERR_INVAL;
@@ -224,6 +261,35 @@ op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		dn->name = e->name;
 		LIST_INSERT_HEAD(&e->port->dnreqs, dn, link);
 	}
+	task_reply(t, h->type, h->id, 0, NULL, 0);
+	return 0;
+}
+
+/* Name resolution over the network: only for the task holding the NAME port. */
+static int
+op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
+{
+	struct port *ns = special_get(MX_SPECIAL_NAME);
+	char name[MX_NAME_LEN_MAX + 1];
+	size_t off = h->type == MX_OP_NET_ANSWER ? 4 : 0;
+	uint8_t b[4];
+	int r;
+
+	if (ns == NULL || ns->receiver != t)
+		return -MX_ERR_PERM;
+	if (h->len <= off || h->len - off > MX_NAME_LEN_MAX)
+		return -MX_ERR_PROTO;
+	memcpy(name, p + off, h->len - off);
+	name[h->len - off] = '\0';
+	if (!mx_name_valid(name))
+		return -MX_ERR_INVAL;
+	if (h->type == MX_OP_NET_QUERY) {
+		put_u32(b, (uint32_t)remote_net_query(t, name));
+		task_reply(t, h->type, h->id, 0, b, sizeof(b));
+		return 0;
+	}
+	if ((r = remote_net_answer(t, name, get_u32(p))) < 0)
+		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
@@ -301,6 +367,10 @@ task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, ui
 		break;
 	case MX_OP_NOTIFY_DEAD:
 		r = op_notify_dead(t, h, p);
+		break;
+	case MX_OP_NET_QUERY:
+	case MX_OP_NET_ANSWER:
+		r = op_net(t, h, p);
 		break;
 	default:
 		r = -MX_ERR_PROTO;

@@ -22,6 +22,7 @@ port_new(void)
 	TAILQ_INIT(&p->blocked);
 	LIST_INIT(&p->dnreqs);
 	ev_timer_init(&p->waiter.timer, waiter_timeout, p);
+	ports_index(p);
 	return p;
 }
 
@@ -38,6 +39,7 @@ port_unref(struct port *p)
 		return;
 	if (!p->dead)
 		fatalx("port %llu freed alive", (unsigned long long)p->id);
+	ports_unindex(p);
 	free(p);
 }
 
@@ -235,5 +237,6 @@ port_destroy(struct port *p)
 		port_unref(dn->notify);
 		free(dn);
 	}
+	remote_port_died(p);
 	port_unref(p);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include "conf.h"
 #include "log.h"
@@ -26,7 +27,7 @@ static int sock_is_ours;
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-u UID]\n");
+	fprintf(f, "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-S DIR] [-u UID]\n");
 	exit(code);
 }
 
@@ -66,6 +67,17 @@ set_uid(const char *v, char *err, size_t errsz)
 }
 
 static int
+set_str(char *dst, size_t dstsz, const char *val, char *err, size_t errsz)
+{
+	if (strlen(val) >= dstsz) {
+		snprintf(err, errsz, "value too long");
+		return -1;
+	}
+	strcpy(dst, val);
+	return 0;
+}
+
+static int
 conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
 	unsigned long u;
@@ -91,9 +103,32 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		conf.max_tasks = (uint32_t)u;
 		return 0;
 	}
-	/* Keys of the other daemons and of later features share the file. */
-	if (strcmp(key, "listen") == 0 || strcmp(key, "peer") == 0 || strcmp(key, "broadcast") == 0 ||
-	    strcmp(key, "state_dir") == 0 || strcmp(key, "admin_dir") == 0)
+	if (strcmp(key, "listen") == 0)
+		return set_str(conf.listen, sizeof(conf.listen), val, err, errsz);
+	if (strcmp(key, "broadcast") == 0)
+		return set_str(conf.broadcast, sizeof(conf.broadcast), strcmp(val, "off") == 0 ? "" : val, err, errsz);
+	if (strcmp(key, "state_dir") == 0)
+		return set_str(conf.state_dir, sizeof(conf.state_dir), val, err, errsz);
+	if (strcmp(key, "peer") == 0) {
+		if (conf.npeers == (int)(sizeof(conf.peers) / sizeof(conf.peers[0]))) {
+			snprintf(err, errsz, "too many peers (16 at most)");
+			return -1;
+		}
+		return set_str(conf.peers[conf.npeers++], sizeof(conf.peers[0]), val, err, errsz);
+	}
+	if (strcmp(key, "node_timeout") == 0 || strcmp(key, "resolve_timeout") == 0) {
+		if (conf_uint(val, 86400000, &u) < 0 || u == 0) {
+			snprintf(err, errsz, "%s must be a number of milliseconds", key);
+			return -1;
+		}
+		if (key[0] == 'n')
+			conf.node_timeout_ms = (uint32_t)u;
+		else
+			conf.resolve_ms = (uint32_t)u;
+		return 0;
+	}
+	/* Keys of the other daemons share the file. */
+	if (strcmp(key, "admin_dir") == 0)
 		return 0;
 	snprintf(err, errsz, "unknown key");
 	return -1;
@@ -104,7 +139,8 @@ on_signal(int signo, void *arg)
 {
 	(void)arg;
 	if (signo == SIGHUP) {
-		log_info("SIGHUP: nothing to reload");
+		log_info("SIGHUP: reloading the revocation list");
+		remote_reload();
 		return;
 	}
 	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -124,7 +160,7 @@ main(int argc, char **argv)
 	const char *cfile = NULL, *rundir = NULL;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, lfd;
-	const char *opt_node = NULL, *opt_uid = NULL;
+	const char *opt_node = NULL, *opt_uid = NULL, *opt_state = NULL;
 	unsigned long u;
 
 	log_init("portd", 0, 0);
@@ -132,10 +168,15 @@ main(int argc, char **argv)
 	conf.qlimit_bytes = 64u << 20;
 	conf.max_names = 65536;
 	conf.max_tasks = 4096;
+	conf.node_timeout_ms = 30000;
+	conf.resolve_ms = 1000;
+	strcpy(conf.state_dir, "/var/lib/masix");
+	if (getrandom(&conf.incarnation, sizeof(conf.incarnation), 0) != sizeof(conf.incarnation))
+		fatal("getrandom");
 	if (gethostname(conf.node, sizeof(conf.node) - 1) < 0 || set_node(conf.node, err, sizeof(err)) < 0)
 		strcpy(conf.node, "localhost");
 
-	while ((ch = getopt(argc, argv, "c:dF:hN:nR:su:v")) != -1) {
+	while ((ch = getopt(argc, argv, "c:dF:hN:nR:S:su:v")) != -1) {
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'd': break;	/* foreground is the only mode; kept for habit */
@@ -148,6 +189,7 @@ main(int argc, char **argv)
 		case 'N': opt_node = optarg; break;
 		case 'n': check = 1; break;
 		case 'R': rundir = optarg; break;
+		case 'S': opt_state = optarg; break;
 		case 's': use_syslog = 1; break;
 		case 'u': opt_uid = optarg; break;
 		case 'v': verbose++; break;
@@ -164,6 +206,8 @@ main(int argc, char **argv)
 		die(EX_USAGE, "-N: %s: '%s'", err, opt_node);
 	if (opt_uid != NULL && set_uid(opt_uid, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-u: %s: '%s'", err, opt_uid);
+	if (opt_state != NULL && set_str(conf.state_dir, sizeof(conf.state_dir), opt_state, err, sizeof(err)) < 0)
+		die(EX_USAGE, "-S: %s: '%s'", err, opt_state);
 	if (rundir == NULL)
 		rundir = masix_default_rundir();
 	if (rundir == NULL)
@@ -207,12 +251,15 @@ main(int argc, char **argv)
 	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
 		fatal("signals");
 	ev_set_after(loop, tasks_flush, NULL);
+	if (remote_init(err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	log_info("node %s serving on %s%s", conf.node, sock_is_ours ? "" : "inherited socket for ",
 	    sock_path_buf);
 	sd_ready(readyfd, "serving");
 	if (ev_run(loop) < 0)
 		fatal("event loop");
 	sd_stopping();
+	remote_shutdown();
 	tasks_close_all();
 	if (sock_is_ours)
 		unlink(sock_path_buf);

@@ -12,6 +12,8 @@
 
 struct task;
 struct port;
+struct rnode;
+struct rsend;
 
 /* A right travelling inside a message (between copy-in and copy-out). */
 struct kright {
@@ -40,7 +42,9 @@ TAILQ_HEAD(kmsgq, kmsg);
 struct psend {
 	TAILQ_ENTRY(psend) link;
 	struct kmsg *km;
-	struct task *task;
+	struct task *task;		/* NULL: it came from another node */
+	struct rnode *rn;		/* ... this one, which waits for our ACK */
+	uint64_t seq;
 	uint32_t frame_id;
 	int rpc;			/* then receive on the reply port */
 	mx_name_t rpc_reply;
@@ -80,6 +84,9 @@ struct port {
 	struct precv waiter;
 	struct dnreqlist dnreqs;
 	int special;			/* MX_SPECIAL_* slot it fills, or 0 */
+	struct rnode *rnode;		/* a proxy: the node of the real port */
+	uint64_t rid;			/* a proxy: the port's id on that node */
+	int exported;			/* its global id went to another node */
 };
 
 /* An entry of a task's name space. */
@@ -116,6 +123,7 @@ struct task {
 	size_t inlen, incap;
 	int stalled;			/* a send of ours waits for room: stop reading */
 	struct psend *psend;
+	struct rsend *rsend;		/* a send of ours waits for another node's ACK */
 	struct osegq out;
 	size_t outbytes;
 	LIST_ENTRY(task) link;
@@ -130,6 +138,14 @@ struct portd_conf {
 	size_t qlimit_bytes;
 	uint32_t max_names;		/* rights one task may hold */
 	uint32_t max_tasks;
+	uint64_t incarnation;		/* random at every start: tells this life from the last */
+	char state_dir[256];		/* node.key, node.crt, ca.crt, revoked.crl */
+	char listen[128];		/* "[ADDR]:PORT" for links, or "" */
+	char broadcast[64];		/* "ADDR[:PORT]", or "" for off */
+	char peers[16][128];		/* static peers "HOST[:PORT]" */
+	int npeers;
+	uint32_t node_timeout_ms;	/* a node gone this long: its proxies die */
+	uint32_t resolve_ms;		/* how long namesrv waits for network answers */
 };
 
 extern struct portd_conf conf;
@@ -173,6 +189,24 @@ void task_resume(struct task *t);
 void tasks_flush(void *arg);
 void tasks_close_all(void);
 int task_count(void);
+
+/* remote.c */
+int remote_init(char *why, size_t whysz);
+struct port *port_by_id(uint64_t id);
+void ports_index(struct port *p);
+void ports_unindex(struct port *p);
+int remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so,
+    uint32_t timeout_ms, mx_name_t rpc_reply, uint32_t rpc_timeout);
+void remote_port_died(struct port *p);
+void remote_so_gone(struct port *proxy);
+int remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node);
+int remote_net_query(struct task *t, const char *name);
+int remote_net_answer(struct task *t, const char *name, mx_name_t right);
+void remote_task_gone(struct task *t);
+void remote_psend_done(struct psend *ps, int err);
+int remote_peer_count(void);
+void remote_shutdown(void);
+void remote_reload(void);
 
 /* ops.c */
 int task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);

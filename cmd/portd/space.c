@@ -83,6 +83,10 @@ so_destroyed(struct port *p)
 
 	if (p->dead)
 		return;
+	if (p->rnode != NULL) {
+		remote_so_gone(p);	/* its home node sends the notice */
+		return;
+	}
 	km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
 	if (port_enqueue(p, km, 1) < 0)
 		kmsg_destroy(km, 0);

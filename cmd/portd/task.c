@@ -335,6 +335,7 @@ task_close(struct task *t, const char *why)
 	LIST_REMOVE(t, link);
 	ntasks--;
 	psend_cancel(t);
+	remote_task_gone(t);
 	/* Its rights die with it: ports it received on die, send-once rights notify. */
 	space_destroy(t);
 	LIST_INSERT_HEAD(&zombies, t, link);

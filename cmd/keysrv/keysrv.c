@@ -1,0 +1,240 @@
+/* keysrv.c — main: options, configuration, claim the KEY port, serve it; -i and -q modes. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+#include "conf.h"
+#include "keysrv.h"
+#include "log.h"
+#include "sd.h"
+
+/* wake is the library's stop flag while keysrv waits for a request. */
+static volatile int wake;
+static volatile sig_atomic_t got_term, got_hup;
+
+static char conf_state[KS_PATH_MAX];
+
+static void
+on_signal(int signo)
+{
+	if (signo == SIGHUP)
+		got_hup = 1;
+	else
+		got_term = 1;
+	wake = 1;
+}
+
+static void
+usage(FILE *f, int code)
+{
+	fprintf(f, "usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]\n"
+	    "       keysrv -i [-c FILE] [-N NODE] [-R DIR] [-S DIR]\n"
+	    "       keysrv -q [-R DIR] node-cert | verify CERTFILE NODE | directory |\n"
+	    "                 may-register HASH UID NAME | ca-cert | crl\n");
+	exit(code);
+}
+
+int
+ks_exit_code(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case MX_ERR_PERM:
+		return EX_NOPERM;
+	case MX_ERR_INVAL:
+	case MX_ERR_BADSIG:
+	case MX_ERR_TOOBIG:
+		return EX_DATAERR;
+	case MX_ERR_NOENT:
+		return EX_NOINPUT;
+	case MX_ERR_EXISTS:
+		return EX_CANTCREAT;
+	case MX_ERR_IO:
+		return EX_IOERR;
+	case MX_ERR_NOMEM:
+		return EX_OSERR;
+	default:
+		return mx_exit_code(err);
+	}
+}
+
+static int
+conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
+{
+	static const char *const shared[] = {
+		"node", "listen", "peer", "broadcast", "trusted_uid", "queue_limit",
+		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", NULL,
+	};
+	size_t i;
+
+	(void)arg;
+	if (strcmp(key, "state_dir") == 0) {
+		if (val[0] != '/' || strlen(val) >= sizeof(conf_state)) {
+			snprintf(err, errsz, "state_dir must be an absolute path shorter than %zu bytes",
+			    sizeof(conf_state));
+			return -1;
+		}
+		snprintf(conf_state, sizeof(conf_state), "%s", val);
+		return 0;
+	}
+	/* The node's file is shared with portd and the other daemons. */
+	for (i = 0; shared[i] != NULL; i++)
+		if (strcmp(key, shared[i]) == 0)
+			return 0;
+	snprintf(err, errsz, "unknown key");
+	return -1;
+}
+
+/* keysrv -i: node.key and node.csr, without portd when -N names the node. */
+static int
+init_only(const char *rundir, const char *state, const char *node)
+{
+	char why[CRYPTO_WHY_MAX], name[CRYPTO_NODE_MAX + 1];
+	struct mx_conn *c;
+	int r;
+
+	if (node == NULL) {
+		if ((r = masix_connect(rundir, &c)) < 0)
+			die(EX_UNAVAILABLE, "no node name: use -N NODE, or start portd (%s: %s)", rundir,
+			    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
+		snprintf(name, sizeof(name), "%s", masix_node(c));
+		masix_close(c);
+		node = name;
+	}
+	if ((r = identity_init(state, node, why, sizeof(why))) != 0)
+		die(ks_exit_code(r), "%s", why);
+	printf("%s/node.csr\n", state);
+	if (fflush(stdout) != 0)
+		die(EX_IOERR, "stdout: write failed");
+	return 0;
+}
+
+static void
+reload(const char *state, const char *node)
+{
+	log_info("SIGHUP: reloading %s", state);
+	identity_load(state, node, 0);
+	log_info("reloaded: %s, %s, signature list %s", id.cert != NULL ? "certificate OK" : "no valid certificate",
+	    id.ca != NULL ? "CA loaded" : "no CA", id.list != NULL ? "loaded" : "not loaded");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *rundir = NULL, *cfile = NULL, *state = NULL, *node = NULL;
+	char err[512], nodename[MX_NODE_MAX + 1];
+	struct mx_conn *c;
+	mx_name_t key_port;
+	struct sigaction sa;
+	int ch, check = 0, init = 0, query = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
+	unsigned long u;
+
+	log_init("keysrv", 0, 0);
+	umask(077);
+	/* '+': in -q mode, the query's own arguments are not options. */
+	while ((ch = getopt(argc, argv, "+c:F:hinN:qR:sS:v")) != -1) {
+		switch (ch) {
+		case 'c': cfile = optarg; break;
+		case 'F':
+			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
+				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
+			readyfd = (int)u;
+			break;
+		case 'h': usage(stdout, 0); break;
+		case 'i': init = 1; break;
+		case 'n': check = 1; break;
+		case 'N':
+			if (!crypto_node_name_valid(optarg))
+				die(EX_USAGE, "-N: invalid node name: '%s'", optarg);
+			node = optarg;
+			break;
+		case 'q': query = 1; break;
+		case 'R': rundir = optarg; break;
+		case 's': use_syslog = 1; break;
+		case 'S':
+			if (optarg[0] == '\0' || strlen(optarg) >= KS_PATH_MAX)
+				die(EX_USAGE, "-S: not a usable directory name: '%s'", optarg);
+			state = optarg;
+			break;
+		case 'v': verbose++; break;
+		default: usage(stderr, EX_USAGE);
+		}
+	}
+	if (rundir == NULL && (rundir = masix_default_rundir()) == NULL)
+		die(EX_CONFIG, "no runtime directory: use -R DIR or set MASIX_RUNDIR");
+	if (query) {
+		if (init || check || cfile || state || node || readyfd >= 0 || use_syslog)
+			usage(stderr, EX_USAGE);
+		return query_main(rundir, argc - optind, argv + optind);
+	}
+	if (optind != argc || (init && (check || readyfd >= 0 || use_syslog)) || (node != NULL && !init))
+		usage(stderr, EX_USAGE);
+	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
+		die(EX_CONFIG, "%s", err);
+	if (state == NULL)
+		state = conf_state[0] != '\0' ? conf_state : KS_DEFAULT_STATE;
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (init)
+		return init_only(rundir, state, node);
+	log_init("keysrv", use_syslog, verbose);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: a blocked receive returns */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((r = masix_connect(rundir, &c)) < 0)
+		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
+		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
+	if ((r = masix_port_alloc(c, &key_port)) < 0)
+		die(mx_exit_code(r), "allocating a port: %s", mx_strerror(r));
+	if ((r = masix_special_set(c, MX_SPECIAL_KEY, key_port)) < 0) {
+		if (r == -MX_ERR_EXISTS)
+			die(EX_UNAVAILABLE, "KEY port: another keysrv holds it");
+		die(mx_exit_code(r), "KEY port: %s", mx_strerror(r));
+	}
+	masix_port_set_qlimit(c, key_port, 1024);
+	snprintf(nodename, sizeof(nodename), "%s", masix_node(c));
+	identity_load(state, nodename, 1);
+	serve_init(c);
+	log_info("serving keys on node %s from %s", nodename, state);
+	sd_ready(readyfd, "serving keys");
+
+	while (!got_term) {
+		struct mx_msg *m;
+
+		if (got_hup) {
+			got_hup = 0;
+			wake = got_term;
+			reload(state, nodename);
+			continue;
+		}
+		/* The flag only interrupts the wait, never a reply half-sent. */
+		masix_set_stop_flag(c, &wake);
+		r = masix_recv(c, key_port, 1000, &m);
+		masix_set_stop_flag(c, NULL);
+		if (r == -MX_ERR_TIMEOUT || r == -MX_ERR_INTR)
+			continue;
+		if (r < 0) {
+			if (got_term)
+				break;
+			fatalx("receive: %s", mx_strerror(r));
+		}
+		serve_handle(m);
+	}
+	sd_stopping();
+	log_info("stopping");
+	directory_free();
+	identity_free();
+	masix_close(c);
+	return 0;
+}

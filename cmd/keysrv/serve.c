@@ -1,0 +1,369 @@
+/* serve.c — requests on the KEY port: certificates, peer verification, the directory, verdicts. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "keysrv.h"
+#include "log.h"
+
+static struct mx_conn *conn;
+
+static const char *const req_name[] = {
+	[KS_NODE_CERT] = "node-cert", [KS_VERIFY_PEER] = "verify-peer",
+	[KS_DIRECTORY] = "directory", [KS_MAY_REGISTER] = "may-register",
+	[KS_CA_CERT] = "ca-cert", [KS_CRL] = "crl",
+};
+
+void
+serve_init(struct mx_conn *c)
+{
+	conn = c;
+}
+
+static struct mx_msg *
+reply_new(int status)
+{
+	struct mx_msg *m = mx_msg_new(MX_MSGID_REPLY);
+
+	if (m == NULL || mx_msg_add_int(m, status < 0 ? -status : status) < 0)
+		fatalx("out of memory");
+	return m;
+}
+
+/* Add a reason, cut to what a client reads (KS_REASON_MAX). */
+static void
+add_reason(struct mx_msg *m, const char *fmt, ...)
+{
+	char text[KS_REASON_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (mx_msg_add_string(m, text) < 0)
+		fatalx("out of memory");
+}
+
+static void
+add_string(struct mx_msg *m, const char *s)
+{
+	if (mx_msg_add_string(m, s) < 0)
+		fatalx("out of memory");
+}
+
+static void
+add_bytes(struct mx_msg *m, const void *p, size_t n)
+{
+	if (mx_msg_add_bytes(m, p, n) < 0)
+		fatalx("out of memory");
+}
+
+static void
+send_reply(struct mx_msg *req, struct mx_msg *m)
+{
+	int r = masix_reply(conn, req, m);
+
+	if (r < 0 && r != -MX_ERR_DEAD)
+		log_warnx("reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
+	mx_msg_free(m);
+}
+
+/* A non-zero status and its reason. */
+static void
+fail(struct mx_msg *req, int status, const char *reason)
+{
+	struct mx_msg *m = reply_new(status);
+
+	add_reason(m, "%s", reason);
+	send_reply(req, m);
+}
+
+static void
+malformed(struct mx_msg *req)
+{
+	log_warnx("pid %u uid %u: malformed %s request", req->trailer.pid, req->trailer.uid,
+	    req_name[req->msgid]);
+	fail(req, MX_ERR_PROTO, "malformed request");
+}
+
+/* The next item as a string; *cut set (and out truncated) when it does not fit. */
+static int
+get_str(struct mx_msg *m, char *out, size_t outsz, int *cut)
+{
+	struct mx_item it;
+	size_t n;
+
+	*cut = 0;
+	if (mx_msg_next(m, &it) != 1 || it.type != MX_ITEM_STRING)
+		return -MX_ERR_PROTO;
+	n = it.len;
+	if (n >= outsz) {
+		*cut = 1;
+		n = outsz - 1;
+	}
+	memcpy(out, it.data, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static void
+do_node_cert(struct mx_msg *req)
+{
+	struct mx_msg *m;
+
+	if (mx_msg_end(req) < 0) {
+		malformed(req);
+		return;
+	}
+	if (id.cert == NULL) {
+		m = reply_new(MX_ERR_UNAVAIL);
+		add_reason(m, "no valid certificate: %s", id.cert_why);
+	} else {
+		m = reply_new(0);
+		add_string(m, id.node);
+		add_bytes(m, id.cert_pem, id.cert_pem_len);
+		add_string(m, id.fp);
+	}
+	send_reply(req, m);
+}
+
+static void
+do_verify_peer(struct mx_msg *req)
+{
+	char node[CRYPTO_NODE_MAX + 1], cn[CRYPTO_NODE_MAX + 1], why[CRYPTO_WHY_MAX];
+	char fp[CRYPTO_FP_STRLEN + 1];
+	const uint8_t *pem;
+	struct mx_msg *m;
+	X509 *cert;
+	size_t len;
+	int r, cut;
+
+	if (mx_msg_get_bytes(req, &pem, &len) < 0) {
+		malformed(req);
+		return;
+	}
+	if (get_str(req, node, sizeof(node), &cut) < 0 || mx_msg_end(req) < 0) {
+		malformed(req);
+		return;
+	}
+	if (node[0] != '\0' && (cut || !crypto_node_name_valid(node))) {
+		m = reply_new(MX_ERR_INVAL);
+		add_reason(m, "'%s%s': not a valid node name", node, cut ? "..." : "");
+		send_reply(req, m);
+		return;
+	}
+	if (len > KS_PEM_MAX) {
+		fail(req, MX_ERR_TOOBIG, "certificate too large");
+		return;
+	}
+	if (id.ca == NULL) {
+		fail(req, MX_ERR_UNAVAIL, id.ca_why);
+		return;
+	}
+	if (id.crl_bad) {
+		fail(req, MX_ERR_UNAVAIL, id.crl_why);
+		return;
+	}
+	if (cert_from_pem(pem, len, &cert) != 0) {
+		fail(req, MX_ERR_BADSIG, "not a PEM certificate");
+		return;
+	}
+	r = crypto_cert_verify(cert, id.ca, id.crl, node[0] != '\0' ? node : NULL, why, sizeof(why));
+	if (r == 0 && (crypto_cert_node(cert, cn, sizeof(cn)) != 0 ||
+	    crypto_fingerprint(X509_get0_pubkey(cert), fp) != 0))
+		r = crypto_fail(why, sizeof(why), -MX_ERR_BADSIG, "no usable node name or key");
+	if (r != 0) {
+		log_info("pid %u: peer certificate%s%s refused: %s", req->trailer.pid,
+		    node[0] != '\0' ? " for " : "", node, why);
+		X509_free(cert);
+		fail(req, r == -MX_ERR_NOMEM ? MX_ERR_NOMEM : MX_ERR_BADSIG, why);
+		return;
+	}
+	log_debug("pid %u: peer %s verified, key %s", req->trailer.pid, cn, fp);
+	if (strcmp(cn, id.node) != 0)
+		directory_add(cn, fp, cert);	/* takes cert */
+	else
+		X509_free(cert);
+	m = reply_new(0);
+	add_string(m, "OK");
+	add_string(m, cn);
+	add_string(m, fp);
+	send_reply(req, m);
+}
+
+static int
+add_node(const char *node, const char *fp, void *arg)
+{
+	struct mx_msg *m = arg;
+
+	add_string(m, node);
+	add_string(m, fp);
+	return 0;
+}
+
+static void
+do_directory(struct mx_msg *req)
+{
+	struct mx_msg *m;
+
+	if (mx_msg_end(req) < 0) {
+		malformed(req);
+		return;
+	}
+	m = reply_new(0);
+	if (id.pub != NULL)
+		add_node(id.node, id.fp, m);
+	directory_each(add_node, m);
+	send_reply(req, m);
+}
+
+/* 1 if the rule name (a name or "prefix/" "*") covers name; the same test as siglist_allows(). */
+static int
+covers(const char *rule, const char *name)
+{
+	size_t n = strlen(rule);
+
+	if (n >= 2 && strcmp(rule + n - 2, "/*") == 0)
+		return strncmp(rule, name, n - 1) == 0 && name[n - 1] != '\0';
+	return strcmp(rule, name) == 0;
+}
+
+/* Why the list does not allow it: no rule for the name, not this binary, or not this uid. */
+static void
+denial(const uint8_t hash[CRYPTO_HASH_LEN], const char *hashstr, uint32_t uid, const char *name,
+    char *why, size_t whysz)
+{
+	const struct siglist_entry *e;
+	int named = 0, hashed = 0;
+	size_t i;
+
+	for (i = 0; i < id.list->n; i++) {
+		e = &id.list->ent[i];
+		if (e->line != NULL || !covers(e->name, name))
+			continue;
+		named = 1;
+		if (memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0)
+			hashed = 1;
+	}
+	if (!named)
+		snprintf(why, whysz, "no rule for '%s' in the signature list", name);
+	else if (!hashed)
+		snprintf(why, whysz, "binary %s may not register '%s'", hashstr, name);
+	else
+		snprintf(why, whysz, "uid %u may not register '%s' with this binary", uid, name);
+}
+
+static void
+do_may_register(struct mx_msg *req)
+{
+	char hashstr[CRYPTO_HASH_STRLEN + 1], name[MX_NAME_LEN_MAX + 1], why[512];
+	uint8_t hash[CRYPTO_HASH_LEN];
+	struct mx_msg *m;
+	int64_t uid;
+	int cut1, cut2;
+
+	if (get_str(req, hashstr, sizeof(hashstr), &cut1) < 0 || mx_msg_get_int(req, &uid) < 0 ||
+	    get_str(req, name, sizeof(name), &cut2) < 0 || mx_msg_end(req) < 0) {
+		malformed(req);
+		return;
+	}
+	if (cut1 || crypto_hash_parse(hashstr, hash) != 0) {
+		m = reply_new(MX_ERR_INVAL);
+		add_reason(m, "'%s%s': not a sha256:HEX hash", hashstr, cut1 ? "..." : "");
+	} else if (uid < 0 || uid > 4294967294LL) {
+		m = reply_new(MX_ERR_INVAL);
+		add_reason(m, "uid %lld out of range", (long long)uid);
+	} else if (cut2 || !mx_name_valid(name)) {
+		m = reply_new(MX_ERR_INVAL);
+		add_reason(m, "'%s%s': not a valid name", name, cut2 ? "..." : "");
+	} else if (id.list == NULL) {
+		m = reply_new(MX_ERR_UNAVAIL);
+		add_reason(m, "%s", id.list_why);
+	} else if (siglist_allows(id.list, hash, (uid_t)uid, name)) {
+		m = reply_new(0);
+		add_string(m, "allowed");
+	} else {
+		denial(hash, hashstr, (uint32_t)uid, name, why, sizeof(why));
+		log_debug("may-register '%s' by uid %lld: %s", name, (long long)uid, why);
+		m = reply_new(MX_ERR_PERM);
+		add_reason(m, "%s", why);
+	}
+	send_reply(req, m);
+}
+
+static void
+do_pem(struct mx_msg *req, const char *pem, size_t len, int status, const char *why)
+{
+	struct mx_msg *m;
+
+	if (mx_msg_end(req) < 0) {
+		malformed(req);
+		return;
+	}
+	if (pem == NULL) {
+		fail(req, status, why);
+		return;
+	}
+	m = reply_new(0);
+	add_bytes(m, pem, len);
+	send_reply(req, m);
+}
+
+/* No request carries rights: any a client put in one are given back to portd. */
+static void
+drop_rights(struct mx_msg *req)
+{
+	struct mx_item it;
+
+	req->rpos = 0;
+	while (mx_msg_next(req, &it) == 1) {
+		if (it.type != MX_ITEM_PORT)
+			continue;
+		if (it.right == MX_RIGHT_RECEIVE)
+			masix_port_destroy(conn, it.name);
+		else
+			masix_right_dealloc(conn, it.name);
+	}
+}
+
+void
+serve_handle(struct mx_msg *req)
+{
+	/* Every request is answered on a send-once right; anything else is dropped. */
+	if (req->reply == MX_NAME_NULL || req->reply_disp != MX_RIGHT_SEND_ONCE) {
+		log_debug("pid %u: message %#x without a reply right dropped", req->trailer.pid, req->msgid);
+		if (req->reply != MX_NAME_NULL)
+			masix_right_dealloc(conn, req->reply);
+		drop_rights(req);
+		mx_msg_free(req);
+		return;
+	}
+	switch (req->msgid) {
+	case KS_NODE_CERT:
+		do_node_cert(req);
+		break;
+	case KS_VERIFY_PEER:
+		do_verify_peer(req);
+		break;
+	case KS_DIRECTORY:
+		do_directory(req);
+		break;
+	case KS_MAY_REGISTER:
+		do_may_register(req);
+		break;
+	case KS_CA_CERT:
+		do_pem(req, id.ca_pem, id.ca_pem_len, MX_ERR_UNAVAIL, id.ca_why);
+		break;
+	case KS_CRL:
+		if (id.crl_bad)
+			do_pem(req, NULL, 0, MX_ERR_UNAVAIL, id.crl_why);
+		else
+			do_pem(req, id.crl_pem, id.crl_pem_len, MX_ERR_NOENT, "no revocation list");
+		break;
+	default:
+		fail(req, MX_ERR_NOTSUP, "unknown request");
+		break;
+	}
+	drop_rights(req);
+	mx_msg_free(req);
+}

@@ -1,0 +1,63 @@
+/*
+ * keys.h — the KEY port protocol between tasks and keysrv (doc/protocol.md,
+ * "The KEY port protocol"), and the client calls any C program can use.
+ * These calls never touch OpenSSL: certificates travel as PEM bytes.
+ */
+#ifndef MX_KEYS_H
+#define MX_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "masix.h"
+
+/*
+ * Request msgids. Every reply is MX_MSGID_REPLY with an INT status first
+ * (0 or a positive MX_ERR_*); a non-zero status is always followed by a
+ * STRING reason.
+ */
+#define KS_NODE_CERT	1	/* -> STRING node, BYTES cert PEM, STRING fingerprint */
+#define KS_VERIFY_PEER	2	/* BYTES cert PEM, STRING node ("" any) -> STRING reason; on 0: STRING node, STRING fingerprint */
+#define KS_DIRECTORY	3	/* -> (STRING node, STRING fingerprint)... this node first */
+#define KS_MAY_REGISTER	4	/* STRING "sha256:HEX", INT uid, STRING name -> STRING reason */
+#define KS_CA_CERT	5	/* -> BYTES ca.crt PEM */
+#define KS_CRL		6	/* -> BYTES CRL PEM (status NOENT: no revocation list) */
+
+#define KS_REASON_MAX	255	/* longest reason keysrv sends */
+#define KS_FP_MAX	63	/* "SHA256:" + 43 base64 characters, with room to spare */
+#define KS_PEM_MAX	(64u << 10)	/* largest certificate or CRL PEM accepted or sent */
+
+/* One node of the directory. */
+struct masix_key_node {
+	char name[MX_NODE_MAX + 1];
+	char fingerprint[KS_FP_MAX + 1];
+};
+
+/*
+ * Every call returns 0 or a negative MX_ERR_*; on an error keysrv answered,
+ * masix_errdetail(c) holds its reason. MX_ERR_UNAVAIL with the detail
+ * "keysrv is not running" when nobody holds the KEY port.
+ */
+
+/* This node's name, certificate (PEM, malloc'd, NUL-terminated) and key fingerprint. */
+int masix_key_node_cert(struct mx_conn *c, char node[MX_NODE_MAX + 1], char **pem,
+    size_t *pemlen, char fp[KS_FP_MAX + 1]);
+/*
+ * Verify a peer's certificate: chain to the CA, validity, revocation, and
+ * the node name (node NULL or "": any node). 0, or -MX_ERR_BADSIG with the
+ * reason. On success, node_out and fp (either may be NULL) get the
+ * certificate's node name and key fingerprint.
+ */
+int masix_key_verify_peer(struct mx_conn *c, const void *pem, size_t pemlen,
+    const char *node, char node_out[MX_NODE_MAX + 1], char fp[KS_FP_MAX + 1]);
+/* The known nodes, this one first; *out malloc'd (free()), *n entries. */
+int masix_key_directory(struct mx_conn *c, struct masix_key_node **out, size_t *n);
+/*
+ * May the binary with hash ("sha256:HEX"), run by uid, register name?
+ * 0 yes; -MX_ERR_PERM no; -MX_ERR_UNAVAIL no signature list loaded.
+ */
+int masix_key_may_register(struct mx_conn *c, const char *hash, uint32_t uid, const char *name);
+/* The cluster CA certificate, and the revocation list (MX_ERR_NOENT: none), as PEM. */
+int masix_key_ca_cert(struct mx_conn *c, char **pem, size_t *pemlen);
+int masix_key_crl(struct mx_conn *c, char **pem, size_t *pemlen);
+
+#endif
