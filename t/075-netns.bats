@@ -106,15 +106,14 @@ wait_lines() {
 }
 
 @test "netns: tcpdump captures node 1's traffic" {
-	netns_bg 2 socat -u UDP4-RECV:7002 "OPEN:$DIR/udp.2,creat,append"
-	netns_wait_listen 2 udp 7002
+	netns_bg 2 socat -u UDP4-RECV:40002 "OPEN:$DIR/udp.2,creat,append"
+	netns_wait_listen 2 udp 40002
 	netns_capture 1 "$DIR/n1.pcap"
-	echo "marker" | netns_exec 1 timeout 5 socat -u - UDP4-DATAGRAM:10.77.0.2:7002,sourceport=7003
+	echo "marker" | netns_exec 1 timeout 5 socat -u - UDP4-DATAGRAM:10.77.0.2:40002,bind=10.77.0.1:40003
 	wait_lines "$DIR/udp.2" 1
 	netns_capture_stop
-	run -0 --separate-stderr tcpdump -n -t -r "$DIR/n1.pcap" 'udp and dst port 7002'
-	echo "out=[$output] err=[$stderr]" >&2
-	[ "$output" = "IP 10.77.0.1.7003 > 10.77.0.2.7002: UDP, length 7" ]
+	run -0 --separate-stderr tcpdump -n -t -q -r "$DIR/n1.pcap" 'udp and dst port 40002'
+	[ "$output" = "IP 10.77.0.1.40003 > 10.77.0.2.40002: UDP, length 7" ]
 }
 
 @test "netns: teardown deletes every namespace it made" {

@@ -97,7 +97,7 @@ netns_restore() { ip -n "$(netns_name br)" link set dev "v$1" up; }
 # tcpdump listens.
 netns_capture() {
 	local i=$1 file=$2 pid k
-	ip netns exec "$(netns_name br)" tcpdump -i "v$i" -n -U -w "$file" >/dev/null 2>"$file.log" 3>&- &
+	ip netns exec "$(netns_name br)" tcpdump -i "v$i" -n -U --immediate-mode -w "$file" >/dev/null 2>"$file.log" 3>&- &
 	pid=$!
 	NETNS_CAPTURE_PIDS="$NETNS_CAPTURE_PIDS $pid"
 	for k in $(seq 1 50); do
@@ -161,7 +161,9 @@ node_init() {
 	mkdir -p "$dir"
 	printf 'node = %s\n' "$name" >"$dir/masix.conf"
 	if grep -q '^init)' "$TOP/contrib/masix-node" 2>/dev/null; then
-		timeout 30 "$TOP/contrib/masix-node" init "$dir" "$admin" >/dev/null
+		# keysrv -i wants a runtime directory even to make a key (no
+		# XDG_RUNTIME_DIR when not root): give it the node's.
+		MASIX_RUNDIR=$dir timeout 30 "$TOP/contrib/masix-node" init "$dir" "$admin" >/dev/null
 		return
 	fi
 	mkdir -p -m 0700 "$state" || return 1

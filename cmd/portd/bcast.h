@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <sys/types.h>
 #include "ev.h"
 
 #define BCAST_DEFAULT_PORT	4171
@@ -47,8 +48,6 @@ void bcast_reload(void);		/* SIGHUP: reload the CRL */
 void bcast_close(void);
 
 /* ---- additions ---- */
-
-#include <sys/types.h>
 
 /*
  * A signed packet of type with payload p[n], stamped now with a fresh nonce,

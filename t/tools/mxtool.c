@@ -500,6 +500,58 @@ sc_garbage(void)
 	return 0;
 }
 
+/*
+ * Take NAME and pass each request on to TARGET with the asker's own reply
+ * right, so the answer goes from TARGET straight back to the asker.
+ */
+static int
+sc_forward(const char *name, const char *target, int count)
+{
+	struct mx_conn *a = conn();
+	mx_name_t pa, dest;
+	struct mx_msg *in, *fwd;
+	const uint8_t *p;
+	size_t n;
+	int i;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, name, pa));
+	for (i = 0; i < count; i++) {
+		CHECK(masix_recv(a, pa, 30000, &in));
+		CHECK(masix_lookup(a, target, 10000, &dest));
+		CHECK(mx_msg_get_bytes(in, &p, &n));
+		fwd = mx_msg_new(0);
+		fwd->dest = dest;
+		mx_msg_add_bytes(fwd, p, n);
+		fwd->reply = in->reply;
+		fwd->reply_disp = MX_DISP_MOVE_SEND_ONCE;
+		CHECK(masix_send(a, fwd, MX_FOREVER));
+		printf("forwarded to %s\n", target);
+	}
+	return 0;
+}
+
+/* A receive right cannot be sent to another node. */
+static int
+sc_move_recv_remote(const char *target)
+{
+	struct mx_conn *a = conn();
+	mx_name_t q, dest;
+	struct mx_msg *m;
+
+	CHECK(masix_port_alloc(a, &q));
+	CHECK(masix_lookup(a, target, 10000, &dest));
+	m = text_msg(dest, "take my receive right");
+	CHECK(mx_msg_add_port(m, q, MX_DISP_MOVE_RECEIVE));
+	printf("moving a receive right to %s: %s\n", target, mx_strerror(masix_send(a, m, 5000)));
+	mx_msg_reset(m, 0);
+	m->dest = dest;
+	mx_msg_add_bytes(m, "still mine", 10);
+	mx_msg_add_port(m, q, MX_DISP_MAKE_SEND);
+	printf("a send right to the same port: %s\n", mx_strerror(masix_send(a, m, 5000)));
+	return 0;
+}
+
 /* Wait until portd answers on its socket. */
 static int
 sc_wait_socket(void)
@@ -564,6 +616,10 @@ main(int argc, char **argv)
 		return sc_lookup(argv[4]);
 	if (strcmp(sc, "slow-drain") == 0 && argc == 8)
 		return sc_slow_drain(argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+	if (strcmp(sc, "forward") == 0 && argc == 7)
+		return sc_forward(argv[4], argv[5], atoi(argv[6]));
+	if (strcmp(sc, "move-recv-remote") == 0 && argc == 5)
+		return sc_move_recv_remote(argv[4]);
 	if (strcmp(sc, "wait-socket") == 0)
 		return sc_wait_socket();
 	if (strcmp(sc, "garbage") == 0)

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# Remote transparency on loopback: three nodes linked by TLS 1.3 through
+# static peers. The same tests with broadcast, link cuts and captures run in
+# network namespaces (085-netns-remote.bats).
+
+load helpers
+load cluster
+
+setup() {
+	cluster_start 3
+}
+
+@test "a request to a name on another node, qualified or not; the receiver sees the sender's node" {
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo "$MSG_SENDER_NODE says $(cat)"' echo2
+	on 2 wait_name echo2
+	run -0 on 1 msgsend -r echo2@n2 hello
+	[ "$output" = "n1 says hello" ]
+	run -0 on 1 msgsend -r echo2 unqualified
+	[ "$output" = "n1 says unqualified" ]
+	run -0 on 3 msgsend -r echo2 from three
+	[ "$output" = "n3 says from three" ]
+	run -69 --separate-stderr on 1 msgsend -r nowhere@n2 hi
+	[ "$stderr" = "msgsend: nowhere@n2: no such name" ]
+	run -69 --separate-stderr on 1 msgsend -r echo2@n9 hi
+	[ "$stderr" = "msgsend: echo2@n9: node unreachable" ]
+}
+
+@test "a one-way message to another node arrives once" {
+	OUT=${NODE_DIR[3]}/got.out on 3 bg sh -c 'exec "$0" -n 2 inbox >"$OUT"' "$MASIX_BIN/msgrecv"
+	pid=${BG_PIDS##* }
+	on 3 wait_name inbox
+	on 1 msgsend inbox first
+	on 2 msgsend inbox second
+	wait "$pid"
+	run -0 cat "${NODE_DIR[3]}/got.out"
+	[ "$output" = "first
+second" ]
+}
+
+@test "a reply right crosses two nodes: n1 asks n2, n2 passes it to n3, n3 answers n1" {
+	on 3 bg "$MASIX_BIN/msgrecv" -x 'echo "n3 answers: $(cat)"' final
+	on 3 wait_name final
+	on 2 bg "$MASIX_TOOLS/mxtool" -R "${NODE_DIR[2]}" forward relay final 1
+	on 2 wait_name relay
+	run -0 on 1 msgsend -t 10 -r relay hi
+	[ "$output" = "n3 answers: hi" ]
+}
+
+@test "1 MiB binary bodies cross nodes both ways intact" {
+	head -c 1048576 /dev/urandom >"${NODE_DIR[1]}/mib"
+	on 2 bg "$MASIX_BIN/msgrecv" -x cat bigecho
+	on 2 wait_name bigecho
+	on 1 msgsend -r bigecho <"${NODE_DIR[1]}/mib" >"${NODE_DIR[1]}/mib.back"
+	cmp "${NODE_DIR[1]}/mib" "${NODE_DIR[1]}/mib.back"
+}
+
+@test "a remote receiver dies during a request: no reply will come" {
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'kill -KILL $PPID' doomed
+	on 2 wait_name doomed
+	run -69 --separate-stderr on 1 msgsend -t 10 -r doomed are you there
+	[ "$stderr" = "msgsend: doomed: no reply will come" ]
+}
+
+@test "answers are cached, and the cache drops a name when its port dies" {
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo cached' svc
+	server=${BG_PIDS##* }
+	on 2 wait_name svc
+	run -0 on 1 msgsend -r svc x
+	[ "$output" = "cached" ]
+	# With n2's namesrv gone nobody can answer a query: only the cache can.
+	kill "$(cat "${NODE_DIR[2]}/namesrv.pid")"
+	run -0 on 1 msgsend -r svc y
+	[ "$output" = "cached" ]
+	kill "$server"; wait "$server" 2>/dev/null || :
+	sleep 0.3
+	run -69 --separate-stderr on 1 msgsend -r svc z
+	[ "$stderr" = "msgsend: svc: no such name" ]
+}
+
+@test "a restarted node is a new life: its old ports are dead, never rebound" {
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo first life' phoenix
+	on 2 wait_name phoenix
+	run -0 on 1 msgsend -r phoenix x
+	[ "$output" = "first life" ]
+	kill -KILL "$(cat "${NODE_DIR[2]}/portd.pid")"
+	sleep 0.5
+	run -69 on 1 msgsend -r phoenix x
+	timeout 30 "$NODE" stop "${NODE_DIR[2]}" || :
+	timeout 30 "$NODE" start "${NODE_DIR[2]}"
+	wait_linked 1 2
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo second life' phoenix
+	on 2 wait_name phoenix
+	run -0 on 1 msgsend -w 5 -r phoenix x
+	[ "$output" = "second life" ]
+	grep -q 'node n2: restarted (new incarnation)' "${NODE_DIR[1]}/portd.log"
+}
+
+@test "a receive right does not leave its node" {
+	on 2 bg "$MASIX_BIN/msgrecv" -n 1 taker
+	on 2 wait_name taker
+	run -0 on 1 env ASAN_OPTIONS=detect_leaks=0 "$MASIX_TOOLS/mxtool" -R "${NODE_DIR[1]}" move-recv-remote taker
+	[ "$output" = "moving a receive right to taker: not supported
+a send right to the same port: success" ]
+}
+
+@test "a TLS client without a CA-signed certificate gets nothing" {
+	run timeout 10 openssl s_client -connect "127.0.0.1:${NODE_PORT[1]}" -tls1_3 -quiet </dev/null
+	[ "$status" -ne 0 ]
+	[ "$output" != "" ]
+	[[ "$output" != *"HELLO"* ]]
+	run timeout 10 openssl s_client -connect "127.0.0.1:${NODE_PORT[1]}" -tls1_2 </dev/null
+	[ "$status" -ne 0 ]
+}
