@@ -52,7 +52,24 @@ int link_send(struct link *l, uint8_t type, const void *a, size_t alen, const vo
 void links_reload(void);		/* SIGHUP: reload the CRL */
 void links_close_all(void);
 
-/* ---- additions ---- */
+/* ---- additions ----
+ *
+ * Notes on the calls above, as implemented:
+ * - links_init fails when node.key is too open or does not match node.crt,
+ *   or node.crt is not for conf->node; a node.crt that does not verify
+ *   (expired, revoked, other CA) is only logged: peers will refuse it.
+ *   The caller ignores SIGPIPE (SSL writes to sockets).
+ * - Refusals and failures are logged here (log_warnx, one line naming the
+ *   peer address and the reason); routine closes (duplicate link, orderly
+ *   close by the peer, link_close, shutdown) only at debug level.
+ * - links_reload also drops the links whose peer certificate no longer
+ *   verifies (revoked since): down is called for them.
+ * - links_close_all calls down for the up links and frees everything; call
+ *   it after ev_run returned, not from an event callback.
+ * - Callbacks may call link_send, link_close and links_connect; a link
+ *   closed inside a callback stays valid memory until the batch of events
+ *   is over.
+ */
 
 /* Close a link (portd's own reason, e.g. a bad frame of types 1..99): down is called if up was. */
 void link_close(struct link *l, const char *why);

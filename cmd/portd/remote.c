@@ -866,7 +866,6 @@ bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_
 			links_connect(node, rn->addr);
 		return;
 	}
-	(void)inc;
 	if (type == BCAST_QUERY) {
 		struct rbuf r = { p, n, 0, 0 };
 		char name[MX_NAME_LEN_MAX + 1];
@@ -874,9 +873,21 @@ bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_
 		if (!r.bad && r.pos == n && rn->lk == NULL)	/* linked nodes ask over the link */
 			to_namesrv(NS_NET_QUERY, name, node, NULL);
 	} else if (type == BCAST_ANSWER && rn->lk == NULL) {
-		/* Linked nodes answer over the link; this one we cannot reach yet. */
+		/* Linked nodes answer over the link; this one is not linked yet: link, and take the answer. */
+		struct rbuf r = { p, n, 0, 0 };
+		char name[MX_NAME_LEN_MAX + 1];
+		struct gid g;
+
+		rb_str(&r, name, sizeof(name));
+		rb_gid(&r, &g);
+		if (r.bad || r.pos != n || strcmp(g.node, node) != 0 || g.inc != inc)
+			return;
+		if (rn->inc != 0 && rn->inc != inc)
+			rnode_reset(rn, "restarted");
+		rn->inc = inc;
 		if (rn->addr[0] != '\0' && have_links)
 			links_connect(node, rn->addr);
+		to_namesrv(NS_NET_ANSWER, name, node, import(&g));
 	}
 }
 
