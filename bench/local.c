@@ -9,6 +9,12 @@
  *   local tput DIR SIZE COUNT TRIALS
  *	one-way messages per second (median trial): masix_send_nowait() in a
  *	loop and masix_flush(), the receiver masix_recv() with prefetch 256
+ *   local remote-rtt DIR SDIR SIZE ITERS WARMUP
+ *   local remote-tput DIR SDIR SIZE COUNT TRIALS
+ *	the same with the server or receiver on the node whose runtime
+ *	directory is SDIR and the client on DIR's node: the name is looked up
+ *	unqualified from DIR (resolved over the link), retried until the link
+ *	is up (LINK_WAIT_MS at most)
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -16,6 +22,7 @@
 #include "bench.h"
 
 #define PEER_TIMEOUT_MS	20000	/* a peer waits this long at most, then fails */
+#define LINK_WAIT_MS	20000	/* remote: how long the name may take to resolve */
 
 static pid_t child = -1;
 
@@ -23,7 +30,9 @@ __attribute__((noreturn)) static void
 usage(void)
 {
 	fprintf(stderr, "usage: local rtt DIR SIZE ITERS WARMUP [PREFETCH]\n"
-	    "       local tput DIR SIZE COUNT TRIALS\n");
+	    "       local tput DIR SIZE COUNT TRIALS\n"
+	    "       local remote-rtt DIR SDIR SIZE ITERS WARMUP\n"
+	    "       local remote-tput DIR SDIR SIZE COUNT TRIALS\n");
 	exit(64);
 }
 
@@ -37,7 +46,8 @@ fail(const char *what, int err)
 }
 
 struct peer {
-	const char *dir;
+	const char *dir;	/* the client's node */
+	const char *sdir;	/* the server's or receiver's node */
 	char name[64];
 	size_t size, count, prefetch;
 	int sync;
@@ -50,7 +60,7 @@ peer_open(struct peer *p, mx_name_t *port)
 	struct mx_conn *c;
 	int r;
 
-	if ((r = masix_connect(p->dir, &c)) < 0)
+	if ((r = masix_connect(p->sdir, &c)) < 0)
 		fail("peer: connect", r);
 	if ((r = masix_port_alloc(c, port)) < 0)
 		fail("peer: port_alloc", r);
@@ -146,6 +156,7 @@ static struct mx_conn *
 start_peer(struct peer *p, void (*fn)(struct peer *), int *sync, mx_name_t *dest)
 {
 	struct mx_conn *c;
+	uint64_t deadline;
 	int fds[2], r;
 	char ready;
 
@@ -166,8 +177,14 @@ start_peer(struct peer *p, void (*fn)(struct peer *), int *sync, mx_name_t *dest
 		bench_fatal("peer (pid %d) failed before taking %s", (int)child, p->name);
 	if ((r = masix_connect(p->dir, &c)) < 0)
 		fail("connect", r);
-	if ((r = masix_lookup(c, p->name, 5000, dest)) < 0)
-		fail("lookup", r);
+	/* Remote: the link may still be coming up; ask again until it is. */
+	deadline = bench_now_ns() + (uint64_t)LINK_WAIT_MS * 1000000u;
+	while ((r = masix_lookup(c, p->name, 5000, dest)) < 0) {
+		if (p->sdir == p->dir || bench_now_ns() >= deadline ||
+		    (r != -MX_ERR_NOENT && r != -MX_ERR_TIMEOUT && r != -MX_ERR_UNAVAIL))
+			fail("lookup", r);
+		usleep(100 * 1000);
+	}
 	*sync = fds[0];
 	return c;
 }
@@ -252,21 +269,28 @@ int
 main(int argc, char **argv)
 {
 	struct peer p = { .prefetch = 1 };
+	int remote, a;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (argc < 6 || argc > 7 || (argc == 7 && strcmp(argv[1], "rtt") != 0))
+	if (argc < 2)
+		usage();
+	remote = strncmp(argv[1], "remote-", 7) == 0;
+	a = remote ? 4 : 3;	/* index of SIZE */
+	if (remote ? argc != 7 :
+	    (argc < 6 || argc > 7 || (argc == 7 && strcmp(argv[1], "rtt") != 0)))
 		usage();
 	p.dir = argv[2];
-	p.size = bench_count(argv[3], "SIZE");
+	p.sdir = remote ? argv[3] : p.dir;
+	p.size = bench_count(argv[a], "SIZE");
 	if (p.size > MX_BODY_MAX - 16)
 		bench_fatal("SIZE too large: %zu", p.size);
-	if (strcmp(argv[1], "rtt") == 0) {
-		if (argc == 7)
+	if (strcmp(argv[1] + (remote ? 7 : 0), "rtt") == 0) {
+		if (argc == 7 && !remote)
 			p.prefetch = bench_count(argv[6], "PREFETCH");
-		rtt(&p, bench_count(argv[4], "ITERS"), (size_t)atol(argv[5]));
-	} else if (strcmp(argv[1], "tput") == 0) {
-		p.count = bench_count(argv[4], "COUNT");
-		tput(&p, bench_count(argv[5], "TRIALS"));
+		rtt(&p, bench_count(argv[a + 1], "ITERS"), (size_t)atol(argv[a + 2]));
+	} else if (strcmp(argv[1] + (remote ? 7 : 0), "tput") == 0) {
+		p.count = bench_count(argv[a + 1], "COUNT");
+		tput(&p, bench_count(argv[a + 2], "TRIALS"));
 	} else {
 		usage();
 	}

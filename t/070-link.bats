@@ -66,7 +66,7 @@ mknode() {
 lp() {
 	local n=$1
 	shift
-	bg timeout 60 "$MASIX_TOOLS/linkpeer" -S "$D/$n" -N "$n" "$@" >"$D/$n.out" 2>"$D/$n.err"
+	bg timeout -k 5 60 "$MASIX_TOOLS/linkpeer" -S "$D/$n" -N "$n" "$@" >"$D/$n.out" 2>"$D/$n.err"
 }
 
 # wait_line FILE REGEX: until a line of FILE matches (10 s at most).

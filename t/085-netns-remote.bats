@@ -67,7 +67,7 @@ cluster() {
 	# An unsigned datagram on the broadcast port is dropped with a log line.
 	netns_exec 2 sh -c 'printf "MXB1 forged" | timeout 5 socat - UDP-DATAGRAM:10.77.0.255:4171,broadcast'
 	sleep 0.5
-	grep -q 'bcast' "${NS_DIR[1]}/portd.log"
+	grep -q 'bcast: dropped packet from 10.77.0.2' "${NS_DIR[1]}/portd.log"
 }
 
 @test "static peers resolve without broadcast" {

@@ -846,7 +846,8 @@ link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 	case LF_QUERY: on_query(rn, p, len); break;
 	case LF_ANSWER: on_answer(rn, p, len); break;
 	default:
-		log_warnx("node %s: unknown frame type %u", rn->name, type);
+		log_warnx("node %s: unknown frame type %u: closing the link", rn->name, type);
+		link_close(l, "unknown frame type");
 		break;
 	}
 }
