@@ -82,7 +82,7 @@ check-asan:
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(wildcard t/fuzz/*.c)
 FUZZ_BIN := $(patsubst t/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard libcommon/*.h)
+build/fuzz/%: t/fuzz/%.c $(LIB_SRC) $(wildcard libcommon/*.h cmd/portd/*.[ch])
 	@mkdir -p $(@D)
 	clang $(CPPFLAGS) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRC) $(SSL_LIBS)
 fuzz: $(FUZZ_BIN)

@@ -26,6 +26,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "link.h"
+#include "wire.h"
 
 #define HANDSHAKE_MS	10000		/* connect + TLS + HELLO */
 #define BACKOFF_MIN_MS	200
@@ -108,27 +109,6 @@ static void peer_connect(struct lpeer *p);
 
 /* ---- small helpers ---- */
 
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void
 addr_format(const struct sockaddr *sa, char *out, size_t outsz)

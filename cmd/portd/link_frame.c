@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include "link.h"
+#include "wire.h"
 
 struct link_chunk {
 	struct link_chunk *next;
@@ -20,19 +21,10 @@ struct link_chunk {
 
 static struct link_chunk *spare;	/* one chunk kept for reuse */
 
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 void
 link_frame_hdr(uint8_t h[LINK_HDR], uint8_t type, uint32_t len)
 {
-	h[0] = (uint8_t)(len >> 24);
-	h[1] = (uint8_t)(len >> 16);
-	h[2] = (uint8_t)(len >> 8);
-	h[3] = (uint8_t)len;
+	put_u32(h, len);
 	h[4] = type;
 	h[5] = LINK_VERSION;
 	h[6] = 0;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "names.h"
 #include "portd.h"
+#include "rmsg.h"
 
 /* Frame types on a link (1..99 are ours, the link layer keeps 100 and up). */
 enum {
@@ -27,12 +28,7 @@ enum {
 	LF_ANSWER = 8,		/* name, gid: this port has it */
 };
 
-#define MSGF_DEST_SO 0x01	/* sent through a send-once right: never waits for room */
-
-struct gid {
-	char node[MX_NODE_MAX + 1];
-	uint64_t inc, id;	/* id 0: a dead name */
-};
+#define MSGF_DEST_SO RMSGF_DEST_SO
 
 struct soexp {			/* send-once rights to a port of ours held on a node */
 	struct port *p;
@@ -140,7 +136,6 @@ rb_take(struct rbuf *r, size_t n)
 }
 
 static uint8_t rb_u8(struct rbuf *r) { const uint8_t *a = rb_take(r, 1); return a ? a[0] : 0; }
-static uint16_t rb_u16(struct rbuf *r) { const uint8_t *a = rb_take(r, 2); return a ? get_u16(a) : 0; }
 static uint32_t rb_u32(struct rbuf *r) { const uint8_t *a = rb_take(r, 4); return a ? get_u32(a) : 0; }
 static uint64_t rb_u64(struct rbuf *r) { const uint8_t *a = rb_take(r, 8); return a ? get_u64(a) : 0; }
 
@@ -550,23 +545,22 @@ rpsend_timeout(struct ev_timer *tm)
 static void
 on_msg(struct rnode *rn, struct rbuf *r)
 {
-	uint64_t seq = rb_u64(r), dinc = rb_u64(r), did = rb_u64(r);
-	uint32_t msgid = rb_u32(r), timeout = rb_u32(r), ilen, i;
-	uint8_t flags = rb_u8(r), has_reply = rb_u8(r);
-	uint16_t nrights = rb_u16(r);
+	struct rmsg m;
 	struct port *dest;
 	struct kmsg *km;
 	struct psend *ps;
-	struct gid g;
-	size_t used = 0;
-	const uint8_t *items;
+	uint32_t i;
 	int ret;
 
-	if (r->bad)
-		goto bad;
-	dest = dinc == conf.incarnation ? port_by_id(did) : NULL;
+	if (rmsg_decode(r->p, r->len, &m) < 0) {
+		log_warnx("node %s: malformed message frame", rn->name);
+		send_ack(rn, m.seq, MX_ERR_PROTO);
+		return;
+	}
+	dest = m.dest_inc == conf.incarnation ? port_by_id(m.dest_id) : NULL;
 	if (dest == NULL || dest->dead || dest->rnode != NULL) {
-		send_ack(rn, seq, MX_ERR_DEAD);
+		rmsg_free(&m);
+		send_ack(rn, m.seq, MX_ERR_DEAD);
 		return;
 	}
 	if ((km = calloc(1, sizeof(*km))) == NULL)
@@ -574,60 +568,27 @@ on_msg(struct rnode *rn, struct rbuf *r)
 	km->refs = 1;
 	km->dest = dest;
 	port_ref(dest);
-	km->msgid = msgid;
-	if (trailer_unpack(r->p + r->pos, r->len - r->pos, &used, &km->tr) < 0)
-		goto badmsg;
-	r->pos += used;
+	km->msgid = m.msgid;
+	km->tr = m.tr;
 	/* The sender's node is the one on the link, whatever the trailer says. */
 	snprintf(km->tr.node, sizeof(km->tr.node), "%s", rn->name);
 	km->tr.port_id = dest->id;
-	if (has_reply) {
-		km->reply.right = rb_u8(r);
-		rb_gid(r, &g);
-		if (r->bad || (km->reply.right != MX_RIGHT_SEND && km->reply.right != MX_RIGHT_SEND_ONCE))
-			goto badmsg;
-		km->reply.port = import(&g);
+	if (m.has_reply) {
+		km->reply.right = m.reply.right;
+		km->reply.port = import(&m.reply.gid);
 	}
-	if (nrights > 1024)
-		goto badmsg;
-	if (nrights > 0 && (km->rights = calloc(nrights, sizeof(*km->rights))) == NULL)
+	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
 		fatal("kmsg");
-	for (i = 0; i < nrights; i++) {
-		struct kright *kr = &km->rights[i];
-		kr->off = rb_u32(r);
-		kr->right = rb_u8(r);
-		rb_gid(r, &g);
-		if (r->bad || (kr->right != MX_RIGHT_SEND && kr->right != MX_RIGHT_SEND_ONCE))
-			goto badmsg;
-		kr->port = import(&g);
-		km->nrights = i + 1;
-	}
-	ilen = rb_u32(r);
-	if (r->bad || ilen != r->len - r->pos || ilen > MX_BODY_MAX)
-		goto badmsg;
-	items = r->p + r->pos;
-	/* Every right must sit on a PORT item of the body. */
-	{
-		struct mx_item it;
-		size_t pos = 0;
-		uint32_t seen = 0;
-		while ((ret = items_next(items, ilen, &pos, &it)) > 0) {
-			if (it.type != MX_ITEM_PORT)
-				continue;
-			if (seen >= km->nrights ||
-			    km->rights[seen].off != (uint32_t)(it.data - items) - MX_ITEM_HDR)
-				goto badmsg;
-			seen++;
-		}
-		if (ret < 0 || seen != km->nrights)
-			goto badmsg;
-	}
-	km->len = ilen;
-	if ((km->mem = malloc(ilen ? ilen : 1)) == NULL)
+	for (i = 0; i < m.nrights; i++)
+		km->rights[i] = (struct kright){ import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
+	km->nrights = m.nrights;
+	km->len = m.ilen;
+	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)
 		fatal("kmsg");
-	memcpy(km->mem, items, ilen);
+	memcpy(km->mem, m.items, m.ilen);
 	km->items = km->mem;
-	if (flags & MSGF_DEST_SO) {
+	rmsg_free(&m);
+	if (m.flags & MSGF_DEST_SO) {
 		struct soexp *se = map_get(&rn->soexp, dest->id);
 		if (se != NULL && se->count > 0 && --se->count == 0) {
 			map_del(&rn->soexp, dest->id);
@@ -635,28 +596,22 @@ on_msg(struct rnode *rn, struct rbuf *r)
 			free(se);
 		}
 	}
-	ret = port_enqueue(dest, km, flags & MSGF_DEST_SO);
-	if (ret == -MX_ERR_FULL && timeout != 0) {
+	ret = port_enqueue(dest, km, m.flags & MSGF_DEST_SO);
+	if (ret == -MX_ERR_FULL && m.timeout_ms != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
 			fatal("psend");
 		ps->km = km;
 		ps->rn = rn;
-		ps->seq = seq;
+		ps->seq = m.seq;
 		ev_timer_init(&ps->timer, rpsend_timeout, ps);
-		if (timeout != MX_FOREVER)
-			ev_timer_arm(loop, &ps->timer, ev_now() + timeout);
+		if (m.timeout_ms != MX_FOREVER)
+			ev_timer_arm(loop, &ps->timer, ev_now() + m.timeout_ms);
 		TAILQ_INSERT_TAIL(&dest->blocked, ps, link);
 		return;
 	}
 	if (ret < 0)
 		kmsg_destroy(km, 0);
-	send_ack(rn, seq, (uint32_t)(ret < 0 ? -ret : 0));
-	return;
-badmsg:
-	kmsg_destroy(km, 0);
-bad:
-	log_warnx("node %s: malformed message frame", rn->name);
-	send_ack(rn, seq, MX_ERR_PROTO);
+	send_ack(rn, m.seq, (uint32_t)(ret < 0 ? -ret : 0));
 }
 
 static void

@@ -1,0 +1,44 @@
+/*
+ * rmsg.h — the message frame between nodes (LF_MSG), decoded without
+ * touching any port: every length and offset is checked here, so remote.c
+ * only maps what it is given. Kept apart so it can be fuzzed alone.
+ */
+#ifndef PORTD_RMSG_H
+#define PORTD_RMSG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "masix.h"
+
+#define RMSG_MAX_RIGHTS 1024
+#define RMSGF_DEST_SO 0x01	/* sent through a send-once right: never waits for room */
+
+struct gid {
+	char node[MX_NODE_MAX + 1];
+	uint64_t inc, id;	/* id 0: a dead name */
+};
+
+struct rright {
+	uint32_t off;		/* item offset in the body */
+	uint8_t right;		/* MX_RIGHT_SEND or MX_RIGHT_SEND_ONCE */
+	struct gid gid;
+};
+
+struct rmsg {
+	uint64_t seq, dest_inc, dest_id;
+	uint32_t msgid, timeout_ms;
+	uint8_t flags;
+	int has_reply;
+	struct rright reply;	/* off unused */
+	uint16_t nrights;
+	struct rright *rights;	/* allocated: free with rmsg_free */
+	struct mx_trailer tr;
+	const uint8_t *items;	/* points into the frame */
+	uint32_t ilen;
+};
+
+/* 0, or -1 for a malformed frame (*m is then empty). seq is set as soon as it is read. */
+int rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m);
+void rmsg_free(struct rmsg *m);
+
+#endif
