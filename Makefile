@@ -73,10 +73,12 @@ tools: $(TOOLS)
 check: all tools
 	MASIX_BIN=$(CURDIR)/$(B) MASIX_TOOLS=$(CURDIR)/$(O)/t bats --timing t/
 
+# Leak checking is off in the suite: LeakSanitizer's exit-time scan was seen
+# to hang a daemon here (spinning, deaf to SIGTERM), which would stall CI.
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 check-asan:
 	$(MAKE) O=build/asan B=build/asan/bin CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" $(addprefix build/asan/bin/,$(CMDS)) tools
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MASIX_BIN=$(CURDIR)/build/asan/bin MASIX_TOOLS=$(CURDIR)/build/asan/t MASIX_ASAN=1 bats --timing t/
 
 FUZZ_SECONDS ?= 20

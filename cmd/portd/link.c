@@ -379,6 +379,14 @@ flush_later(struct link *l)
 	kick_arm();
 }
 
+static void kick_cb(struct ev_timer *t);
+
+void
+links_flush(void)
+{
+	kick_cb(NULL);
+}
+
 static void
 kick_cb(struct ev_timer *t)
 {

@@ -50,6 +50,8 @@ uint64_t link_incarnation(const struct link *l);
 /* Queue a frame made of two parts (either may be empty); 0, or -1 when the link is down. */
 int link_send(struct link *l, uint8_t type, const void *a, size_t alen, const void *b, size_t blen);
 void links_reload(void);		/* SIGHUP: reload the CRL */
+/* Write what is queued now (portd calls it after delivering to its tasks). */
+void links_flush(void);
 void links_close_all(void);
 
 /* ---- additions ----

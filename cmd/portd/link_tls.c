@@ -157,6 +157,8 @@ link_tls_init(const char *state_dir, const char *node, char *why, size_t whysz)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_max_early_data(ctx, 0);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Read whole records (and what follows) in one read(), not header then body. */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (SSL_CTX_use_certificate(ctx, crt) != 1) {
 		fail(why, whysz, path);
 		goto out;

@@ -27,7 +27,8 @@ static int sock_is_ours;
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: portd [-dhnsv] [-c FILE] [-F FD] [-N NODE] [-R DIR] [-S DIR] [-u UID]\n");
+	fprintf(f, "usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT] [-N NODE] [-p HOST[:PORT]]...\n"
+	    "             [-R DIR] [-S DIR] [-u UID]\n");
 	exit(code);
 }
 
@@ -147,6 +148,17 @@ on_signal(int signo, void *arg)
 	ev_break(loop);
 }
 
+/*
+ * After each batch of events: deliver to local tasks first, then write to
+ * other nodes, so an ACK never overtakes the delivery it acknowledges.
+ */
+static void
+after_batch(void *arg)
+{
+	tasks_flush(arg);
+	remote_flush();
+}
+
 static void
 on_accept(struct ev_io *io, uint32_t revents)
 {
@@ -160,7 +172,9 @@ main(int argc, char **argv)
 	const char *cfile = NULL, *rundir = NULL;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, lfd;
-	const char *opt_node = NULL, *opt_uid = NULL, *opt_state = NULL;
+	const char *opt_node = NULL, *opt_uid = NULL, *opt_state = NULL, *opt_listen = NULL, *opt_bcast = NULL;
+	const char *opt_peers[16];
+	int nopt_peers = 0, i;
 	unsigned long u;
 
 	log_init("portd", 0, 0);
@@ -176,9 +190,16 @@ main(int argc, char **argv)
 	if (gethostname(conf.node, sizeof(conf.node) - 1) < 0 || set_node(conf.node, err, sizeof(err)) < 0)
 		strcpy(conf.node, "localhost");
 
-	while ((ch = getopt(argc, argv, "c:dF:hN:nR:S:su:v")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:dF:hl:N:np:R:S:su:v")) != -1) {
 		switch (ch) {
+		case 'b': opt_bcast = optarg; break;
 		case 'c': cfile = optarg; break;
+		case 'l': opt_listen = optarg; break;
+		case 'p':
+			if (nopt_peers == 16)
+				die(EX_USAGE, "-p: too many peers (16 at most)");
+			opt_peers[nopt_peers++] = optarg;
+			break;
 		case 'd': break;	/* foreground is the only mode; kept for habit */
 		case 'F':
 			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
@@ -208,6 +229,16 @@ main(int argc, char **argv)
 		die(EX_USAGE, "-u: %s: '%s'", err, opt_uid);
 	if (opt_state != NULL && set_str(conf.state_dir, sizeof(conf.state_dir), opt_state, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-S: %s: '%s'", err, opt_state);
+	/* A flag beats the file: -l and -b replace, -p lines replace the file's peers. */
+	if (opt_listen != NULL && conf_set("listen", opt_listen, NULL, err, sizeof(err)) < 0)
+		die(EX_USAGE, "-l: %s: '%s'", err, opt_listen);
+	if (opt_bcast != NULL && conf_set("broadcast", opt_bcast, NULL, err, sizeof(err)) < 0)
+		die(EX_USAGE, "-b: %s: '%s'", err, opt_bcast);
+	if (nopt_peers > 0)
+		conf.npeers = 0;
+	for (i = 0; i < nopt_peers; i++)
+		if (conf_set("peer", opt_peers[i], NULL, err, sizeof(err)) < 0)
+			die(EX_USAGE, "-p: %s: '%s'", err, opt_peers[i]);
 	if (rundir == NULL)
 		rundir = masix_default_rundir();
 	if (rundir == NULL)
@@ -250,7 +281,7 @@ main(int argc, char **argv)
 	if (ev_signal(loop, SIGTERM, on_signal, NULL) < 0 || ev_signal(loop, SIGINT, on_signal, NULL) < 0 ||
 	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
 		fatal("signals");
-	ev_set_after(loop, tasks_flush, NULL);
+	ev_set_after(loop, after_batch, NULL);
 	if (remote_init(err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_info("node %s serving on %s%s", conf.node, sock_is_ours ? "" : "inherited socket for ",

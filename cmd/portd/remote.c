@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <string.h>
 #include "bcast.h"
@@ -986,13 +987,27 @@ remote_init(char *why, size_t whysz)
 	struct bcast_conf bc = { conf.node, conf.incarnation, conf.state_dir, conf.broadcast };
 	int i;
 
+	char crt[sizeof(conf.state_dir) + 16];
+	int default_listen = 0;
+
+	/* A certified node listens on the default port unless told otherwise. */
+	snprintf(crt, sizeof(crt), "%s/node.crt", conf.state_dir);
+	if (conf.listen[0] == '\0' && access(crt, R_OK) == 0) {
+		snprintf(conf.listen, sizeof(conf.listen), ":%u", LINK_DEFAULT_PORT);
+		default_listen = 1;
+	}
 	if (conf.listen[0] == '\0' && conf.npeers == 0 && conf.broadcast[0] == '\0')
 		return 0;	/* a node on its own */
 	if (links_init(loop, &lc, &cb, why, whysz) < 0)
 		return -1;
 	have_links = 1;
-	if (conf.listen[0] != '\0' && links_listen(conf.listen, why, whysz) < 0)
-		return -1;
+	if (conf.listen[0] != '\0' && links_listen(conf.listen, why, whysz) < 0) {
+		if (!default_listen)
+			return -1;
+		/* Another node of this machine has the default port: links go out only. */
+		log_warnx("%s: not listening for links", why);
+		conf.listen[0] = '\0';
+	}
 	for (i = 0; i < conf.npeers; i++)
 		if (links_add_peer(conf.peers[i], why, whysz) < 0)
 			return -1;
@@ -1004,6 +1019,13 @@ remote_init(char *why, size_t whysz)
 		ev_timer_arm(loop, &announce_timer, ev_now());
 	}
 	return 0;
+}
+
+void
+remote_flush(void)
+{
+	if (have_links)
+		links_flush();
 }
 
 void
