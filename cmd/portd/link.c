@@ -631,8 +631,8 @@ link_read(struct link *l)
 		}
 		link_inbuf_shift(&l->in, off);
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
-		if (budget == 0 && SSL_pending(l->ssl) == 0)
-			break;		/* the rest waits in the kernel; epoll says so */
+		if (budget == 0 && !SSL_has_pending(l->ssl))
+			break;		/* nothing buffered in TLS (read-ahead included): epoll tells the rest */
 	}
 }
 

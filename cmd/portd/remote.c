@@ -48,7 +48,17 @@ struct rnode {
 	struct map specials;		/* req -> rspecial */
 	uint64_t next_seq, next_req;
 	struct ev_timer gone;
+	uint8_t *acks;			/* delayed ACKs: u64 seq, u32 status each */
+	size_t nacks, capacks;
+	struct ev_timer acktimer;
 };
+
+/*
+ * ACKs of requests and replies wait up to this long for another frame to
+ * that node (the reply, the next request) to ride with, saving a record and
+ * two wake-ups per round trip; other ACKs go at once.
+ */
+#define ACK_DELAY_MS 1
 
 struct rsend {
 	struct task *task;		/* NULL once the task is gone */
@@ -166,6 +176,7 @@ rb_gid(struct rbuf *r, struct gid *g)
 /* ---- nodes ---- */
 
 static void rnode_reset(struct rnode *rn, const char *why);
+static void acktimer_cb(struct ev_timer *tm);
 
 static void
 gone_timeout(struct ev_timer *tm)
@@ -190,8 +201,41 @@ rnode_get(const char *name, int create)
 		fatal("rnode");
 	snprintf(rn->name, sizeof(rn->name), "%s", name);
 	ev_timer_init(&rn->gone, gone_timeout, rn);
+	ev_timer_init(&rn->acktimer, acktimer_cb, rn);
 	LIST_INSERT_HEAD(&rnodes, rn, link);
 	return rn;
+}
+
+static void
+acks_flush(struct rnode *rn)
+{
+	size_t i;
+
+	ev_timer_disarm(loop, &rn->acktimer);
+	for (i = 0; rn->lk != NULL && i < rn->nacks; i++)
+		link_send(rn->lk, LF_ACK, rn->acks + i * 12, 12, NULL, 0);
+	rn->nacks = 0;
+}
+
+static void
+acktimer_cb(struct ev_timer *tm)
+{
+	acks_flush(tm->arg);
+}
+
+static void
+ack_later(struct rnode *rn, uint64_t seq)
+{
+	if (rn->nacks * 12 == rn->capacks) {
+		rn->capacks = rn->capacks ? rn->capacks * 2 : 12 * 16;
+		if ((rn->acks = realloc(rn->acks, rn->capacks)) == NULL)
+			fatal("acks");
+	}
+	put_u64(rn->acks + rn->nacks * 12, seq);
+	put_u32(rn->acks + rn->nacks * 12 + 8, 0);
+	rn->nacks++;
+	if (!ev_timer_armed(&rn->acktimer))
+		ev_timer_arm(loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
 }
 
 static int
@@ -199,6 +243,8 @@ send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, 
 {
 	if (rn->lk == NULL)
 		return -1;
+	if (rn->nacks > 0)
+		acks_flush(rn);	/* in order, and they ride in the same write */
 	return link_send(rn->lk, type, w->p, w->len, b, blen);
 }
 
@@ -610,9 +656,14 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		TAILQ_INSERT_TAIL(&dest->blocked, ps, link);
 		return;
 	}
-	if (ret < 0)
+	if (ret < 0) {
 		kmsg_destroy(km, 0);
-	send_ack(rn, m.seq, (uint32_t)(ret < 0 ? -ret : 0));
+		send_ack(rn, m.seq, (uint32_t)-ret);
+	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & MSGF_DEST_SO)) {
+		ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
+	} else {
+		send_ack(rn, m.seq, 0);
+	}
 }
 
 static void
@@ -774,6 +825,8 @@ link_down(struct link *l, const char *why)
 	LIST_FOREACH(rn, &rnodes, link) {
 		if (rn->lk != l)
 			continue;
+		rn->nacks = 0;
+		ev_timer_disarm(loop, &rn->acktimer);
 		rn->lk = NULL;
 		log_info("node %s: link down: %s", rn->name, why);
 		rnode_fail_pending(rn);
