@@ -21,6 +21,8 @@
 #define KS_MAY_REGISTER	4	/* STRING "sha256:HEX", INT uid, STRING name -> STRING reason */
 #define KS_CA_CERT	5	/* -> BYTES ca.crt PEM */
 #define KS_CRL		6	/* -> BYTES CRL PEM (status NOENT: no revocation list) */
+/* From portd only (the kernel range): a node linked, BYTES its cert PEM, STRING its name. */
+#define KS_PEER_LINKED	0x7fff0020u
 
 #define KS_REASON_MAX	255	/* longest reason keysrv sends */
 #define KS_FP_MAX	63	/* "SHA256:" + 43 base64 characters, with room to spare */

@@ -117,3 +117,24 @@ a send right to the same port: success" ]
 	run -0 on 1 msgsend -r after still linked
 	[ "$output" = "still linked" ]
 }
+
+@test "linked nodes exchange certificates through keysrv: each one's directory lists the others" {
+	run -0 on 1 timeout 10 "$MASIX_BIN/keysrv" -q directory
+	[ "${#lines[@]}" -eq 3 ]
+	[[ "${lines[0]}" == "n1 SHA256:"* ]]
+	run -0 sh -c "printf '%s\n' \"\$@\" | cut -d' ' -f1 | sort | tr '\n' ' '" _ "${lines[@]}"
+	[ "$output" = "n1 n2 n3 " ]
+	# The fingerprints are the nodes' own.
+	run -0 on 2 timeout 10 "$MASIX_BIN/keysrv" -q node-cert
+	n2fp=${lines[0]}
+	run -0 on 1 timeout 10 "$MASIX_BIN/keysrv" -q directory
+	[[ " ${lines[*]} " == *" $n2fp "* ]]
+	# A keysrv started after the links came up learns them too.
+	kill "$(cat "${NODE_DIR[3]}/keysrv.pid")"
+	sleep 0.3
+	on 3 bg "$MASIX_BIN/keysrv" -R "${NODE_DIR[3]}" -S "${NODE_DIR[3]}/state"
+	sleep 0.5
+	run -0 on 3 timeout 10 "$MASIX_BIN/keysrv" -q directory
+	run -0 sh -c "printf '%s\n' \"\$@\" | cut -d' ' -f1 | sort | tr '\n' ' '" _ "${lines[@]}"
+	[ "$output" = "n1 n2 n3 " ]
+}

@@ -326,9 +326,39 @@ drop_rights(struct mx_msg *req)
 	}
 }
 
+/* portd linked to a node: its certificate joins the directory once it verifies here too. */
+static void
+do_peer_linked(struct mx_msg *req)
+{
+	char node[CRYPTO_NODE_MAX + 1], cn[CRYPTO_NODE_MAX + 1], why[CRYPTO_WHY_MAX];
+	char fp[CRYPTO_FP_STRLEN + 1];
+	const uint8_t *pem;
+	X509 *cert;
+	size_t len;
+	int cut;
+
+	if (mx_msg_get_bytes(req, &pem, &len) < 0 || get_str(req, node, sizeof(node), &cut) < 0 ||
+	    mx_msg_end(req) < 0 || cut || len > KS_PEM_MAX || id.ca == NULL || id.crl_bad ||
+	    cert_from_pem(pem, len, &cert) != 0)
+		return;
+	if (crypto_cert_verify(cert, id.ca, id.crl, node, why, sizeof(why)) != 0 ||
+	    crypto_cert_node(cert, cn, sizeof(cn)) != 0 || crypto_fingerprint(X509_get0_pubkey(cert), fp) != 0) {
+		log_info("linked node %s: certificate not added to the directory: %s", node, why);
+		X509_free(cert);
+		return;
+	}
+	log_debug("linked node %s joins the directory, key %s", cn, fp);
+	directory_add(cn, fp, cert);	/* takes cert */
+}
+
 void
 serve_handle(struct mx_msg *req)
 {
+	if (req->msgid == KS_PEER_LINKED) {
+		do_peer_linked(req);	/* the kernel range: only portd can send it */
+		mx_msg_free(req);
+		return;
+	}
 	/* Every request is answered on a send-once right; anything else is dropped. */
 	if (req->reply == MX_NAME_NULL || req->reply_disp != MX_RIGHT_SEND_ONCE) {
 		log_debug("pid %u: message %#x without a reply right dropped", req->trailer.pid, req->msgid);

@@ -381,6 +381,17 @@ flush_later(struct link *l)
 
 static void kick_cb(struct ev_timer *t);
 
+char *
+link_peer_cert_pem(const struct link *l, size_t *len)
+{
+	X509 *cert = l->ssl != NULL ? SSL_get0_peer_certificate(l->ssl) : NULL;
+	char *pem = NULL;
+
+	if (cert == NULL || crypto_cert_pem(cert, &pem, len) != 0)
+		return NULL;
+	return pem;
+}
+
 void
 links_flush(void)
 {

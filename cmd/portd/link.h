@@ -52,6 +52,8 @@ int link_send(struct link *l, uint8_t type, const void *a, size_t alen, const vo
 void links_reload(void);		/* SIGHUP: reload the CRL */
 /* Write what is queued now (portd calls it after delivering to its tasks). */
 void links_flush(void);
+/* The peer's certificate as PEM (malloc'd, NUL-terminated), or NULL. */
+char *link_peer_cert_pem(const struct link *l, size_t *len);
 void links_close_all(void);
 
 /* ---- additions ----

@@ -237,6 +237,8 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	special_set((int)which, e->port);
 	log_info("special port %u held by pid %d", which, (int)t->pid);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
+	if (which == MX_SPECIAL_KEY)
+		remote_keysrv_ready();
 	return 0;
 }
 

@@ -208,6 +208,7 @@ int remote_peer_count(void);
 void remote_shutdown(void);
 void remote_reload(void);
 void remote_flush(void);
+void remote_keysrv_ready(void);
 
 /* ops.c */
 int task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);

@@ -14,6 +14,7 @@
 #include "link.h"
 #include "log.h"
 #include "names.h"
+#include "keys.h"
 #include "portd.h"
 #include "rmsg.h"
 
@@ -800,6 +801,37 @@ on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 	to_namesrv(NS_NET_ANSWER, name, rn->name, import(&g));
 }
 
+/* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
+static void
+tell_keysrv(struct link *l, const char *node)
+{
+	struct port *ks = special_get(MX_SPECIAL_KEY);
+	struct mx_msg *m;
+	size_t len;
+	char *pem;
+
+	if (ks == NULL || ks->dead || (pem = link_peer_cert_pem(l, &len)) == NULL)
+		return;
+	if ((m = mx_msg_new(KS_PEER_LINKED)) == NULL)
+		fatal("tell_keysrv");
+	mx_msg_add_bytes(m, pem, len);
+	mx_msg_add_string(m, node);
+	deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
+	mx_msg_free(m);
+	free(pem);
+}
+
+/* keysrv (re)started: tell it of every node linked now. */
+void
+remote_keysrv_ready(void)
+{
+	struct rnode *rn;
+
+	LIST_FOREACH(rn, &rnodes, link)
+		if (rn->lk != NULL)
+			tell_keysrv(rn->lk, rn->name);
+}
+
 /* ---- link callbacks ---- */
 
 static void
@@ -815,6 +847,7 @@ link_up(struct link *l, const char *node, uint64_t inc)
 	rn->inc = inc;
 	rn->lk = l;
 	log_info("node %s: linked", node);
+	tell_keysrv(l, node);
 }
 
 static void
