@@ -127,53 +127,6 @@ wb_gid(struct wbuf *w, const struct gid *g)
 	wb_u64(w, g->id);
 }
 
-struct rbuf {
-	const uint8_t *p;
-	size_t len, pos;
-	int bad;
-};
-
-static const uint8_t *
-rb_take(struct rbuf *r, size_t n)
-{
-	const uint8_t *at;
-
-	if (r->bad || r->len - r->pos < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	at = r->p + r->pos;
-	r->pos += n;
-	return at;
-}
-
-static uint8_t rb_u8(struct rbuf *r) { const uint8_t *a = rb_take(r, 1); return a ? a[0] : 0; }
-static uint32_t rb_u32(struct rbuf *r) { const uint8_t *a = rb_take(r, 4); return a ? get_u32(a) : 0; }
-static uint64_t rb_u64(struct rbuf *r) { const uint8_t *a = rb_take(r, 8); return a ? get_u64(a) : 0; }
-
-static void
-rb_str(struct rbuf *r, char *out, size_t outsz)
-{
-	size_t n = rb_u8(r);
-	const uint8_t *a = rb_take(r, n);
-
-	if (a == NULL || n >= outsz || memchr(a, 0, n) != NULL) {
-		r->bad = 1;
-		out[0] = '\0';
-		return;
-	}
-	memcpy(out, a, n);
-	out[n] = '\0';
-}
-
-static void
-rb_gid(struct rbuf *r, struct gid *g)
-{
-	rb_str(r, g->node, sizeof(g->node));
-	g->inc = rb_u64(r);
-	g->id = rb_u64(r);
-}
-
 /* ---- nodes ---- */
 
 static void rnode_reset(struct rnode *rn, const char *why);

@@ -37,6 +37,20 @@ struct rmsg {
 	uint32_t ilen;
 };
 
+/* A bounds-checked reader: any short read sets bad and yields zeros. */
+struct rbuf {
+	const uint8_t *p;
+	size_t len, pos;
+	int bad;
+};
+const uint8_t *rb_take(struct rbuf *r, size_t n);
+uint8_t rb_u8(struct rbuf *r);
+uint16_t rb_u16(struct rbuf *r);
+uint32_t rb_u32(struct rbuf *r);
+uint64_t rb_u64(struct rbuf *r);
+void rb_str(struct rbuf *r, char *out, size_t outsz);	/* u8 length, bytes, no NUL inside */
+void rb_gid(struct rbuf *r, struct gid *g);
+
 /* 0, or -1 for a malformed frame (*m is then empty). seq is set as soon as it is read. */
 int rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m);
 void rmsg_free(struct rmsg *m);
