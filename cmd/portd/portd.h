@@ -122,6 +122,7 @@ struct task {
 	uint8_t *in;			/* input frames */
 	size_t inlen, incap;
 	int stalled;			/* a send of ours waits for room: stop reading */
+	int muted;			/* stalled with input waiting: EPOLLIN off */
 	struct psend *psend;
 	struct rsend *rsend;		/* a send of ours waits for another node's ACK */
 	struct osegq out;

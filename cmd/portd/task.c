@@ -192,7 +192,11 @@ task_update_events(struct task *t)
 {
 	uint32_t ev = 0;
 
-	if (!t->stalled && t->outbytes < OUT_HIGH)
+	/*
+	 * A stalled task keeps EPOLLIN until it actually sends more (muted):
+	 * one waiting for its answer costs no epoll_ctl on the way.
+	 */
+	if (!t->muted && t->outbytes < OUT_HIGH)
 		ev |= EPOLLIN;
 	if (!TAILQ_EMPTY(&t->out))
 		ev |= EPOLLOUT;
@@ -266,6 +270,8 @@ task_read(struct task *t)
 		ssize_t n;
 		size_t room;
 
+		if (t->stalled)
+			t->muted = 1;	/* input while a send of ours waits: stop reading */
 		if (t->stalled || t->closing || t->outbytes >= OUT_HIGH)
 			return;
 		room = t->incap - t->inlen;
@@ -315,6 +321,7 @@ task_resume(struct task *t)
 	if (t->closing || !t->stalled)
 		return;
 	t->stalled = 0;
+	t->muted = 0;
 	process_frames(t);
 }
 
