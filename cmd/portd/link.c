@@ -642,8 +642,13 @@ link_read(struct link *l)
 		}
 		link_inbuf_shift(&l->in, off);
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
-		if (budget == 0 && !SSL_has_pending(l->ssl))
-			break;		/* nothing buffered in TLS (read-ahead included): epoll tells the rest */
+		/*
+		 * Nothing left in TLS (read-ahead included): stop here rather
+		 * than read once more for EAGAIN; epoll is level-triggered and
+		 * says if the kernel holds more.
+		 */
+		if (!SSL_has_pending(l->ssl))
+			break;
 	}
 }
 
