@@ -106,8 +106,8 @@ bench: all $(BENCH_BIN)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
-	for p in msgsend msgrecv sigtool; do [ -f $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(BINDIR)/ || true; done
-	for p in portd namesrv keysrv; do [ -f $(B)/$$p ] && install -m 0755 $(B)/$$p $(DESTDIR)$(SBINDIR)/ || true; done
+	install -m 0755 $(B)/msgsend $(B)/msgrecv $(B)/sigtool $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(B)/portd $(B)/namesrv $(B)/keysrv $(DESTDIR)$(SBINDIR)/
 	install -m 0755 contrib/masix-node $(DESTDIR)$(SBINDIR)/masix-node
 	for m in $(MAN_OUT); do s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 
