@@ -34,6 +34,24 @@ PORTD_USAGE="usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PO
 	[ "$stderr" = "portd: $d/masix.conf:1: invalid node name: 'node = -bad'" ]
 }
 
+@test "portd -n checks the network keys and flags, quoting what is wrong" {
+	d=$(new_rundir); RUNDIRS="$d"
+	printf 'listen = :4170\npeer = peer.example\npeer = 10.0.0.2:9999\nbroadcast = 10.77.0.255\nnode_timeout = 2000\n' >"$d/masix.conf"
+	run -0 "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$output" = "configuration OK" ]
+	printf 'listen = 127.0.0.1\n' >"$d/masix.conf"
+	run -78 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$stderr" = "portd: $d/masix.conf:1: '127.0.0.1': not [HOST]:PORT: 'listen = 127.0.0.1'" ]
+	printf 'peer = [::1\n' >"$d/masix.conf"
+	run -78 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$stderr" = "portd: $d/masix.conf:1: '[::1': not [HOST]:PORT: 'peer = [::1'" ]
+	printf 'broadcast = lan.example\n' >"$d/masix.conf"
+	run -78 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$stderr" = "portd: $d/masix.conf:1: not an IPv4 ADDR[:PORT] or off: 'broadcast = lan.example'" ]
+	run -64 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -p 'host:0'
+	[ "$stderr" = "portd: -p: 'host:0': not [HOST]:PORT: 'host:0'" ]
+}
+
 @test "a second portd on the same runtime directory refuses to start" {
 	node_start
 	run -1 --separate-stderr timeout 10 "$MASIX_BIN/portd" -R "$MASIX_RUNDIR"

@@ -182,6 +182,14 @@ bad:
 	return -1;
 }
 
+int
+link_addr_check(const char *s, int defport, char *why, size_t whysz)
+{
+	char host[256], port[16];
+
+	return hostport_split(s, host, sizeof(host), port, sizeof(port), defport, why, whysz);
+}
+
 static int
 host_numeric(const char *h)
 {

@@ -44,6 +44,8 @@ int links_listen(const char *addr, char *why, size_t whysz);
 int links_add_peer(const char *hostport, char *why, size_t whysz);
 /* Connect once to a node at a known address (from an announcement); no-op if linked or connecting. */
 void links_connect(const char *node, const char *hostport);
+/* 0 if s is "[HOST]:PORT" (or "HOST" when defport >= 0), else -1 with why: for config checks. */
+int link_addr_check(const char *s, int defport, char *why, size_t whysz);
 struct link *link_by_node(const char *node);
 const char *link_node(const struct link *l);
 uint64_t link_incarnation(const struct link *l);

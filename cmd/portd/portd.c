@@ -11,7 +11,10 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include "bcast.h"
 #include "conf.h"
+#include "link.h"
 #include "log.h"
 #include "portd.h"
 #include "sd.h"
@@ -104,10 +107,31 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		conf.max_tasks = (uint32_t)u;
 		return 0;
 	}
-	if (strcmp(key, "listen") == 0)
+	if (strcmp(key, "listen") == 0) {
+		if (link_addr_check(val, -1, err, errsz) < 0)
+			return -1;
 		return set_str(conf.listen, sizeof(conf.listen), val, err, errsz);
-	if (strcmp(key, "broadcast") == 0)
-		return set_str(conf.broadcast, sizeof(conf.broadcast), strcmp(val, "off") == 0 ? "" : val, err, errsz);
+	}
+	if (strcmp(key, "broadcast") == 0) {
+		char host[64];
+		struct in_addr a;
+		const char *colon = strchr(val, ':');
+		size_t hl = colon ? (size_t)(colon - val) : strlen(val);
+
+		if (strcmp(val, "off") == 0)
+			return set_str(conf.broadcast, sizeof(conf.broadcast), "", err, errsz);
+		if (hl >= sizeof(host) || link_addr_check(val, BCAST_DEFAULT_PORT, err, errsz) < 0) {
+			snprintf(err, errsz, "not an IPv4 ADDR[:PORT] or off");
+			return -1;
+		}
+		memcpy(host, val, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, &a) != 1) {
+			snprintf(err, errsz, "not an IPv4 ADDR[:PORT] or off");
+			return -1;
+		}
+		return set_str(conf.broadcast, sizeof(conf.broadcast), val, err, errsz);
+	}
 	if (strcmp(key, "state_dir") == 0)
 		return set_str(conf.state_dir, sizeof(conf.state_dir), val, err, errsz);
 	if (strcmp(key, "peer") == 0) {
@@ -115,6 +139,8 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 			snprintf(err, errsz, "too many peers (16 at most)");
 			return -1;
 		}
+		if (link_addr_check(val, LINK_DEFAULT_PORT, err, errsz) < 0)
+			return -1;
 		return set_str(conf.peers[conf.npeers++], sizeof(conf.peers[0]), val, err, errsz);
 	}
 	if (strcmp(key, "node_timeout") == 0 || strcmp(key, "resolve_timeout") == 0) {
