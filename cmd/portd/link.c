@@ -443,10 +443,20 @@ queue_frame(struct link *l, uint8_t type, const void *a, size_t alen, const void
 
 /* ---- one link per pair of nodes ---- */
 
+/*
+ * A link up this long has carried traffic: a late duplicate (a static peer
+ * that kept redialling while the other side linked to us) loses on both
+ * ends, so nothing in flight is cut. Two links that come up together are
+ * told apart by the name rule below, which both ends apply alike.
+ */
+#define LINK_SETTLED_MS 500
+
 /* 1 if the new link n should win over the up link o to the same incarnation. */
 static int
 keep_new(const struct link *n, const struct link *o)
 {
+	if (ev_now() - o->up_at >= LINK_SETTLED_MS)
+		return 0;
 	const char *in = n->outgoing ? self_node : n->node;
 	const char *io = o->outgoing ? self_node : o->node;
 	int c = strcmp(in, io);
@@ -502,6 +512,18 @@ link_hello(struct link *l, const uint8_t *p, uint32_t len)
 	l->state = L_UP;
 	l->up_at = ev_now();
 	l->upcalled = 1;
+	if (!l->outgoing) {
+		/*
+		 * A node dialled us: static peers we have not reached yet may
+		 * be that node. Their next try waits until this link is settled,
+		 * so if it is a duplicate it loses on both ends, cutting nothing.
+		 */
+		struct lpeer *lp;
+		LIST_FOREACH(lp, &peers, entry)
+			if (lp->node[0] == '\0' && lp->conn == NULL && ev_timer_armed(&lp->timer) &&
+			    lp->timer.deadline < l->up_at + 2 * LINK_SETTLED_MS)
+				ev_timer_arm(loop, &lp->timer, l->up_at + 2 * LINK_SETTLED_MS);
+	}
 	if (l->peer != NULL) {
 		l->peer->tries = 0;
 		if (l->peer->oneshot)
