@@ -128,6 +128,8 @@ struct task {
 	struct osegq out;
 	size_t outbytes;
 	LIST_ENTRY(task) link;
+	LIST_ENTRY(task) dlink;		/* on the dirty list: output or events to update */
+	int dirty;
 };
 
 struct portd_conf {

@@ -30,7 +30,6 @@ enum {
 	LF_ANSWER = 8,		/* name, gid: this port has it */
 };
 
-#define MSGF_DEST_SO RMSGF_DEST_SO
 
 struct soexp {			/* send-once rights to a port of ours held on a node */
 	struct port *p;
@@ -400,7 +399,7 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	wb_u64(&w, dest->rid);
 	wb_u32(&w, km->msgid);
 	wb_u32(&w, timeout_ms);
-	wb_u8(&w, dest_so ? MSGF_DEST_SO : 0);
+	wb_u8(&w, dest_so ? RMSGF_DEST_SO : 0);
 	wb_u8(&w, km->reply.port != NULL);
 	wb_u16(&w, (uint16_t)km->nrights);
 	wb_need(&w, MX_TRAILER_MAX);
@@ -589,7 +588,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 	memcpy(km->mem, m.items, m.ilen);
 	km->items = km->mem;
 	rmsg_free(&m);
-	if (m.flags & MSGF_DEST_SO) {
+	if (m.flags & RMSGF_DEST_SO) {
 		struct soexp *se = map_get(&rn->soexp, dest->id);
 		if (se != NULL && se->count > 0 && --se->count == 0) {
 			map_del(&rn->soexp, dest->id);
@@ -597,7 +596,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 			free(se);
 		}
 	}
-	ret = port_enqueue(dest, km, m.flags & MSGF_DEST_SO);
+	ret = port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
 	if (ret == -MX_ERR_FULL && m.timeout_ms != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
 			fatal("psend");
@@ -613,7 +612,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 	if (ret < 0) {
 		kmsg_destroy(km, 0);
 		send_ack(rn, m.seq, (uint32_t)-ret);
-	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & MSGF_DEST_SO)) {
+	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & RMSGF_DEST_SO)) {
 		ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
 	} else {
 		send_ack(rn, m.seq, 0);

@@ -20,12 +20,23 @@
 
 static LIST_HEAD(, task) tasks = LIST_HEAD_INITIALIZER(tasks);
 static LIST_HEAD(, task) zombies = LIST_HEAD_INITIALIZER(zombies);
+/* Tasks with output to write or epoll events to update: the loop visits only these. */
+static LIST_HEAD(, task) dirty = LIST_HEAD_INITIALIZER(dirty);
 static uint64_t next_task_id;
 static int ntasks;
 
 static void task_io(struct ev_io *io, uint32_t revents);
 
 int task_count(void) { return ntasks; }
+
+static void
+task_dirty(struct task *t)
+{
+	if (t->dirty || t->closing)
+		return;
+	t->dirty = 1;
+	LIST_INSERT_HEAD(&dirty, t, dlink);
+}
 
 void
 task_accept(int lfd)
@@ -100,6 +111,7 @@ task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const voi
 		memcpy(s->buf + s->len + MX_FRAME_HDR, p, n);
 	s->len += MX_FRAME_HDR + n;
 	t->outbytes += MX_FRAME_HDR + n;
+	task_dirty(t);
 }
 
 void
@@ -129,6 +141,7 @@ task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
 		s->km = km;	/* closes this segment: later output goes to a new one */
 	}
 	t->outbytes += hlen + len;
+	task_dirty(t);
 }
 
 static void
@@ -313,6 +326,7 @@ task_io(struct ev_io *io, uint32_t revents)
 		task_read(t);
 	if (!t->closing && (revents & EPOLLOUT) && task_flush(t) < 0)
 		task_close(t, NULL);
+	task_dirty(t);	/* stalls, mutes and writes change what to watch */
 }
 
 void
@@ -322,6 +336,7 @@ task_resume(struct task *t)
 		return;
 	t->stalled = 0;
 	t->muted = 0;
+	task_dirty(t);
 	process_frames(t);
 }
 
@@ -365,11 +380,15 @@ task_free(struct task *t)
 void
 tasks_flush(void *arg)
 {
-	struct task *t, *tmp;
+	struct task *t;
 
 	(void)arg;
-	for (t = LIST_FIRST(&tasks); t != NULL; t = tmp) {
-		tmp = LIST_NEXT(t, link);
+	/* Pop until empty: closing one task may give others output. */
+	while ((t = LIST_FIRST(&dirty)) != NULL) {
+		LIST_REMOVE(t, dlink);
+		t->dirty = 0;
+		if (t->closing)
+			continue;
 		if (!TAILQ_EMPTY(&t->out) && task_flush(t) < 0) {
 			task_close(t, NULL);
 			continue;
