@@ -5,7 +5,7 @@
  *
  *   local rtt DIR SIZE ITERS WARMUP [PREFETCH]
  *	median masix_request() round trip in microseconds; the server does
- *	masix_recv() + masix_reply() with a body of the same size
+ *	masix_reply_recv() (reply and next receive in one step) with a body of the same size
  *   local tput DIR SIZE COUNT TRIALS
  *	one-way messages per second (median trial): masix_send_nowait() in a
  *	loop and masix_flush(), the receiver masix_recv() with prefetch 256
@@ -110,14 +110,23 @@ echo_server(struct peer *p)
 
 	c = peer_open(p, &port);
 	bench_write_all(p->sync, "r", 1);
-	for (i = 0; i < p->count; i++) {
-		if ((r = masix_recv(c, port, PEER_TIMEOUT_MS, &m)) < 0)
-			fail("server: masix_recv", r);
+	if ((r = masix_recv(c, port, PEER_TIMEOUT_MS, &m)) < 0)
+		fail("server: masix_recv", r);
+	for (i = 1; i < p->count; i++) {
+		struct mx_msg *next;
+		int rerr;
 		check_body(m, p->size);
-		if ((r = masix_reply(c, m, rep)) < 0)
-			fail("server: masix_reply", r);
+		if ((r = masix_reply_recv(c, m, rep, port, PEER_TIMEOUT_MS, &next, &rerr)) < 0)
+			fail("server: masix_reply_recv", r);
+		if (rerr < 0)
+			fail("server: reply", rerr);
 		mx_msg_free(m);
+		m = next;
 	}
+	check_body(m, p->size);
+	if ((r = masix_reply(c, m, rep)) < 0)
+		fail("server: masix_reply", r);
+	mx_msg_free(m);
 	mx_msg_free(rep);
 	masix_close(c);
 }

@@ -608,30 +608,26 @@ take_answer(const struct mx_frame_hdr *h, const uint8_t *p, struct mx_msg **out)
 	return decode_msg(p, h->len, out);
 }
 
-int
-masix_recv(struct mx_conn *c, mx_name_t port, uint32_t timeout_ms, struct mx_msg **out)
+/* The RECV frame that opens a receive on rs (prefetch messages ahead). */
+static void
+recv_frame(struct mx_conn *c, struct recvstate *rs, mx_name_t port, uint32_t timeout_ms, uint8_t b[12])
 {
-	struct recvstate *rs;
+	rs->id = new_id(c);
+	rs->credit = c->prefetch;
+	put_u32(b, port);
+	put_u32(b + 4, timeout_ms);
+	put_u32(b + 8, c->prefetch);
+}
+
+/* Wait for the next message of the receive open on rs. */
+static int
+recv_take(struct mx_conn *c, struct recvstate *rs, struct mx_msg **out)
+{
 	struct mx_frame_hdr h;
 	const uint8_t *p;
 	struct stashed *s;
 	int r;
 
-	*out = NULL;
-	if ((rs = recv_state(c, port)) == NULL)
-		return -MX_ERR_NOMEM;
-	if (rs->credit == 0) {
-		uint8_t b[12];
-		rs->id = new_id(c);
-		rs->credit = c->prefetch;
-		put_u32(b, port);
-		put_u32(b + 4, timeout_ms);
-		put_u32(b + 8, c->prefetch);
-		if ((r = send_frame(c, MX_OP_RECV, rs->id, b, sizeof(b), NULL, 0)) < 0) {
-			rs->credit = 0;
-			return r;
-		}
-	}
 	if ((r = wait_for(c, rs->id, &h, &p, &s)) < 0) {
 		rs->credit = 0;
 		return r;
@@ -646,6 +642,86 @@ masix_recv(struct mx_conn *c, mx_name_t port, uint32_t timeout_ms, struct mx_msg
 		free(s);
 	}
 	return r;
+}
+
+int
+masix_recv(struct mx_conn *c, mx_name_t port, uint32_t timeout_ms, struct mx_msg **out)
+{
+	struct recvstate *rs;
+	int r;
+
+	*out = NULL;
+	if ((rs = recv_state(c, port)) == NULL)
+		return -MX_ERR_NOMEM;
+	if (rs->credit == 0) {
+		uint8_t b[12];
+		recv_frame(c, rs, port, timeout_ms, b);
+		if ((r = send_frame(c, MX_OP_RECV, rs->id, b, sizeof(b), NULL, 0)) < 0) {
+			rs->credit = 0;
+			return r;
+		}
+	}
+	return recv_take(c, rs, out);
+}
+
+/*
+ * Mach's send-and-receive in one call: the reply and the next receive go
+ * out in one write, so portd takes both in one wake-up and the next request
+ * comes back with the reply's status. The reply's result goes to
+ * *reply_err (0 or a negative MX_ERR_*; may be NULL), the receive's is
+ * returned: a client gone away does not stop the server's loop.
+ */
+int
+masix_reply_recv(struct mx_conn *c, const struct mx_msg *req, struct mx_msg *m, mx_name_t port,
+    uint32_t timeout_ms, struct mx_msg **out, int *reply_err)
+{
+	uint8_t sh[MX_FRAME_HDR], mh[MX_MSG_HDR], rh[MX_FRAME_HDR], b[12];
+	struct mx_frame_hdr h;
+	struct recvstate *rs;
+	struct iovec iov[5];
+	const uint8_t *p;
+	struct stashed *s;
+	uint32_t id;
+	int n = 0, r;
+
+	*out = NULL;
+	if (reply_err != NULL)
+		*reply_err = 0;
+	if (req->reply == MX_NAME_NULL)
+		return -MX_ERR_INVAL;
+	if ((rs = recv_state(c, port)) == NULL)
+		return -MX_ERR_NOMEM;
+	m->dest = req->reply;
+	m->reply = MX_NAME_NULL;
+	if (m->msgid == 0)
+		m->msgid = MX_MSGID_REPLY;
+	pack_msg_hdr(mh, m, MX_FOREVER);
+	id = new_id(c);
+	frame_hdr_pack(sh, &(struct mx_frame_hdr){ .len = (uint32_t)(MX_MSG_HDR + m->len),
+	    .type = MX_OP_SEND, .id = id });
+	iov[n++] = (struct iovec){ sh, sizeof(sh) };
+	iov[n++] = (struct iovec){ mh, sizeof(mh) };
+	if (m->len)
+		iov[n++] = (struct iovec){ m->items, m->len };
+	if (rs->credit == 0) {
+		recv_frame(c, rs, port, timeout_ms, b);
+		frame_hdr_pack(rh, &(struct mx_frame_hdr){ .len = sizeof(b), .type = MX_OP_RECV, .id = rs->id });
+		iov[n++] = (struct iovec){ rh, sizeof(rh) };
+		iov[n++] = (struct iovec){ b, sizeof(b) };
+	}
+	if ((r = flush_out(c)) < 0 || (r = write_all(c, iov, n)) < 0) {
+		rs->credit = 0;
+		return r;
+	}
+	if ((r = wait_for(c, id, &h, &p, &s)) < 0)
+		return r;
+	if (reply_err != NULL)
+		*reply_err = -(int)h.status;
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return recv_take(c, rs, out);
 }
 
 /*

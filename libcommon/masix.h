@@ -181,6 +181,14 @@ int masix_request(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms, stru
 /* Answer a received request: sends m to req->reply (a send-once right). */
 int masix_reply(struct mx_conn *c, const struct mx_msg *req, struct mx_msg *m);
 int masix_reply_error(struct mx_conn *c, const struct mx_msg *req, int code, const char *text);
+/*
+ * A server's loop step: reply to req with m and receive the next message
+ * on port, in one round trip to portd (Mach's send-and-receive). Returns
+ * the receive's result; the reply's (0 or -MX_ERR_*) goes to *reply_err
+ * when reply_err is not NULL.
+ */
+int masix_reply_recv(struct mx_conn *c, const struct mx_msg *req, struct mx_msg *m, mx_name_t port,
+    uint32_t timeout_ms, struct mx_msg **out, int *reply_err);
 
 /* Well-known service ports held by privileged tasks. */
 enum mx_special { MX_SPECIAL_NAME = 1, MX_SPECIAL_KEY = 2, MX_SPECIAL__MAX };

@@ -46,6 +46,26 @@ second" ]
 	[ "$output" = "n3 answers: hi" ]
 }
 
+@test "a server on another node replies and receives in one step; a reply to a client gone is reported" {
+	OUT=${NODE_DIR[2]}/serve.out on 2 bg sh -c 'exec "$0" -R "$MASIX_RUNDIR" serve rsrv 4 300 >"$OUT"' "$MASIX_TOOLS/mxtool"
+	pid=${BG_PIDS##* }
+	on 2 wait_name rsrv
+	run -75 --separate-stderr on 1 msgsend -t 0.1 -r rsrv gone
+	[ "$stderr" = "msgsend: rsrv: timed out after 0.1 s" ]
+	run -0 on 1 msgsend -r rsrv two
+	[ "$output" = "answer 2: two" ]
+	run -0 on 3 msgsend -r rsrv three
+	[ "$output" = "answer 3: three" ]
+	run -0 on 2 msgsend -r rsrv four
+	[ "$output" = "answer 4: four" ]
+	wait "$pid"
+	run -0 cat "${NODE_DIR[2]}/serve.out"
+	[ "$output" = "reply 1: dead port
+reply 2: success
+reply 3: success
+reply 4: success" ]
+}
+
 @test "1 MiB binary bodies cross nodes both ways intact" {
 	head -c 1048576 /dev/urandom >"${NODE_DIR[1]}/mib"
 	on 2 bg "$MASIX_BIN/msgrecv" -x cat bigecho

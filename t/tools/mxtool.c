@@ -531,6 +531,43 @@ sc_forward(const char *name, const char *target, int count)
 	return 0;
 }
 
+/*
+ * Serve NAME with masix_reply_recv(): answer "answer I: BODY" after
+ * DELAY_MS, COUNT times, and print what became of each reply.
+ */
+static int
+sc_serve(const char *name, int count, int delay_ms)
+{
+	struct mx_conn *a = conn();
+	struct mx_msg *in, *next, *rep;
+	const uint8_t *p;
+	char text[300];
+	mx_name_t port;
+	size_t n;
+	int i, rerr;
+
+	CHECK(masix_port_alloc(a, &port));
+	CHECK(masix_register(a, name, port));
+	CHECK(masix_recv(a, port, 30000, &in));
+	for (i = 1; ; i++) {
+		CHECK(mx_msg_get_bytes(in, &p, &n));
+		snprintf(text, sizeof(text), "answer %d: %.*s", i, (int)n, (const char *)p);
+		rep = mx_msg_new(0);
+		CHECK(mx_msg_add_bytes(rep, text, strlen(text)));
+		if (delay_ms > 0)
+			usleep((useconds_t)delay_ms * 1000);
+		if (i == count) {
+			printf("reply %d: %s\n", i, mx_strerror(masix_reply(a, in, rep)));
+			return 0;
+		}
+		CHECK(masix_reply_recv(a, in, rep, port, 30000, &next, &rerr));
+		printf("reply %d: %s\n", i, mx_strerror(rerr));
+		mx_msg_free(in);
+		mx_msg_free(rep);
+		in = next;
+	}
+}
+
 /* A receive right cannot be sent to another node. */
 static int
 sc_move_recv_remote(const char *target)
@@ -575,7 +612,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
 	    "fifo N|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
-	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|garbage|wait-socket\n");
+	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|forward NAME TARGET COUNT|\n"
+	    "       serve NAME COUNT DELAY_MS|move-recv-remote TARGET|garbage|wait-socket\n");
 	exit(64);
 }
 
@@ -618,6 +656,8 @@ main(int argc, char **argv)
 		return sc_slow_drain(argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
 	if (strcmp(sc, "forward") == 0 && argc == 7)
 		return sc_forward(argv[4], argv[5], atoi(argv[6]));
+	if (strcmp(sc, "serve") == 0 && argc == 7)
+		return sc_serve(argv[4], atoi(argv[5]), atoi(argv[6]));
 	if (strcmp(sc, "move-recv-remote") == 0 && argc == 5)
 		return sc_move_recv_remote(argv[4]);
 	if (strcmp(sc, "wait-socket") == 0)
