@@ -231,23 +231,34 @@ raw() {
 	wait_listen "$PA"
 	raw nodeb 'xxxxxxxx'
 	wait_line "$D/nodea.err" 'version'
-	raw nodeb '\377\377\377\377\144\001\000\000'
+	raw nodeb '\377\377\377\377\144\002\000\000'
 	wait_line "$D/nodea.err" 'over the maximum'
-	raw nodeb '\000\000\000\016\144\001\000\000\005nodex\000\000\000\000\000\000\000\001'
+	raw nodeb '\000\000\000\016\144\002\000\000\005nodex\000\000\000\000\000\000\000\001'
 	wait_line "$D/nodea.err" 'HELLO'
-	raw nodeb '\000\000\000\003\001\001\000\000abc'
+	raw nodeb '\000\000\000\003\001\002\000\000abc'
 	wait_line "$D/nodea.err" 'before HELLO'
-	raw nodeb '\000\000\000\016\144\001\000\000\005nodeb\000\000\000\000\000\000\000\001\000\000\000\001\144\001\000\000x'
+	raw nodeb '\000\000\000\016\144\002\000\000\005nodeb\000\000\000\000\000\000\000\001\000\000\000\001\144\002\000\000x'
 	wait_line "$D/nodea.err" 'second HELLO'
+	# nodea leads nodeb: an ACCEPT from nodeb is out of turn.
+	raw nodeb '\000\000\000\016\144\002\000\000\005nodeb\000\000\000\000\000\000\000\001\000\000\000\000\145\002\000\000'
+	wait_line "$D/nodea.err" 'unexpected ACCEPT'
+	# node0 leads nodea: after its HELLO nodea takes nothing but ACCEPT.
+	mknode node0
+	raw node0 '\000\000\000\016\144\002\000\000\005node0\000\000\000\000\000\000\000\001\000\000\000\003\001\002\000\000abc'
+	wait_line "$D/nodea.err" 'before ACCEPT'
 	run -0 sed -E 's/127\.0\.0\.1:[0-9]+/ADDR/' "$D/nodea.err"
-	[ "$output" = "linkpeer: link from ADDR: malformed frame: version 120, expected 1
+	[ "$output" = "linkpeer: link from ADDR: malformed frame: version 120, expected 2
 linkpeer: link from ADDR: malformed frame: length 4294967295 over the maximum 33619968
 linkpeer: link from ADDR: HELLO from node 'nodex' over a certificate for 'nodeb'
 linkpeer: link from ADDR: malformed frame: data before HELLO
-linkpeer: link from ADDR (nodeb): malformed frame: a second HELLO" ]
-	# Up once (the good HELLO), down on the second.
+linkpeer: link from ADDR (nodeb): malformed frame: a second HELLO
+linkpeer: link from ADDR (nodeb): malformed frame: an unexpected ACCEPT
+linkpeer: link from ADDR (node0): malformed frame: data before ACCEPT" ]
+	# Up once per good HELLO from nodeb (nodea leads), never with node0.
 	[ "$(cat "$D/nodea.out")" = "up nodeb
-down nodeb: malformed frame: a second HELLO" ]
+down nodeb: malformed frame: a second HELLO
+up nodeb
+down nodeb: malformed frame: an unexpected ACCEPT" ]
 	# Still serving.
 	lp nodeb -p "127.0.0.1:$PA" -s still-here
 	wait_line "$D/nodea.out" '^frame nodeb 1 still-here$'
@@ -274,23 +285,26 @@ frame nodea 1 a2" ]
 	grep -q "^linkpeer: link to 127.0.0.1:$PA: connect: Connection refused$" "$D/nodeb.err"
 }
 
-@test "two nodes that connect to each other end with one link" {
+@test "two nodes that dial each other at once agree on one link and lose nothing sent on it" {
 	mknode nodea
 	mknode nodeb
-	lp nodea -l "127.0.0.1:$PA" -p "127.0.0.1:$PB"
-	lp nodeb -l "127.0.0.1:$PB" -p "127.0.0.1:$PA"
-	wait_line "$D/nodea.out" '^up nodeb$'
-	wait_line "$D/nodeb.out" '^up nodea$'
-	sleep 2
-	local ups downs n
-	for n in nodea nodeb; do
-		ups=$(grep -c '^up ' "$D/$n.out")
-		downs=$(grep -c '^down ' "$D/$n.out" || true)
-		[ $((ups - downs)) = 1 ]
-		if [ "$downs" != 0 ]; then
-			run -1 grep -v -E '^down node[ab]: (duplicate link, the other one stays|closed by the peer)$' <(grep '^down ' "$D/$n.out")
-		fi
+	local round n
+	for round in 1 2 3 4 5; do
+		# Both listen, then both dial 300 ms later: the connections cross.
+		lp nodea -l "127.0.0.1:$PA" -p "127.0.0.1:$PB" -s "a$round" -w 300
+		lp nodeb -l "127.0.0.1:$PB" -p "127.0.0.1:$PA" -s "b$round" -w 300
+		wait_line "$D/nodea.out" "^frame nodeb 1 b$round\$"
+		wait_line "$D/nodeb.out" "^frame nodea 1 a$round\$"
+		sleep 0.5
+		# One link, up once on each end, never dropped; exactly one TCP connection.
+		[ "$(cat "$D/nodea.out")" = "up nodeb
+frame nodeb 1 b$round" ]
+		[ "$(cat "$D/nodeb.out")" = "up nodea
+frame nodea 1 a$round" ]
+		[ "$(ss -Htn state established "( sport = :$PA or dport = :$PA or sport = :$PB or dport = :$PB )" | wc -l)" = 2 ]
+		for n in $BG_PIDS; do kill "$n" 2>/dev/null || :; wait "$n" 2>/dev/null || :; done
+		BG_PIDS=
+		# Nothing but routine closes in the logs (the losing connection).
+		run -1 grep -v -E "duplicate link, the other one stays|closed by the peer" "$D/nodea.err" "$D/nodeb.err" || { echo "$output" >&2; false; }
 	done
-	# Exactly one TCP connection between them remains.
-	[ "$(ss -Htn state established "( sport = :$PA or dport = :$PA or sport = :$PB or dport = :$PB )" | wc -l)" = 2 ]
 }

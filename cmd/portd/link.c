@@ -5,8 +5,9 @@
  * one link per pair of nodes, and closing.
  *
  * A link goes CONNECT (outgoing TCP) -> TLS (handshake, the peer's
- * certificate checked inside it) -> HELLO (ours sent, theirs awaited) -> UP
- * (cb->up called) -> DEAD. A dead link is unhooked from the loop at once
+ * certificate checked inside it) -> HELLO (awaiting the peer's) -> ACCEPT
+ * (the follower only: awaiting the leader's choice) -> UP (cb->up called)
+ * -> DEAD. A dead link is unhooked from the loop at once
  * and freed from a timer that runs after the current batch of events.
  */
 #include <errno.h>
@@ -37,9 +38,8 @@
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 8)
 #define HOST_MAX	256
 #define LISTEN_MAX	8
-#define LINK_ID_LEN	16
 
-enum { L_CONNECT, L_TLS, L_HELLO, L_UP, L_DEAD };
+enum { L_CONNECT, L_TLS, L_HELLO, L_ACCEPT, L_UP, L_DEAD };
 
 struct lpeer;
 
@@ -54,6 +54,7 @@ struct link {
 	struct link_tls_state tls;
 	struct lpeer *peer;		/* the peer entry that made it; NULL: accepted */
 	int outgoing;
+	int leader;			/* our name sorts first: we pick the link */
 	int upcalled;			/* cb->up was called */
 	int flushing;			/* on flushq */
 	int rd_want_w, wr_want_r;	/* SSL wants the other direction */
@@ -62,7 +63,6 @@ struct link {
 	char node[CRYPTO_NODE_MAX + 1];
 	uint64_t inc;
 	uint64_t up_at;
-	uint8_t id[LINK_ID_LEN];	/* from the TLS exporter: the same on both ends */
 	struct link_outq out;
 	struct link_inbuf in;
 };
@@ -254,7 +254,6 @@ link_free(struct link *l)
 {
 	link_outq_clear(&l->out);
 	link_inbuf_free(&l->in);
-	OPENSSL_cleanse(l->id, sizeof(l->id));
 	free(l);
 }
 
@@ -444,27 +443,61 @@ queue_frame(struct link *l, uint8_t type, const void *a, size_t alen, const void
 /* ---- one link per pair of nodes ---- */
 
 /*
- * A link up this long has carried traffic: a late duplicate (a static peer
- * that kept redialling while the other side linked to us) loses on both
- * ends, so nothing in flight is cut. Two links that come up together are
- * told apart by the name rule below, which both ends apply alike.
+ * Of two nodes, the one whose name sorts first (the leader) decides which
+ * link carries their traffic, so the two ends never disagree, however the
+ * links cross:
+ *
+ *   leader                          follower
+ *   TLS done: HELLO  ------------>  a live link (ACCEPT sent or up) to the
+ *                                   same incarnation: close this one;
+ *                                   else: HELLO, wait for ACCEPT
+ *   HELLO: any older link to it is
+ *   stale (the follower answers on
+ *   one link only); ACCEPT, up  --> ACCEPT: up
+ *
+ * Nothing but HELLO and ACCEPT travels before a link is up on both ends.
  */
-#define LINK_SETTLED_MS 500
 
-/* 1 if the new link n should win over the up link o to the same incarnation. */
-static int
-keep_new(const struct link *n, const struct link *o)
+/* The link to node other than l that is up, or waiting for ACCEPT; NULL if none. */
+static struct link *
+link_other(const struct link *l, const char *node)
 {
-	if (ev_now() - o->up_at >= LINK_SETTLED_MS)
-		return 0;
-	const char *in = n->outgoing ? self_node : n->node;
-	const char *io = o->outgoing ? self_node : o->node;
-	int c = strcmp(in, io);
+	struct link *o;
 
-	if (c != 0)
-		return c < 0;
-	/* Same initiator (two addresses, two attempts): both ends compare the same ids. */
-	return memcmp(n->id, o->id, LINK_ID_LEN) < 0;
+	LIST_FOREACH(o, &links, entry) {
+		if (o != l && (o->state == L_UP || o->state == L_ACCEPT) && strcmp(o->node, node) == 0)
+			return o;
+	}
+	return NULL;
+}
+
+static void
+link_send_hello(struct link *l)
+{
+	uint8_t hello[1 + CRYPTO_NODE_MAX + 8];
+	size_t n = strlen(self_node);
+
+	hello[0] = (uint8_t)n;
+	memcpy(hello + 1, self_node, n);
+	put_u64(hello + 1 + n, self_inc);
+	queue_frame(l, LINK_HELLO, hello, 1 + n + 8, NULL, 0);
+}
+
+static void
+link_up(struct link *l)
+{
+	ev_timer_disarm(loop, &l->timer);
+	l->state = L_UP;
+	l->up_at = ev_now();
+	l->upcalled = 1;
+	if (l->peer != NULL) {
+		l->peer->tries = 0;
+		if (l->peer->oneshot)
+			peer_drop(l->peer);	/* its job is done; no reconnecting */
+	}
+	log_debug("link %s: up", l->desc);
+	if (cb.up != NULL)
+		cb.up(l, l->node, l->inc);
 }
 
 static void
@@ -487,61 +520,36 @@ link_hello(struct link *l, const uint8_t *p, uint32_t len)
 		link_end(l, why, 0);
 		return;
 	}
-	if (l->peer != NULL)
-		snprintf(l->peer->node, sizeof(l->peer->node), "%s", name);
-	if (strcmp(name, self_node) == 0) {
-		if (l->peer != NULL)
-			l->peer->self = 1;
-		link_end(l, "the peer is this node", 0);
-		return;
-	}
 	snprintf(l->node, sizeof(l->node), "%s", name);
 	l->inc = inc;
 	snprintf(l->desc + strlen(l->desc), sizeof(l->desc) - strlen(l->desc), " (%s)", name);
-	if ((o = link_by_node(name)) != NULL) {
+	if ((o = link_other(l, name)) != NULL) {
 		if (o->inc != inc)
 			link_end(o, "replaced by a new incarnation of the node", 1);
-		else if (keep_new(l, o))
-			link_end(o, "duplicate link, the other one stays", 1);
+		else if (l->leader)
+			/* The follower answers on one link only: it is done with o. */
+			link_end(o, "replaced by the node's new link", 1);
 		else {
 			link_end(l, "duplicate link, the other one stays", 1);
 			return;
 		}
 	}
-	ev_timer_disarm(loop, &l->timer);
-	l->state = L_UP;
-	l->up_at = ev_now();
-	l->upcalled = 1;
-	if (!l->outgoing) {
-		/*
-		 * A node dialled us: static peers we have not reached yet may
-		 * be that node. Their next try waits until this link is settled,
-		 * so if it is a duplicate it loses on both ends, cutting nothing.
-		 */
-		struct lpeer *lp;
-		LIST_FOREACH(lp, &peers, entry)
-			if (lp->node[0] == '\0' && lp->conn == NULL && ev_timer_armed(&lp->timer) &&
-			    lp->timer.deadline < l->up_at + 2 * LINK_SETTLED_MS)
-				ev_timer_arm(loop, &lp->timer, l->up_at + 2 * LINK_SETTLED_MS);
+	if (l->leader) {
+		queue_frame(l, LINK_ACCEPT, NULL, 0, NULL, 0);
+		if (l->state != L_DEAD)
+			link_up(l);
+	} else {
+		l->state = L_ACCEPT;
+		link_send_hello(l);
 	}
-	if (l->peer != NULL) {
-		l->peer->tries = 0;
-		if (l->peer->oneshot)
-			peer_drop(l->peer);	/* its job is done; no reconnecting */
-	}
-	log_debug("link %s: up", l->desc);
-	if (cb.up != NULL)
-		cb.up(l, l->node, l->inc);
 }
 
-/* TLS is up: make sure of the peer, send our HELLO. */
+/* TLS is up: make sure of the peer; the leader speaks first. */
 static void
 link_tls_done(struct link *l)
 {
 	char cn[CRYPTO_NODE_MAX + 1];
-	uint8_t hello[1 + CRYPTO_NODE_MAX + 8];
 	X509 *cert = SSL_get0_peer_certificate(l->ssl);
-	size_t n = strlen(self_node);
 
 	/* The handshake checked it; check that it did. */
 	if (SSL_version(l->ssl) != TLS1_3_VERSION || cert == NULL ||
@@ -550,16 +558,18 @@ link_tls_done(struct link *l)
 		link_end(l, "peer not authenticated", 0);
 		return;
 	}
-	if (SSL_export_keying_material(l->ssl, l->id, sizeof(l->id), "EXPORTER-masix-link-id",
-	    strlen("EXPORTER-masix-link-id"), NULL, 0, 0) != 1) {
-		link_end(l, "TLS exporter failed", 0);
+	if (l->peer != NULL)
+		snprintf(l->peer->node, sizeof(l->peer->node), "%s", cn);
+	if (strcmp(cn, self_node) == 0) {
+		if (l->peer != NULL)
+			l->peer->self = 1;
+		link_end(l, "the peer is this node", 0);
 		return;
 	}
 	l->state = L_HELLO;
-	hello[0] = (uint8_t)n;
-	memcpy(hello + 1, self_node, n);
-	put_u64(hello + 1 + n, self_inc);
-	queue_frame(l, LINK_HELLO, hello, 1 + n + 8, NULL, 0);
+	l->leader = strcmp(self_node, cn) < 0;
+	if (l->leader)
+		link_send_hello(l);
 }
 
 static void
@@ -640,7 +650,9 @@ link_read(struct link *l)
 				break;
 			}
 			if (e == SSL_ERROR_ZERO_RETURN)
-				link_end(l, "closed by the peer", l->upcalled);
+				/* Before HELLO: a follower keeping another link to us closes this one. */
+				link_end(l, "closed by the peer", l->upcalled ||
+				    (l->state == L_HELLO && l->leader));
 			else if (e == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)
 				link_end(l, errno != 0 ? strerror(errno) : "connection closed", 0);
 			else {
@@ -657,13 +669,23 @@ link_read(struct link *l)
 					return;
 				}
 				link_hello(l, body, len);
+			} else if (l->state == L_ACCEPT) {
+				if (type != LINK_ACCEPT || len != 0) {
+					link_end(l, type == LINK_HELLO ? "malformed frame: a second HELLO" :
+					    "malformed frame: data before ACCEPT", 0);
+					return;
+				}
+				link_up(l);
 			} else if (type == LINK_HELLO) {
 				link_end(l, "malformed frame: a second HELLO", 0);
+				return;
+			} else if (type == LINK_ACCEPT) {
+				link_end(l, "malformed frame: an unexpected ACCEPT", 0);
 				return;
 			} else if (cb.frame != NULL) {
 				cb.frame(l, type, body, len);
 			}
-			if (l->state != L_UP)
+			if (l->state == L_DEAD)
 				return;		/* closed, by us or by portd */
 		}
 		if (got < 0) {

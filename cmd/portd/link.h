@@ -14,7 +14,7 @@
 #include "masix.h"
 
 #define LINK_HDR		8
-#define LINK_VERSION		1
+#define LINK_VERSION		2
 #define LINK_FRAME_MAX		(MX_BODY_MAX + 64 * 1024)
 #define LINK_DEFAULT_PORT	4170
 
@@ -90,10 +90,14 @@ size_t link_queued(const struct link *l);
  * ---- internals shared by link.c, link_tls.c and link_frame.c; not for the
  * rest of portd ----
  *
- * HELLO (type LINK_HELLO), the first frame each side sends once TLS is up:
- * u8 name length (1..63), the node name (no NUL), u64 incarnation; exactly.
+ * HELLO (type LINK_HELLO), the first frame on a link once TLS is up, sent
+ * by the node whose name sorts first (the leader), then by the other if it
+ * takes the link: u8 name length (1..63), the node name (no NUL), u64
+ * incarnation; exactly. ACCEPT (type LINK_ACCEPT, empty): the leader's
+ * answer, after which both ends carry traffic on the link.
  */
 #define LINK_HELLO		100
+#define LINK_ACCEPT		101
 #define LINK_CHUNK		(64 * 1024)	/* output queue chunk, input read size */
 
 struct ssl_st;

@@ -158,7 +158,7 @@ link_frame_next(const struct link_inbuf *b, size_t *off, uint8_t *type,
 		    n, (unsigned)LINK_FRAME_MAX);
 		return -1;
 	}
-	if (h[4] == 0 || h[4] > LINK_HELLO) {
+	if (h[4] == 0 || h[4] > LINK_ACCEPT) {
 		snprintf(why, whysz, "malformed frame: unknown type %u", h[4]);
 		return -1;
 	}

@@ -3,12 +3,14 @@
  * loop, for the bats suite.
  *
  *   linkpeer -S STATEDIR -N NODE [-l ADDR:PORT]... [-p HOST:PORT]...
- *            [-c NODE@HOST:PORT]... [-s TEXT] [-n COUNT] [-v]
+ *            [-c NODE@HOST:PORT]... [-s TEXT] [-n COUNT] [-w MS] [-v]
  *
  * -l listens, -p keeps a link to a peer (links_add_peer), -c connects once
  * to a node expected by name (links_connect). Prints on stdout, one line
  * each: "up NODE" when a link comes up, "frame NODE TYPE TEXT" for each
- * frame received, "down NODE: WHY" when an up link goes. -s sends TEXT as a
+ * frame received, "down NODE: WHY" when an up link goes. -w sleeps MS
+ * between listening and dialling, so two peers started together dial each
+ * other at the same moment (their connections cross). -s sends TEXT as a
  * type-1 frame on every link that comes up; -n exits after COUNT frames.
  * -b SIZE also sends a type-2 frame of SIZE pattern bytes, printed on receipt as
  * "frame NODE 2 SIZE bytes ok" (or "corrupt"). SIGHUP reloads the CRL; SIGTERM and SIGINT exit 0. Log lines on stderr.
@@ -117,7 +119,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: linkpeer -S STATEDIR -N NODE [-l ADDR:PORT]... [-p HOST:PORT]...\n"
-	    "                [-c NODE@HOST:PORT]... [-s TEXT] [-b SIZE] [-n COUNT] [-v]\n");
+	    "                [-c NODE@HOST:PORT]... [-s TEXT] [-b SIZE] [-n COUNT] [-w MS] [-v]\n");
 	exit(64);
 }
 
@@ -128,10 +130,10 @@ main(int argc, char **argv)
 	struct link_conf conf = { 0 };
 	char why[512];
 	const char *listen_on[8], *peer[8], *conn[8];
-	int nl = 0, np = 0, nc = 0, ch, i, verbose = 0;
+	int nl = 0, np = 0, nc = 0, ch, i, verbose = 0, wait_ms = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((ch = getopt(argc, argv, "S:N:l:p:c:s:n:b:v")) != -1) {
+	while ((ch = getopt(argc, argv, "S:N:l:p:c:s:n:b:w:v")) != -1) {
 		switch (ch) {
 		case 'S': conf.state_dir = optarg; break;
 		case 'N': conf.node = optarg; break;
@@ -142,6 +144,7 @@ main(int argc, char **argv)
 		case 'n': want = strtol(optarg, NULL, 10); break;
 		case 'b': bigsz = strtoul(optarg, NULL, 10); break;
 		case 'v': verbose++; break;
+		case 'w': wait_ms = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -162,6 +165,8 @@ main(int argc, char **argv)
 	for (i = 0; i < nl; i++)
 		if (links_listen(listen_on[i], why, sizeof(why)) != 0)
 			die(1, "listen: %s", why);
+	if (wait_ms > 0)
+		usleep((useconds_t)wait_ms * 1000);
 	for (i = 0; i < np; i++)
 		if (links_add_peer(peer[i], why, sizeof(why)) != 0)
 			die(1, "peer: %s", why);
