@@ -3,7 +3,7 @@
 
 load helpers
 
-PORTD_USAGE="usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT] [-N NODE] [-p HOST[:PORT]]...
+PORTD_USAGE="usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT]... [-N NODE] [-p HOST[:PORT]]...
              [-R DIR] [-S DIR] [-u UID]"
 
 @test "portd -h prints the usage line and exits 0" {
@@ -50,6 +50,9 @@ PORTD_USAGE="usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PO
 	[ "$stderr" = "portd: $d/masix.conf:1: not an IPv4 ADDR[:PORT] or off: 'broadcast = lan.example'" ]
 	run -64 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -p 'host:0'
 	[ "$stderr" = "portd: -p: 'host:0': not [HOST]:PORT: 'host:0'" ]
+	for i in 1 2 3 4 5 6 7 8 9; do echo "listen = 127.0.0.1:$((4170 + i))"; done >"$d/masix.conf"
+	run -78 --separate-stderr "$MASIX_BIN/portd" -n -R "$d" -c "$d/masix.conf"
+	[ "$stderr" = "portd: $d/masix.conf:9: too many listen addresses (8 at most): 'listen = 127.0.0.1:4179'" ]
 }
 
 @test "a second portd on the same runtime directory refuses to start" {

@@ -158,3 +158,21 @@ a send right to the same port: success" ]
 	run -0 sh -c "printf '%s\n' \"\$@\" | cut -d' ' -f1 | sort | tr '\n' ' '" _ "${lines[@]}"
 	[ "$output" = "n1 n2 n3 " ]
 }
+
+@test "portd listens on every listen line: a node that knows only the second one links through it" {
+	local p2
+	p2=$(free_port)
+	for i in 1 3; do timeout 30 "$NODE" stop "${NODE_DIR[$i]}"; rm -f "${NODE_DIR[$i]}/portd.log"; done
+	echo "listen = 127.0.0.1:$p2" >>"${NODE_DIR[1]}/masix.conf"
+	# n1 no longer dials n3; n3 knows n1 only by its second address.
+	sed -i "/^peer = 127.0.0.1:${NODE_PORT[3]}\$/d" "${NODE_DIR[1]}/masix.conf"
+	sed -i "s/^peer = 127.0.0.1:${NODE_PORT[1]}\$/peer = 127.0.0.1:$p2/" "${NODE_DIR[3]}/masix.conf"
+	for i in 1 3; do timeout 30 "$NODE" start "${NODE_DIR[$i]}"; done
+	[ "$(ss -Htln "( sport = :${NODE_PORT[1]} or sport = :$p2 )" | wc -l)" = 2 ]
+	wait_linked 3 1
+	[ "$(ss -Htn state established "( dport = :$p2 )" | wc -l)" = 1 ]
+	on 1 bg "$MASIX_BIN/msgrecv" -x 'echo "n1 got: $(cat)"' second
+	on 1 wait_name second
+	run -0 on 3 msgsend -r second@n1 via the second address
+	[ "$output" = "n1 got: via the second address" ]
+}

@@ -30,7 +30,7 @@ static int sock_is_ours;
 static void
 usage(FILE *f, int code)
 {
-	fprintf(f, "usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT] [-N NODE] [-p HOST[:PORT]]...\n"
+	fprintf(f, "usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT]... [-N NODE] [-p HOST[:PORT]]...\n"
 	    "             [-R DIR] [-S DIR] [-u UID]\n");
 	exit(code);
 }
@@ -108,9 +108,13 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		return 0;
 	}
 	if (strcmp(key, "listen") == 0) {
+		if (conf.nlistens == (int)(sizeof(conf.listens) / sizeof(conf.listens[0]))) {
+			snprintf(err, errsz, "too many listen addresses (8 at most)");
+			return -1;
+		}
 		if (link_addr_check(val, -1, err, errsz) < 0)
 			return -1;
-		return set_str(conf.listen, sizeof(conf.listen), val, err, errsz);
+		return set_str(conf.listens[conf.nlistens++], sizeof(conf.listens[0]), val, err, errsz);
 	}
 	if (strcmp(key, "broadcast") == 0) {
 		char host[64];
@@ -198,9 +202,9 @@ main(int argc, char **argv)
 	const char *cfile = NULL, *rundir = NULL;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, lfd;
-	const char *opt_node = NULL, *opt_uid = NULL, *opt_state = NULL, *opt_listen = NULL, *opt_bcast = NULL;
-	const char *opt_peers[16];
-	int nopt_peers = 0, i;
+	const char *opt_node = NULL, *opt_uid = NULL, *opt_state = NULL, *opt_bcast = NULL;
+	const char *opt_peers[16], *opt_listens[8];
+	int nopt_peers = 0, nopt_listens = 0, i;
 	unsigned long u;
 
 	log_init("portd", 0, 0);
@@ -220,7 +224,11 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'b': opt_bcast = optarg; break;
 		case 'c': cfile = optarg; break;
-		case 'l': opt_listen = optarg; break;
+		case 'l':
+			if (nopt_listens == 8)
+				die(EX_USAGE, "-l: too many listen addresses (8 at most)");
+			opt_listens[nopt_listens++] = optarg;
+			break;
 		case 'p':
 			if (nopt_peers == 16)
 				die(EX_USAGE, "-p: too many peers (16 at most)");
@@ -255,9 +263,12 @@ main(int argc, char **argv)
 		die(EX_USAGE, "-u: %s: '%s'", err, opt_uid);
 	if (opt_state != NULL && set_str(conf.state_dir, sizeof(conf.state_dir), opt_state, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-S: %s: '%s'", err, opt_state);
-	/* A flag beats the file: -l and -b replace, -p lines replace the file's peers. */
-	if (opt_listen != NULL && conf_set("listen", opt_listen, NULL, err, sizeof(err)) < 0)
-		die(EX_USAGE, "-l: %s: '%s'", err, opt_listen);
+	/* A flag beats the file: -b replaces, -l and -p lines replace the file's lines. */
+	if (nopt_listens > 0)
+		conf.nlistens = 0;
+	for (i = 0; i < nopt_listens; i++)
+		if (conf_set("listen", opt_listens[i], NULL, err, sizeof(err)) < 0)
+			die(EX_USAGE, "-l: %s: '%s'", err, opt_listens[i]);
 	if (opt_bcast != NULL && conf_set("broadcast", opt_bcast, NULL, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-b: %s: '%s'", err, opt_bcast);
 	if (nopt_peers > 0)

@@ -143,7 +143,8 @@ struct portd_conf {
 	uint32_t max_tasks;
 	uint64_t incarnation;		/* random at every start: tells this life from the last */
 	char state_dir[256];		/* node.key, node.crt, ca.crt, revoked.crl */
-	char listen[128];		/* "[ADDR]:PORT" for links, or "" */
+	char listens[8][128];		/* "[ADDR]:PORT"s for links */
+	int nlistens;
 	char broadcast[64];		/* "ADDR[:PORT]", or "" for off */
 	char peers[16][128];		/* static peers "HOST[:PORT]" */
 	int npeers;

@@ -1008,7 +1008,8 @@ static void
 announce(struct ev_timer *tm)
 {
 	static uint8_t b[2];
-	const char *colon = strrchr(conf.listen, ':');
+	/* Nodes that hear us dial the port of our first listen line. */
+	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
 	unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : LINK_DEFAULT_PORT;
 
 	put_u16(b, (uint16_t)port);
@@ -1030,21 +1031,24 @@ remote_init(char *why, size_t whysz)
 
 	/* A certified node listens on the default port unless told otherwise. */
 	snprintf(crt, sizeof(crt), "%s/node.crt", conf.state_dir);
-	if (conf.listen[0] == '\0' && access(crt, R_OK) == 0) {
-		snprintf(conf.listen, sizeof(conf.listen), ":%u", LINK_DEFAULT_PORT);
+	if (conf.nlistens == 0 && access(crt, R_OK) == 0) {
+		snprintf(conf.listens[0], sizeof(conf.listens[0]), ":%u", LINK_DEFAULT_PORT);
+		conf.nlistens = 1;
 		default_listen = 1;
 	}
-	if (conf.listen[0] == '\0' && conf.npeers == 0 && conf.broadcast[0] == '\0')
+	if (conf.nlistens == 0 && conf.npeers == 0 && conf.broadcast[0] == '\0')
 		return 0;	/* a node on its own */
 	if (links_init(loop, &lc, &cb, why, whysz) < 0)
 		return -1;
 	have_links = 1;
-	if (conf.listen[0] != '\0' && links_listen(conf.listen, why, whysz) < 0) {
+	for (i = 0; i < conf.nlistens; i++) {
+		if (links_listen(conf.listens[i], why, whysz) == 0)
+			continue;
 		if (!default_listen)
 			return -1;
 		/* Another node of this machine has the default port: links go out only. */
 		log_warnx("%s: not listening for links", why);
-		conf.listen[0] = '\0';
+		conf.nlistens = 0;
 	}
 	for (i = 0; i < conf.npeers; i++)
 		if (links_add_peer(conf.peers[i], why, whysz) < 0)
