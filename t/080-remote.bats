@@ -66,6 +66,29 @@ reply 3: success
 reply 4: success" ]
 }
 
+@test "pipelined sends to another node arrive in order, waiting ones included, and each is acknowledged" {
+	OUT=${NODE_DIR[2]}/fifo.out on 2 bg sh -c 'exec "$0" -R "$MASIX_RUNDIR" fifo-recv pipe 8 300 >"$OUT"' "$MASIX_TOOLS/mxtool"
+	pid=${BG_PIDS##* }
+	on 2 wait_name pipe
+	# A queue of 8 that nobody reads for 300 ms: most of them wait on n2.
+	run -0 on 1 mxtool fifo-send pipe 5000 4294967295
+	[ "$output" = "sent 5000: success" ]
+	wait "$pid"
+	[ "$(cat "${NODE_DIR[2]}/fifo.out")" = "receiving on pipe
+got 5000, in order" ]
+}
+
+@test "pipelined sends to a full queue on another node: those that fit arrive in order, the sender gets queue full" {
+	OUT=${NODE_DIR[2]}/full.out on 2 bg sh -c 'exec "$0" -R "$MASIX_RUNDIR" fifo-recv full 4 1000 >"$OUT"' "$MASIX_TOOLS/mxtool"
+	pid=${BG_PIDS##* }
+	on 2 wait_name full
+	run -0 on 1 mxtool fifo-send full 100 0
+	[ "$output" = "sent 100: queue full" ]
+	wait "$pid"
+	[ "$(cat "${NODE_DIR[2]}/full.out")" = "receiving on full
+got 4, in order" ]
+}
+
 @test "1 MiB binary bodies cross nodes both ways intact" {
 	head -c 1048576 /dev/urandom >"${NODE_DIR[1]}/mib"
 	on 2 bg "$MASIX_BIN/msgrecv" -x cat bigecho

@@ -124,7 +124,9 @@ struct task {
 	int stalled;			/* a send of ours waits for room: stop reading */
 	int muted;			/* stalled with input waiting: EPOLLIN off */
 	struct psend *psend;
-	struct rsend *rsend;		/* a send of ours waits for another node's ACK */
+	LIST_HEAD(, rsend) rsends;	/* sends of ours waiting for another node's ACK */
+	int nrsends;
+	int rwindow;			/* stalled until one of them is acknowledged */
 	struct osegq out;
 	size_t outbytes;
 	LIST_ENTRY(task) link;

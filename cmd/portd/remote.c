@@ -60,8 +60,19 @@ struct rnode {
  */
 #define ACK_DELAY_MS 1
 
+/*
+ * Plain sends to other nodes a task may have in flight: each completes on
+ * its ACK, in the meantime the task goes on (its next frames are taken).
+ * The link keeps them in order and the other node queues them in order,
+ * waiting ones included, so FIFO per sender holds. An RPC, or a send past
+ * the window, stalls the task as a local full queue does.
+ */
+#define RSEND_WINDOW 256
+
 struct rsend {
+	LIST_ENTRY(rsend) tlink;	/* the task's rsends */
 	struct task *task;		/* NULL once the task is gone */
+	int stalls;			/* the task waits for this one */
 	struct port *dest;		/* the proxy, referenced */
 	uint32_t frame_id;
 	uint8_t op;
@@ -279,6 +290,15 @@ rnode_reset(struct rnode *rn, const char *why)
 	log_debug("node %s: %s: %zu proxies dead", rn->name, why, n);
 }
 
+/* The task no longer waits for rs. */
+static void
+rsend_detach(struct rsend *rs)
+{
+	LIST_REMOVE(rs, tlink);
+	rs->task->nrsends--;
+	rs->task = NULL;
+}
+
 /* Fail what waits on the link. */
 static void
 rnode_fail_pending(struct rnode *rn)
@@ -289,10 +309,14 @@ rnode_fail_pending(struct rnode *rn)
 
 	while (map_iter(&rn->pending, &i, &k, &v)) {
 		struct rsend *rs = v;
-		if (rs->task != NULL) {
-			rs->task->rsend = NULL;
-			task_reply(rs->task, rs->op, rs->frame_id, MX_ERR_NODEDOWN, NULL, 0);
-			task_resume(rs->task);
+		struct task *t = rs->task;
+		if (t != NULL) {
+			rsend_detach(rs);
+			task_reply(t, rs->op, rs->frame_id, MX_ERR_NODEDOWN, NULL, 0);
+			if (rs->stalls || t->rwindow) {
+				t->rwindow = 0;
+				task_resume(t);
+			}
 		}
 		port_unref(rs->dest);
 		free(rs);
@@ -450,8 +474,16 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	rs->rpc_timeout = rpc_timeout;
 	if (map_put(&rn->pending, seq, rs) < 0)
 		fatal("rsend");
-	t->rsend = rs;
-	t->stalled = 1;		/* complete only once the other node has queued it */
+	LIST_INSERT_HEAD(&t->rsends, rs, tlink);
+	t->nrsends++;
+	/* Complete only once the other node has queued it. */
+	if (h->type != MX_OP_SEND) {
+		rs->stalls = 1;
+		t->stalled = 1;
+	} else if (t->nrsends >= RSEND_WINDOW) {
+		t->rwindow = 1;
+		t->stalled = 1;
+	}
 	/* The rights went with it: let go of ours without side effects. */
 	kmsg_destroy(km, 0);
 	return 0;
@@ -475,7 +507,7 @@ on_ack(struct rnode *rn, struct rbuf *r)
 		port_unref(rs->dest);	/* the map's */
 	}
 	if ((t = rs->task) != NULL) {
-		t->rsend = NULL;
+		rsend_detach(rs);
 		if (status != 0 || rs->op != MX_OP_RPC) {
 			task_reply(t, rs->op, rs->frame_id, status, NULL, 0);
 		} else {
@@ -485,7 +517,10 @@ on_ack(struct rnode *rn, struct rbuf *r)
 			else
 				task_reply(t, MX_OP_RPC, rs->frame_id, MX_ERR_BADNAME, NULL, 0);
 		}
-		task_resume(t);
+		if (rs->stalls || t->rwindow) {
+			t->rwindow = 0;
+			task_resume(t);
+		}
 	}
 	port_unref(rs->dest);
 	free(rs);
@@ -499,9 +534,8 @@ remote_task_gone(struct task *t)
 	uint64_t k;
 	void *v;
 
-	if (t->rsend != NULL)
-		t->rsend->task = NULL;
-	t->rsend = NULL;
+	while (!LIST_EMPTY(&t->rsends))
+		rsend_detach(LIST_FIRST(&t->rsends));
 	LIST_FOREACH(rn, &rnodes, link) {
 		i = 0;
 		while (map_iter(&rn->specials, &i, &k, &v))

@@ -65,6 +65,7 @@ task_accept(int lfd)
 		t->gid = cred.gid;
 		t->pid = cred.pid;
 		TAILQ_INIT(&t->out);
+		LIST_INIT(&t->rsends);
 		t->io.cb = task_io;
 		t->io.arg = t;
 		if (ev_io_add(loop, &t->io, fd, EPOLLIN) < 0)

@@ -259,6 +259,65 @@ sc_fifo(int n)
 	return bad != 0;
 }
 
+/*
+ * Pipelined sends of 0..N-1 to NAME (on any node), each with TIMEOUT_MS:
+ * prints the first error of the lot, or success.
+ */
+static int
+sc_fifo_send(const char *name, int n, uint32_t timeout_ms)
+{
+	struct mx_conn *b = conn();
+	struct mx_msg *m = mx_msg_new(0);
+	mx_name_t dest;
+	int i, r = 0;
+
+	CHECK(masix_lookup(b, name, 10000, &dest));
+	for (i = 0; i < n && r == 0; i++) {
+		mx_msg_reset(m, 0);
+		m->dest = dest;
+		mx_msg_add_int(m, i);
+		r = masix_send_nowait(b, m, timeout_ms);
+	}
+	if (r == 0)
+		r = masix_flush(b);
+	printf("sent %d: %s\n", n, mx_strerror(r));
+	return 0;
+}
+
+/*
+ * Take NAME with queue limit QLIMIT, sleep DELAY_MS, then receive until
+ * 500 ms pass without a message: how many, and whether in order.
+ */
+static int
+sc_fifo_recv(const char *name, uint32_t qlimit, int delay_ms)
+{
+	struct mx_conn *a = conn();
+	struct mx_msg *in;
+	mx_name_t pa;
+	int64_t v, last = -1;
+	int got = 0, bad = 0;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_port_set_qlimit(a, pa, qlimit));
+	CHECK(masix_register(a, name, pa));
+	printf("receiving on %s\n", name);
+	usleep((useconds_t)delay_ms * 1000);
+	masix_set_prefetch(a, 64);
+	while (masix_recv(a, pa, 500, &in) == 0) {
+		CHECK(mx_msg_get_int(in, &v));
+		if (v <= last)
+			bad++;
+		last = v;
+		got++;
+		mx_msg_free(in);
+	}
+	if (bad == 0)
+		printf("got %d, in order\n", got);
+	else
+		printf("got %d, %d out of order\n", got, bad);
+	return 0;
+}
+
 /* Many tasks at once on one event loop. */
 static int
 sc_many(int n)
@@ -611,7 +670,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
-	    "fifo N|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
+	    "fifo N|fifo-send NAME N TIMEOUT_MS|fifo-recv NAME QLIMIT DELAY_MS|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
 	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|forward NAME TARGET COUNT|\n"
 	    "       serve NAME COUNT DELAY_MS|move-recv-remote TARGET|garbage|wait-socket\n");
 	exit(64);
@@ -642,6 +701,10 @@ main(int argc, char **argv)
 		return sc_no_reply();
 	if (strcmp(sc, "fifo") == 0 && argc == 5)
 		return sc_fifo(atoi(argv[4]));
+	if (strcmp(sc, "fifo-send") == 0 && argc == 7)
+		return sc_fifo_send(argv[4], atoi(argv[5]), (uint32_t)strtoul(argv[6], NULL, 10));
+	if (strcmp(sc, "fifo-recv") == 0 && argc == 7)
+		return sc_fifo_recv(argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]));
 	if (strcmp(sc, "many") == 0 && argc == 5)
 		return sc_many(atoi(argv[4]));
 	if (strcmp(sc, "hold") == 0 && argc == 6)
