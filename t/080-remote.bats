@@ -199,3 +199,41 @@ a send right to the same port: success" ]
 	run -0 on 3 msgsend -r second@n1 via the second address
 	[ "$output" = "n1 got: via the second address" ]
 }
+
+@test "a registration is announced: other nodes cache it unasked, and a lookup waiting there ends at once" {
+	OUT=${NODE_DIR[1]}/later.out on 1 bg sh -c 'exec "$0" -w 10 -r later hi >"$OUT" 2>&1' "$MASIX_BIN/msgsend"
+	pid=${BG_PIDS##* }
+	sleep 0.5	# n1's lookup waits, its network query unanswered
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo "n2: $(cat)"' later
+	wait "$pid"
+	[ "$(cat "${NODE_DIR[1]}/later.out")" = "n2: hi" ]
+	# n3 never asked, yet has it: with n2's namesrv gone nobody could answer.
+	kill "$(cat "${NODE_DIR[2]}/namesrv.pid")"
+	run -0 on 3 msgsend -r later from n3
+	[ "$output" = "n2: from n3" ]
+}
+
+@test "announce = no: a registration is found by asking, a waiting lookup elsewhere is not told" {
+	kill "$(cat "${NODE_DIR[2]}/namesrv.pid")"
+	printf 'announce = no\n' >"${NODE_DIR[2]}/ns.conf"
+	run -0 "$MASIX_BIN/namesrv" -n -c "${NODE_DIR[2]}/ns.conf"
+	on 2 bg "$MASIX_BIN/namesrv" -R "${NODE_DIR[2]}" -c "${NODE_DIR[2]}/ns.conf"
+	# Up when a registration works (msgrecv then times out: 75).
+	timeout 10 sh -c 'until "$0" -R "$1" -t 0.1 probe >/dev/null 2>&1; [ $? -eq 75 ]; do sleep 0.1; done' \
+	    "$MASIX_BIN/msgrecv" "${NODE_DIR[2]}"
+	OUT=${NODE_DIR[1]}/quiet.out on 1 bg sh -c 'exec "$0" -w 2 -r quiet hi >"$OUT" 2>&1' "$MASIX_BIN/msgsend"
+	pid=${BG_PIDS##* }
+	sleep 0.5
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo "n2: $(cat)"' quiet
+	on 2 wait_name quiet
+	st=0
+	wait "$pid" || st=$?
+	[ "$st" = 69 ]
+	run -0 cat "${NODE_DIR[1]}/quiet.out"
+	[ "$output" = "msgsend: quiet: no such name (waited 2 s)" ]
+	run -0 on 3 msgsend -r quiet asked
+	[ "$output" = "n2: asked" ]
+	printf 'announce = maybe\n' >"${NODE_DIR[2]}/ns.conf"
+	run -78 --separate-stderr "$MASIX_BIN/namesrv" -n -c "${NODE_DIR[2]}/ns.conf"
+	[ "$stderr" = "namesrv: ${NODE_DIR[2]}/ns.conf:1: announce must be yes or no: 'announce = maybe'" ]
+}

@@ -56,7 +56,8 @@ cluster() {
 
 @test "names resolve by broadcast between hosts that know nothing of each other" {
 	cluster
-	for i in 1 2 3; do ns_node "$i" "broadcast = 10.77.0.255"; done
+	# announce = no: the lookup must ask the network (the query path, paper steps 3-9).
+	for i in 1 2 3; do ns_node "$i" "broadcast = 10.77.0.255" "announce = no"; done
 	ns_linked 1 3
 	MASIX_RUNDIR=${NS_DIR[3]} bg "$MASIX_BIN/msgrecv" -x 'echo "n3 got $(cat) from $MSG_SENDER_NODE"' far
 	MASIX_RUNDIR=${NS_DIR[3]} wait_name far

@@ -67,7 +67,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
 	static const char *const shared[] = {
 		"node", "listen", "peer", "broadcast", "trusted_uid", "queue_limit",
-		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", NULL,
+		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", "announce", NULL,
 	};
 	size_t i;
 

@@ -30,14 +30,23 @@ usage(FILE *f, int code)
 }
 
 static uint32_t resolve_ms = 1000;
+static int announce = 1;
 
-/* The node's file is mostly portd's; resolve_timeout is ours. */
+/* The node's file is mostly portd's; resolve_timeout and announce are ours. */
 static int
 conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
 	unsigned long u;
 
 	(void)arg;
+	if (strcmp(key, "announce") == 0) {
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0) {
+			snprintf(err, errsz, "announce must be yes or no");
+			return -1;
+		}
+		announce = val[0] == 'y';
+		return 0;
+	}
 	if (strcmp(key, "resolve_timeout") != 0)
 		return 0;
 	if (conf_uint(val, 600000, &u) < 0 || u == 0) {
@@ -107,7 +116,7 @@ main(int argc, char **argv)
 	}
 	masix_port_set_qlimit(c, name_port, 1024);
 	masix_set_stop_flag(c, &stop);
-	registry_init(c, notify_port, resolve_ms);
+	registry_init(c, notify_port, resolve_ms, announce);
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 

@@ -30,7 +30,7 @@ struct waiter {
 	uint64_t deadline;
 };
 
-void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms);
+void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms, int announce);
 void registry_net(struct mx_msg *m);
 void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);

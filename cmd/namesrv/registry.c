@@ -13,6 +13,7 @@ static LIST_HEAD(, peerns) peers = LIST_HEAD_INITIALIZER(peers);
 static struct mx_conn *conn;
 static mx_name_t notify_port;
 static uint32_t resolve_ms;
+static int announce_names;	/* tell other nodes of each registration */
 
 static uint64_t
 now_ms(void)
@@ -24,11 +25,12 @@ now_ms(void)
 }
 
 void
-registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve)
+registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve, int announce)
 {
 	conn = c;
 	notify_port = notify;
 	resolve_ms = resolve;
+	announce_names = announce;
 }
 
 static struct binding *
@@ -133,6 +135,9 @@ do_register(struct mx_msg *req)
 	log_debug("'%s' registered by pid %u uid %u", name, b->pid, b->uid);
 	answer(req, 0, 0);
 	answer_waiters(name, b->right);
+	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
+	if (announce_names && (r = ns_net_answer(conn, name, b->right)) < 0)
+		log_warnx("'%s': announcing: %s", name, mx_strerror(r));
 }
 
 
