@@ -1,13 +1,22 @@
 #!/usr/bin/env bats
-# Remote transparency on loopback: three nodes linked by TLS 1.3 through
-# static peers. The same tests with broadcast, link cuts and captures run in
-# network namespaces (085-netns-remote.bats).
+# Remote transparency: three nodes linked by TLS 1.3 through static peers,
+# each in its own network namespace on one bridge when root, on loopback
+# ports otherwise (t/cluster.bash). Broadcast resolution, link cuts and
+# captures are in 085-netns-remote.bats.
 
 load helpers
 load cluster
+eval "helpers_$(declare -f teardown)"
 
 setup() {
 	cluster_start 3
+}
+
+teardown() {
+	local rc=0
+	helpers_teardown || rc=1
+	cluster_teardown
+	return $rc
 }
 
 @test "a request to a name on another node, qualified or not; the receiver sees the sender's node" {
@@ -128,8 +137,8 @@ got 4, in order" ]
 	kill -KILL "$(cat "${NODE_DIR[2]}/portd.pid")"
 	sleep 0.5
 	run -69 on 1 msgsend -r phoenix x
-	timeout 30 "$NODE" stop "${NODE_DIR[2]}" || :
-	timeout 30 "$NODE" start "${NODE_DIR[2]}"
+	node_ctl stop 2 || :
+	node_ctl start 2
 	wait_linked 1 2
 	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo second life' phoenix
 	on 2 wait_name phoenix
@@ -147,11 +156,11 @@ a send right to the same port: success" ]
 }
 
 @test "a TLS client without a CA-signed certificate gets nothing" {
-	run timeout 10 openssl s_client -connect "127.0.0.1:${NODE_PORT[1]}" -tls1_3 -quiet </dev/null
+	run net_on 2 timeout 10 openssl s_client -connect "${NODE_HOST[1]}:${NODE_PORT[1]}" -tls1_3 -quiet </dev/null
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"alert certificate required"* ]]
 	grep -q "TLS handshake failed: peer did not return a certificate" "${NODE_DIR[1]}/portd.log"
-	run timeout 10 openssl s_client -connect "127.0.0.1:${NODE_PORT[1]}" -tls1_2 </dev/null
+	run net_on 2 timeout 10 openssl s_client -connect "${NODE_HOST[1]}:${NODE_PORT[1]}" -tls1_2 </dev/null
 	[ "$status" -ne 0 ]
 	grep -q "TLS handshake failed: unsupported protocol" "${NODE_DIR[1]}/portd.log"
 	# And the nodes still talk to each other.
@@ -183,17 +192,17 @@ a send right to the same port: success" ]
 }
 
 @test "portd listens on every listen line: a node that knows only the second one links through it" {
-	local p2
+	local p2 h1=${NODE_HOST[1]} h3=${NODE_HOST[3]}
 	p2=$(free_port)
-	for i in 1 3; do timeout 30 "$NODE" stop "${NODE_DIR[$i]}"; rm -f "${NODE_DIR[$i]}/portd.log"; done
-	echo "listen = 127.0.0.1:$p2" >>"${NODE_DIR[1]}/masix.conf"
+	for i in 1 3; do node_ctl stop "$i"; rm -f "${NODE_DIR[$i]}/portd.log"; done
+	echo "listen = $h1:$p2" >>"${NODE_DIR[1]}/masix.conf"
 	# n1 no longer dials n3; n3 knows n1 only by its second address.
-	sed -i "/^peer = 127.0.0.1:${NODE_PORT[3]}\$/d" "${NODE_DIR[1]}/masix.conf"
-	sed -i "s/^peer = 127.0.0.1:${NODE_PORT[1]}\$/peer = 127.0.0.1:$p2/" "${NODE_DIR[3]}/masix.conf"
-	for i in 1 3; do timeout 30 "$NODE" start "${NODE_DIR[$i]}"; done
-	[ "$(ss -Htln "( sport = :${NODE_PORT[1]} or sport = :$p2 )" | wc -l)" = 2 ]
+	sed -i "/^peer = $h3:${NODE_PORT[3]}\$/d" "${NODE_DIR[1]}/masix.conf"
+	sed -i "s/^peer = $h1:${NODE_PORT[1]}\$/peer = $h1:$p2/" "${NODE_DIR[3]}/masix.conf"
+	for i in 1 3; do node_ctl start "$i"; done
+	[ "$(net_on 1 ss -Htln "( sport = :${NODE_PORT[1]} or sport = :$p2 )" | wc -l)" = 2 ]
 	wait_linked 3 1
-	[ "$(ss -Htn state established "( dport = :$p2 )" | wc -l)" = 1 ]
+	[ "$(net_on 3 ss -Htn state established "( dport = :$p2 )" | wc -l)" = 1 ]
 	on 1 bg "$MASIX_BIN/msgrecv" -x 'echo "n1 got: $(cat)"' second
 	on 1 wait_name second
 	run -0 on 3 msgsend -r second@n1 via the second address
