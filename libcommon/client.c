@@ -619,6 +619,25 @@ recv_frame(struct mx_conn *c, struct recvstate *rs, mx_name_t port, uint32_t tim
 	put_u32(b + 8, c->prefetch);
 }
 
+/* A frame answering the receive open on rs: count it, decode it, free s. */
+static int
+recv_answer(struct recvstate *rs, const struct mx_frame_hdr *h, const uint8_t *p, struct stashed *s,
+    struct mx_msg **out)
+{
+	int r;
+
+	if (h->type == MX_OP_MSG)
+		rs->credit--;
+	else
+		rs->credit = 0;	/* portd ended this receive */
+	r = take_answer(h, p, out);
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return r;
+}
+
 /* Wait for the next message of the receive open on rs. */
 static int
 recv_take(struct mx_conn *c, struct recvstate *rs, struct mx_msg **out)
@@ -632,16 +651,7 @@ recv_take(struct mx_conn *c, struct recvstate *rs, struct mx_msg **out)
 		rs->credit = 0;
 		return r;
 	}
-	if (h.type == MX_OP_MSG)
-		rs->credit--;
-	else
-		rs->credit = 0;	/* portd ended this receive */
-	r = take_answer(&h, p, out);
-	if (s) {
-		free(s->payload);
-		free(s);
-	}
-	return r;
+	return recv_answer(rs, &h, p, s, out);
 }
 
 int
@@ -786,16 +796,7 @@ masix_recv_any(struct mx_conn *c, const mx_name_t *ports, int n, uint32_t timeou
 		else if ((r = stash_frame(c, &h, p)) < 0)
 			return r;
 	}
-	if (h.type == MX_OP_MSG)
-		rs[hit]->credit--;
-	else
-		rs[hit]->credit = 0;
-	r = take_answer(&h, p, out);
-	if (s) {
-		free(s->payload);
-		free(s);
-	}
-	return r;
+	return recv_answer(rs[hit], &h, p, s, out);
 }
 
 void
