@@ -4,6 +4,7 @@
  * what it saw, one line per step, for the tests to compare exactly.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -286,10 +287,11 @@ sc_fifo_send(const char *name, int n, uint32_t timeout_ms)
 
 /*
  * Take NAME with queue limit QLIMIT, sleep DELAY_MS, then receive until
- * 500 ms pass without a message: how many, and whether in order.
+ * IDLE_MS pass without a message, or MAX came: how many, and whether in
+ * order.
  */
 static int
-sc_fifo_recv(const char *name, uint32_t qlimit, int delay_ms)
+sc_fifo_recv(const char *name, uint32_t qlimit, int delay_ms, uint32_t idle_ms, int max)
 {
 	struct mx_conn *a = conn();
 	struct mx_msg *in;
@@ -303,7 +305,7 @@ sc_fifo_recv(const char *name, uint32_t qlimit, int delay_ms)
 	printf("receiving on %s\n", name);
 	usleep((useconds_t)delay_ms * 1000);
 	masix_set_prefetch(a, 64);
-	while (masix_recv(a, pa, 500, &in) == 0) {
+	while (got < max && masix_recv(a, pa, idle_ms, &in) == 0) {
 		CHECK(mx_msg_get_int(in, &v));
 		if (v <= last)
 			bad++;
@@ -670,7 +672,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
-	    "fifo N|fifo-send NAME N TIMEOUT_MS|fifo-recv NAME QLIMIT DELAY_MS|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
+	    "fifo N|fifo-send NAME N TIMEOUT_MS|fifo-recv NAME QLIMIT DELAY_MS [IDLE_MS [MAX]]|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
 	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|forward NAME TARGET COUNT|\n"
 	    "       serve NAME COUNT DELAY_MS|move-recv-remote TARGET|garbage|wait-socket\n");
 	exit(64);
@@ -703,8 +705,9 @@ main(int argc, char **argv)
 		return sc_fifo(atoi(argv[4]));
 	if (strcmp(sc, "fifo-send") == 0 && argc == 7)
 		return sc_fifo_send(argv[4], atoi(argv[5]), (uint32_t)strtoul(argv[6], NULL, 10));
-	if (strcmp(sc, "fifo-recv") == 0 && argc == 7)
-		return sc_fifo_recv(argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]));
+	if (strcmp(sc, "fifo-recv") == 0 && argc >= 7 && argc <= 9)
+		return sc_fifo_recv(argv[4], (uint32_t)atoi(argv[5]), atoi(argv[6]),
+		    argc >= 8 ? (uint32_t)atoi(argv[7]) : 500, argc == 9 ? atoi(argv[8]) : INT_MAX);
 	if (strcmp(sc, "many") == 0 && argc == 5)
 		return sc_many(atoi(argv[4]));
 	if (strcmp(sc, "hold") == 0 && argc == 6)
