@@ -196,7 +196,7 @@ void tasks_flush(void *arg);
 void tasks_close_all(void);
 int task_count(void);
 
-/* remote.c */
+/* remote*.c */
 int remote_init(char *why, size_t whysz);
 struct port *port_by_id(uint64_t id);
 void ports_index(struct port *p);

@@ -1,0 +1,152 @@
+/*
+ * remote_int.h — what remote.c (nodes, ids, deaths, specials, link
+ * callbacks), remote_msg.c (messages to and from proxies) and
+ * remote_names.c (name resolution, keysrv notices, broadcast) share. Not
+ * for the rest of portd, which uses portd.h.
+ */
+#ifndef PORTD_REMOTE_INT_H
+#define PORTD_REMOTE_INT_H
+
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include "link.h"
+#include "portd.h"
+#include "rmsg.h"
+
+/* Frame types on a link (1..99 are ours, the link layer keeps 100 and up). */
+enum {
+	LF_MSG = 1,		/* a message for one of the peer's ports */
+	LF_ACK = 2,		/* u64 seq, u32 status: the message was queued, or why not */
+	LF_DEAD = 3,		/* u64 inc, u64 id: a port of the sender died */
+	LF_SO_GONE = 4,		/* u64 inc, u64 id: a send-once right to it died unused */
+	LF_SPECIAL_REQ = 5,	/* u64 req, u32 which */
+	LF_SPECIAL_ANS = 6,	/* u64 req, u32 status, u64 id */
+	LF_QUERY = 7,		/* name: who has it? */
+	LF_ANSWER = 8,		/* name, gid: this port has it */
+};
+
+
+struct soexp {			/* send-once rights to a port of ours held on a node */
+	struct port *p;
+	uint32_t count;
+};
+
+struct rnode {
+	LIST_ENTRY(rnode) link;
+	char name[MX_NODE_MAX + 1];
+	uint64_t inc;			/* 0: not known yet */
+	struct link *lk;		/* NULL while unreachable */
+	char addr[128];			/* where it said it listens, if known */
+	struct map proxies;		/* its port id -> our proxy */
+	struct map pending;		/* seq -> rsend waiting for its ACK */
+	struct map soexp;		/* our port id -> soexp */
+	struct map specials;		/* req -> rspecial */
+	uint64_t next_seq, next_req;
+	struct ev_timer gone;
+	uint8_t *acks;			/* delayed ACKs: u64 seq, u32 status each */
+	size_t nacks, capacks;
+	struct ev_timer acktimer;
+};
+
+/*
+ * ACKs of requests and replies wait up to this long for another frame to
+ * that node (the reply, the next request) to ride with, saving a record and
+ * two wake-ups per round trip; other ACKs go at once.
+ */
+#define ACK_DELAY_MS 1
+
+/*
+ * Plain sends to other nodes a task may have in flight: each completes on
+ * its ACK, in the meantime the task goes on (its next frames are taken).
+ * The link keeps them in order and the other node queues them in order,
+ * waiting ones included, so FIFO per sender holds. An RPC, or a send past
+ * the window, stalls the task as a local full queue does.
+ */
+#define RSEND_WINDOW 256
+
+struct rsend {
+	LIST_ENTRY(rsend) tlink;	/* the task's rsends */
+	struct task *task;		/* NULL once the task is gone */
+	int stalls;			/* the task waits for this one */
+	struct port *dest;		/* the proxy, referenced */
+	uint32_t frame_id;
+	uint8_t op;
+	mx_name_t rpc_reply;
+	uint32_t rpc_timeout;
+};
+
+struct rspecial {
+	struct task *task;
+	uint32_t frame_id;
+};
+
+/* Building a frame. */
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+static inline void
+wb_need(struct wbuf *w, size_t n)
+{
+	if (w->len + n <= w->cap)
+		return;
+	while (w->cap < w->len + n)
+		w->cap = w->cap ? w->cap * 2 : 256;
+	if ((w->p = realloc(w->p, w->cap)) == NULL)
+		fatal("wbuf");
+}
+
+static inline void wb_u8(struct wbuf *w, uint8_t v) { wb_need(w, 1); w->p[w->len++] = v; }
+static inline void wb_u16(struct wbuf *w, uint16_t v) { wb_need(w, 2); put_u16(w->p + w->len, v); w->len += 2; }
+static inline void wb_u32(struct wbuf *w, uint32_t v) { wb_need(w, 4); put_u32(w->p + w->len, v); w->len += 4; }
+static inline void wb_u64(struct wbuf *w, uint64_t v) { wb_need(w, 8); put_u64(w->p + w->len, v); w->len += 8; }
+
+static inline void
+wb_str(struct wbuf *w, const char *s)
+{
+	size_t n = strnlen(s, 255);
+
+	wb_u8(w, (uint8_t)n);
+	wb_need(w, n);
+	memcpy(w->p + w->len, s, n);
+	w->len += n;
+}
+
+static inline void
+wb_gid(struct wbuf *w, const struct gid *g)
+{
+	wb_str(w, g->node);
+	wb_u64(w, g->inc);
+	wb_u64(w, g->id);
+}
+
+LIST_HEAD(rnodelist, rnode);
+extern struct rnodelist rnodes;
+extern int have_links, have_bcast;
+
+/* remote.c */
+struct rnode *rnode_get(const char *name, int create);
+void rnode_reset(struct rnode *rn, const char *why);
+void ack_later(struct rnode *rn, uint64_t seq);
+int send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
+void deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right);
+void notify_no_reply(struct port *p);
+void gid_of(struct port *p, struct gid *g);
+struct port *import(const struct gid *g);
+
+/* remote_msg.c */
+void rnode_fail_pending(struct rnode *rn);
+void on_msg(struct rnode *rn, struct rbuf *r);
+void on_ack(struct rnode *rn, struct rbuf *r);
+
+/* remote_names.c */
+void on_query(struct rnode *rn, const uint8_t *p, size_t n);
+void on_answer(struct rnode *rn, const uint8_t *p, size_t n);
+void tell_keysrv(struct link *l, const char *node);
+void bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
+    const struct sockaddr_in *from);
+void announce(struct ev_timer *tm);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * remote_msg.c — messages to and from proxy ports: a send to a proxy goes
+ * over the link and completes on the other node's ACK (up to RSEND_WINDOW
+ * plain sends pipelined per task); a message from a link is queued here
+ * and ACKed, at once or riding with the next frame the other way.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include "log.h"
+#include "remote_int.h"
+
+/* The task no longer waits for rs. */
+static void
+rsend_detach(struct rsend *rs)
+{
+	LIST_REMOVE(rs, tlink);
+	rs->task->nrsends--;
+	rs->task = NULL;
+}
+
+/* Fail what waits on the link. */
+void
+rnode_fail_pending(struct rnode *rn)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+
+	while (map_iter(&rn->pending, &i, &k, &v)) {
+		struct rsend *rs = v;
+		struct task *t = rs->task;
+		if (t != NULL) {
+			rsend_detach(rs);
+			task_reply(t, rs->op, rs->frame_id, MX_ERR_NODEDOWN, NULL, 0);
+			if (rs->stalls || t->rwindow) {
+				t->rwindow = 0;
+				task_resume(t);
+			}
+		}
+		port_unref(rs->dest);
+		free(rs);
+	}
+	map_free(&rn->pending);
+	i = 0;
+	while (map_iter(&rn->specials, &i, &k, &v)) {
+		struct rspecial *sp = v;
+		if (sp->task != NULL)
+			task_reply(sp->task, MX_OP_SPECIAL_GET, sp->frame_id, MX_ERR_NODEDOWN, NULL, 0);
+		free(sp);
+	}
+	map_free(&rn->specials);
+}
+
+int
+remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
+    mx_name_t rpc_reply, uint32_t rpc_timeout)
+{
+	struct port *dest = km->dest;
+	struct rnode *rn = dest->rnode;
+	struct wbuf w = { 0 };
+	struct gid g;
+	struct rsend *rs;
+	uint64_t seq;
+	uint32_t i;
+	size_t tl;
+	int r = 0;
+
+	if (rn->lk == NULL) {
+		kmsg_destroy(km, 0);
+		return -MX_ERR_NODEDOWN;
+	}
+	for (i = 0; i < km->nrights; i++)
+		if (km->rights[i].right == MX_RIGHT_RECEIVE)
+			r = -MX_ERR_NOTSUP;
+	if (r < 0) {
+		kmsg_destroy(km, 0);
+		return r;
+	}
+	seq = ++rn->next_seq;
+	wb_u64(&w, seq);
+	wb_u64(&w, rn->inc);
+	wb_u64(&w, dest->rid);
+	wb_u32(&w, km->msgid);
+	wb_u32(&w, timeout_ms);
+	wb_u8(&w, dest_so ? RMSGF_DEST_SO : 0);
+	wb_u8(&w, km->reply.port != NULL);
+	wb_u16(&w, (uint16_t)km->nrights);
+	wb_need(&w, MX_TRAILER_MAX);
+	tl = trailer_pack(w.p + w.len, &km->tr);
+	w.len += tl;
+	if (km->reply.port != NULL) {
+		wb_u8(&w, km->reply.right);
+		gid_of(km->reply.port, &g);
+		wb_gid(&w, &g);
+	}
+	for (i = 0; i < km->nrights; i++) {
+		wb_u32(&w, km->rights[i].off);
+		wb_u8(&w, km->rights[i].right);
+		gid_of(km->rights[i].port, &g);
+		wb_gid(&w, &g);
+	}
+	wb_u32(&w, km->len);
+	if (send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
+		free(w.p);
+		kmsg_destroy(km, 0);
+		return -MX_ERR_NODEDOWN;
+	}
+	free(w.p);
+	/* Send-once rights to our ports now live there: count them, for if it dies. */
+	for (i = 0; i <= km->nrights; i++) {
+		struct kright *kr = i < km->nrights ? &km->rights[i] : &km->reply;
+		struct soexp *se;
+		if (kr->port == NULL || kr->right != MX_RIGHT_SEND_ONCE || kr->port->rnode || kr->port->dead)
+			continue;
+		if ((se = map_get(&rn->soexp, kr->port->id)) == NULL) {
+			if ((se = calloc(1, sizeof(*se))) == NULL)
+				fatal("soexp");
+			se->p = kr->port;
+			port_ref(se->p);
+			if (map_put(&rn->soexp, kr->port->id, se) < 0)
+				fatal("soexp");
+		}
+		se->count++;
+	}
+	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+		fatal("rsend");
+	rs->task = t;
+	rs->dest = dest;
+	port_ref(dest);
+	rs->frame_id = h->id;
+	rs->op = h->type;
+	rs->rpc_reply = rpc_reply;
+	rs->rpc_timeout = rpc_timeout;
+	if (map_put(&rn->pending, seq, rs) < 0)
+		fatal("rsend");
+	LIST_INSERT_HEAD(&t->rsends, rs, tlink);
+	t->nrsends++;
+	/* Complete only once the other node has queued it. */
+	if (h->type != MX_OP_SEND) {
+		rs->stalls = 1;
+		t->stalled = 1;
+	} else if (t->nrsends >= RSEND_WINDOW) {
+		t->rwindow = 1;
+		t->stalled = 1;
+	}
+	/* The rights went with it: let go of ours without side effects. */
+	kmsg_destroy(km, 0);
+	return 0;
+}
+
+void
+on_ack(struct rnode *rn, struct rbuf *r)
+{
+	uint64_t seq = rb_u64(r);
+	uint32_t status = rb_u32(r);
+	struct rsend *rs;
+	struct task *t;
+
+	if (r->bad || (rs = map_del(&rn->pending, seq)) == NULL) {
+		log_warnx("node %s: unexpected ACK", rn->name);
+		return;
+	}
+	if (status == MX_ERR_DEAD && !rs->dest->dead && rs->dest->rnode == rn) {
+		map_del(&rn->proxies, rs->dest->rid);
+		port_destroy(rs->dest);
+		port_unref(rs->dest);	/* the map's */
+	}
+	if ((t = rs->task) != NULL) {
+		rsend_detach(rs);
+		if (status != 0 || rs->op != MX_OP_RPC) {
+			task_reply(t, rs->op, rs->frame_id, status, NULL, 0);
+		} else {
+			struct entry *e = space_lookup(t, rs->rpc_reply);
+			if (e != NULL && e->recv)
+				port_recv(e->port, t, rs->frame_id, 1, rs->rpc_timeout);
+			else
+				task_reply(t, MX_OP_RPC, rs->frame_id, MX_ERR_BADNAME, NULL, 0);
+		}
+		if (rs->stalls || t->rwindow) {
+			t->rwindow = 0;
+			task_resume(t);
+		}
+	}
+	port_unref(rs->dest);
+	free(rs);
+}
+
+void
+remote_task_gone(struct task *t)
+{
+	struct rnode *rn;
+	size_t i;
+	uint64_t k;
+	void *v;
+
+	while (!LIST_EMPTY(&t->rsends))
+		rsend_detach(LIST_FIRST(&t->rsends));
+	LIST_FOREACH(rn, &rnodes, link) {
+		i = 0;
+		while (map_iter(&rn->specials, &i, &k, &v))
+			if (((struct rspecial *)v)->task == t)
+				((struct rspecial *)v)->task = NULL;
+	}
+}
+
+static void
+send_ack(struct rnode *rn, uint64_t seq, uint32_t status)
+{
+	struct wbuf w = { 0 };
+
+	wb_u64(&w, seq);
+	wb_u32(&w, status);
+	send_frame(rn, LF_ACK, &w, NULL, 0);
+	free(w.p);
+}
+
+void
+remote_psend_done(struct psend *ps, int err)
+{
+	if (ps->km)
+		kmsg_destroy(ps->km, 0);
+	send_ack(ps->rn, ps->seq, (uint32_t)(err < 0 ? -err : err));
+	ev_timer_disarm(loop, &ps->timer);
+	free(ps);
+}
+
+static void
+rpsend_timeout(struct ev_timer *tm)
+{
+	struct psend *ps = tm->arg;
+
+	TAILQ_REMOVE(&ps->km->dest->blocked, ps, link);
+	remote_psend_done(ps, -MX_ERR_TIMEOUT);
+}
+
+void
+on_msg(struct rnode *rn, struct rbuf *r)
+{
+	struct rmsg m;
+	struct port *dest;
+	struct kmsg *km;
+	struct psend *ps;
+	uint32_t i;
+	int ret;
+
+	if (rmsg_decode(r->p, r->len, &m) < 0) {
+		log_warnx("node %s: malformed message frame", rn->name);
+		send_ack(rn, m.seq, MX_ERR_PROTO);
+		return;
+	}
+	dest = m.dest_inc == conf.incarnation ? port_by_id(m.dest_id) : NULL;
+	if (dest == NULL || dest->dead || dest->rnode != NULL) {
+		rmsg_free(&m);
+		send_ack(rn, m.seq, MX_ERR_DEAD);
+		return;
+	}
+	if ((km = calloc(1, sizeof(*km))) == NULL)
+		fatal("kmsg");
+	km->refs = 1;
+	km->dest = dest;
+	port_ref(dest);
+	km->msgid = m.msgid;
+	km->tr = m.tr;
+	/* The sender's node is the one on the link, whatever the trailer says. */
+	snprintf(km->tr.node, sizeof(km->tr.node), "%s", rn->name);
+	km->tr.port_id = dest->id;
+	if (m.has_reply) {
+		km->reply.right = m.reply.right;
+		km->reply.port = import(&m.reply.gid);
+	}
+	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
+		fatal("kmsg");
+	for (i = 0; i < m.nrights; i++)
+		km->rights[i] = (struct kright){ import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
+	km->nrights = m.nrights;
+	km->len = m.ilen;
+	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)
+		fatal("kmsg");
+	memcpy(km->mem, m.items, m.ilen);
+	km->items = km->mem;
+	rmsg_free(&m);
+	if (m.flags & RMSGF_DEST_SO) {
+		struct soexp *se = map_get(&rn->soexp, dest->id);
+		if (se != NULL && se->count > 0 && --se->count == 0) {
+			map_del(&rn->soexp, dest->id);
+			port_unref(se->p);
+			free(se);
+		}
+	}
+	ret = port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
+	if (ret == -MX_ERR_FULL && m.timeout_ms != 0) {
+		if ((ps = calloc(1, sizeof(*ps))) == NULL)
+			fatal("psend");
+		ps->km = km;
+		ps->rn = rn;
+		ps->seq = m.seq;
+		ev_timer_init(&ps->timer, rpsend_timeout, ps);
+		if (m.timeout_ms != MX_FOREVER)
+			ev_timer_arm(loop, &ps->timer, ev_now() + m.timeout_ms);
+		TAILQ_INSERT_TAIL(&dest->blocked, ps, link);
+		return;
+	}
+	if (ret < 0) {
+		kmsg_destroy(km, 0);
+		send_ack(rn, m.seq, (uint32_t)-ret);
+	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & RMSGF_DEST_SO)) {
+		ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
+	} else {
+		send_ack(rn, m.seq, 0);
+	}
+}
