@@ -1,8 +1,8 @@
 /*
- * link.c — portd-to-portd links on the event loop: listening, connecting
- * (static peers kept with backoff, one-off connections to announced nodes),
- * the TLS handshake under a deadline, HELLO exchange, frames in and out,
- * one link per pair of nodes, and closing.
+ * link.c — a portd-to-portd link's life on the event loop: the TLS
+ * handshake under a deadline, the HELLO/ACCEPT exchange that keeps one link
+ * per pair of nodes, frames in and out, and closing. How connections start
+ * (peers, listening) is link_dial.c's.
  *
  * A link goes CONNECT (outgoing TCP) -> TLS (handshake, the peer's
  * certificate checked inside it) -> HELLO (awaiting the peer's) -> ACCEPT
@@ -12,14 +12,11 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <openssl/err.h>
@@ -28,203 +25,39 @@
 #include "log.h"
 #include "link.h"
 #include "wire.h"
+#include "link_int.h"
 
-#define HANDSHAKE_MS	10000		/* connect + TLS + HELLO */
-#define BACKOFF_MIN_MS	200
-#define BACKOFF_MAX_MS	10000
-#define STABLE_MS	5000		/* up this long: the next failure starts backoff over */
-#define ONESHOT_TRIES	3		/* links_connect attempts */
-#define READ_BUDGET	(1u << 20)	/* bytes read per wakeup before yielding */
-#define ADDR_MAX	(INET6_ADDRSTRLEN + 8)
-#define HOST_MAX	256
-#define LISTEN_MAX	8
-
-enum { L_CONNECT, L_TLS, L_HELLO, L_ACCEPT, L_UP, L_DEAD };
-
-struct lpeer;
-
-struct link {
-	LIST_ENTRY(link) entry;		/* links, or zombies once dead */
-	LIST_ENTRY(link) fentry;	/* flushq */
-	int state;
-	int fd;
-	struct ev_io io;
-	struct ev_timer timer;		/* handshake deadline */
-	SSL *ssl;
-	struct link_tls_state tls;
-	struct lpeer *peer;		/* the peer entry that made it; NULL: accepted */
-	int outgoing;
-	int leader;			/* our name sorts first: we pick the link */
-	int upcalled;			/* cb->up was called */
-	int flushing;			/* on flushq */
-	int rd_want_w, wr_want_r;	/* SSL wants the other direction */
-	char addr[ADDR_MAX];		/* numeric address */
-	char desc[HOST_MAX + ADDR_MAX + 16];	/* "to host:port (addr)" / "from addr" */
-	char node[CRYPTO_NODE_MAX + 1];
-	uint64_t inc;
-	uint64_t up_at;
-	struct link_outq out;
-	struct link_inbuf in;
-};
-LIST_HEAD(linklist, link);
-
-/* A peer address we connect to: static (kept) or one-off (links_connect). */
-struct lpeer {
-	LIST_ENTRY(lpeer) entry;
-	char host[HOST_MAX];
-	char port[8];
-	char expect[CRYPTO_NODE_MAX + 1];	/* node name required, "" for any */
-	char node[CRYPTO_NODE_MAX + 1];		/* node learned from its HELLO */
-	int oneshot, tries;
-	int self;				/* it is this node: stop */
-	uint64_t backoff;
-	struct ev_timer timer;
-	struct link *conn;			/* the link it made, while alive */
-};
-LIST_HEAD(lpeerlist, lpeer);
-
-struct listener {
-	struct ev_io io;
-	char addr[ADDR_MAX];
-};
-
-static struct ev_loop *loop;
+struct ev_loop *links_loop;
+char self_node[CRYPTO_NODE_MAX + 1];
+struct linklist links = LIST_HEAD_INITIALIZER(links);
+struct lpeerlist peers = LIST_HEAD_INITIALIZER(peers);
+struct listener listeners[LISTEN_MAX];
+int nlisteners;
+int closing_all;
 static struct link_cb cb;
-static char self_node[CRYPTO_NODE_MAX + 1];
 static uint64_t self_inc;
-static struct linklist links = LIST_HEAD_INITIALIZER(links);
 static struct linklist zombies = LIST_HEAD_INITIALIZER(zombies);
 static struct linklist flushq = LIST_HEAD_INITIALIZER(flushq);
-static struct lpeerlist peers = LIST_HEAD_INITIALIZER(peers);
-static struct listener listeners[LISTEN_MAX];
-static int nlisteners;
 static struct ev_timer kick;		/* flushes and frees after the batch */
-static int closing_all;
 
 static void link_io(struct ev_io *io, uint32_t revents);
 static void link_read(struct link *l);
-static void peer_schedule(struct lpeer *p, uint64_t delay);
-static void peer_drop(struct lpeer *p);
-static void peer_connect(struct lpeer *p);
 
 /* ---- small helpers ---- */
 
 
 static void
-addr_format(const struct sockaddr *sa, char *out, size_t outsz)
-{
-	char h[INET6_ADDRSTRLEN];
-
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], h, sizeof(h));
-			snprintf(out, outsz, "%s:%u", h, ntohs(s6->sin6_port));
-		} else {
-			inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof(h));
-			snprintf(out, outsz, "[%s]:%u", h, ntohs(s6->sin6_port));
-		}
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)sa;
-		inet_ntop(AF_INET, &s4->sin_addr, h, sizeof(h));
-		snprintf(out, outsz, "%s:%u", h, ntohs(s4->sin_port));
-	} else {
-		snprintf(out, outsz, "?");
-	}
-}
-
-/*
- * "HOST:PORT", "[HOST]:PORT", "HOST" (with defport), ":PORT" (host "").
- * -1 with why when malformed.
- */
-static int
-hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
-    int defport, char *why, size_t whysz)
-{
-	const char *colon, *h = s, *pe;
-	size_t hl;
-	char *end;
-	unsigned long n;
-
-	if (s[0] == '[') {
-		if ((pe = strchr(s, ']')) == NULL)
-			goto bad;
-		h = s + 1;
-		hl = (size_t)(pe - h);
-		colon = pe[1] == ':' ? pe + 1 : NULL;
-		if (pe[1] != '\0' && colon == NULL)
-			goto bad;
-	} else {
-		colon = strrchr(s, ':');
-		if (colon != NULL && strchr(s, ':') != colon)
-			goto bad;	/* a bare IPv6 address needs brackets */
-		hl = colon != NULL ? (size_t)(colon - s) : strlen(s);
-	}
-	if (hl >= hostsz)
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	if (colon == NULL) {
-		if (defport < 0)
-			goto bad;
-		snprintf(port, portsz, "%d", defport);
-		return 0;
-	}
-	errno = 0;
-	n = strtoul(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || errno != 0 || n == 0 || n > 65535 ||
-	    (colon[1] < '0' || colon[1] > '9'))
-		goto bad;
-	snprintf(port, portsz, "%lu", n);
-	return 0;
-bad:
-	snprintf(why, whysz, "'%s': not [HOST]:PORT", s);
-	return -1;
-}
-
-int
-link_addr_check(const char *s, int defport, char *why, size_t whysz)
-{
-	char host[256], port[16];
-
-	return hostport_split(s, host, sizeof(host), port, sizeof(port), defport, why, whysz);
-}
-
-static int
-host_numeric(const char *h)
-{
-	struct in6_addr a6;
-
-	return inet_pton(AF_INET, h, &a6) == 1 || inet_pton(AF_INET6, h, &a6) == 1;
-}
-
-static void
-sock_tune(int fd)
-{
-	int one = 1, idle = 5, intvl = 2, cnt = 3;
-	unsigned int uto = 15000;
-
-	/* A dead peer is noticed within about 15 s, idle or not. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
-}
-
-static void
 kick_arm(void)
 {
 	if (!ev_timer_armed(&kick))
-		ev_timer_arm(loop, &kick, 0);
+		ev_timer_arm(links_loop, &kick, 0);
 }
 
 /* ---- link life ---- */
 
 static void link_deadline(struct ev_timer *t);
 
-static struct link *
+struct link *
 link_new(int fd, int outgoing, const char *addr)
 {
 	struct link *l = calloc(1, sizeof(*l));
@@ -240,11 +73,11 @@ link_new(int fd, int outgoing, const char *addr)
 	l->io.arg = l;
 	l->io.fd = -1;
 	ev_timer_init(&l->timer, link_deadline, l);
-	if (ev_io_add(loop, &l->io, fd, outgoing ? EPOLLOUT : EPOLLIN) < 0) {
+	if (ev_io_add(links_loop, &l->io, fd, outgoing ? EPOLLOUT : EPOLLIN) < 0) {
 		free(l);
 		return NULL;
 	}
-	ev_timer_arm(loop, &l->timer, ev_now() + HANDSHAKE_MS);
+	ev_timer_arm(links_loop, &l->timer, ev_now() + HANDSHAKE_MS);
 	LIST_INSERT_HEAD(&links, l, entry);
 	return l;
 }
@@ -257,21 +90,8 @@ link_free(struct link *l)
 	free(l);
 }
 
-/* Peers whose node is n may reconnect now that its link is gone. */
-static void
-peers_wake(const char *n)
-{
-	struct lpeer *p, *next;
-
-	for (p = LIST_FIRST(&peers); p != NULL; p = next) {
-		next = LIST_NEXT(p, entry);
-		if (p->conn == NULL && !p->self && strcmp(p->node, n) == 0)
-			peer_schedule(p, p->backoff);
-	}
-}
-
 /*
- * Close l: unhook it from the loop and from its peer entry, tell portd if
+ * Close l: unhook it from the links_loop and from its peer entry, tell portd if
  * it knew the link, and leave it to be freed after this batch of events.
  * quiet: a routine close (duplicate, shutdown, the peer's orderly close of
  * an up link, portd's own link_close) that needs no warning.
@@ -290,8 +110,8 @@ link_end(struct link *l, const char *why, int quiet)
 		LIST_REMOVE(l, fentry);
 		l->flushing = 0;
 	}
-	ev_timer_disarm(loop, &l->timer);
-	ev_io_del(loop, &l->io);
+	ev_timer_disarm(links_loop, &l->timer);
+	ev_io_del(links_loop, &l->io);
 	if (l->ssl != NULL) {
 		/* close_notify, best effort: the socket is non-blocking. */
 		if (SSL_is_init_finished(l->ssl))
@@ -352,7 +172,7 @@ link_watch(struct link *l)
 		ev = EPOLLOUT;
 	else if (l->rd_want_w || (l->out.head != NULL && !l->wr_want_r))
 		ev |= EPOLLOUT;
-	ev_io_set(loop, &l->io, ev);
+	ev_io_set(links_loop, &l->io, ev);
 }
 
 /* Write out; 0, or -1 when the link died. */
@@ -486,7 +306,7 @@ link_send_hello(struct link *l)
 static void
 link_up(struct link *l)
 {
-	ev_timer_disarm(loop, &l->timer);
+	ev_timer_disarm(links_loop, &l->timer);
 	l->state = L_UP;
 	l->up_at = ev_now();
 	l->upcalled = 1;
@@ -607,7 +427,7 @@ link_handshake(struct link *l)
 	link_end(l, why, 0);
 }
 
-static void
+void
 link_start_tls(struct link *l)
 {
 	l->state = L_TLS;
@@ -741,165 +561,6 @@ link_io(struct ev_io *io, uint32_t revents)
 		link_watch(l);
 }
 
-/* ---- peers ---- */
-
-static void
-peer_timer(struct ev_timer *t)
-{
-	peer_connect(t->arg);
-}
-
-static void
-peer_drop(struct lpeer *p)
-{
-	ev_timer_disarm(loop, &p->timer);
-	if (p->conn != NULL)
-		p->conn->peer = NULL;
-	LIST_REMOVE(p, entry);
-	free(p);
-}
-
-/* Try again after delay ms, doubling the next delay. */
-static void
-peer_schedule(struct lpeer *p, uint64_t delay)
-{
-	if (p->self || p->conn != NULL)
-		return;
-	if (p->oneshot && p->tries >= ONESHOT_TRIES) {
-		log_warnx("link to %s:%s (node %s): giving up after %d attempts",
-		    p->host, p->port, p->expect, p->tries);
-		peer_drop(p);
-		return;
-	}
-	ev_timer_arm(loop, &p->timer, ev_now() + delay);
-	p->backoff = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
-	if (p->backoff < BACKOFF_MIN_MS)
-		p->backoff = BACKOFF_MIN_MS;
-}
-
-static void
-peer_connect(struct lpeer *p)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char addr[ADDR_MAX], why[HOST_MAX + 64];
-	struct link *l;
-	int r, fd = -1;
-
-	if (p->self || p->conn != NULL)
-		return;
-	/* Linked already (the other side's link won): check again later. */
-	if (p->node[0] != '\0' && link_by_node(p->node) != NULL) {
-		if (p->oneshot)
-			peer_drop(p);
-		else
-			ev_timer_arm(loop, &p->timer, ev_now() + BACKOFF_MAX_MS);
-		return;
-	}
-	p->tries++;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
-	/* Blocking, but a name is usually in /etc/hosts or a near resolver. */
-	if ((r = getaddrinfo(p->host, p->port, &hints, &res)) != 0) {
-		log_warnx("link to %s:%s: %s", p->host, p->port,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		peer_schedule(p, p->backoff);
-		return;
-	}
-	why[0] = '\0';
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		addr_format(ai->ai_addr, addr, sizeof(addr));
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			snprintf(why, sizeof(why), "socket: %s", strerror(errno));
-			continue;
-		}
-		sock_tune(fd);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
-			break;
-		snprintf(why, sizeof(why), "%s: connect: %s", addr, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		log_warnx("link to %s:%s: %s", p->host, p->port, why[0] ? why : "no address");
-		peer_schedule(p, p->backoff);
-		return;
-	}
-	if ((l = link_new(fd, 1, addr)) == NULL) {
-		close(fd);
-		log_warnx("link to %s:%s: out of memory", p->host, p->port);
-		peer_schedule(p, p->backoff);
-		return;
-	}
-	if (!host_numeric(p->host))
-		snprintf(l->desc, sizeof(l->desc), "to %s:%s [%s]", p->host, p->port, addr);
-	snprintf(l->tls.expect, sizeof(l->tls.expect), "%s", p->expect);
-	l->peer = p;
-	p->conn = l;
-}
-
-static struct lpeer *
-peer_new(const char *hostport, const char *expect, int oneshot, char *why, size_t whysz)
-{
-	struct lpeer *p = calloc(1, sizeof(*p));
-
-	if (p == NULL) {
-		snprintf(why, whysz, "out of memory");
-		return NULL;
-	}
-	if (hostport_split(hostport, p->host, sizeof(p->host), p->port, sizeof(p->port),
-	    LINK_DEFAULT_PORT, why, whysz) != 0 || p->host[0] == '\0') {
-		if (p->host[0] == '\0')
-			snprintf(why, whysz, "'%s': not HOST[:PORT]", hostport);
-		free(p);
-		return NULL;
-	}
-	if (expect != NULL) {
-		snprintf(p->expect, sizeof(p->expect), "%s", expect);
-		snprintf(p->node, sizeof(p->node), "%s", expect);
-	}
-	p->oneshot = oneshot;
-	p->backoff = BACKOFF_MIN_MS;
-	ev_timer_init(&p->timer, peer_timer, p);
-	LIST_INSERT_HEAD(&peers, p, entry);
-	return p;
-}
-
-/* ---- listening ---- */
-
-static void
-listener_io(struct ev_io *io, uint32_t revents)
-{
-	struct sockaddr_storage ss;
-	char addr[ADDR_MAX];
-	struct link *l;
-	socklen_t sl;
-	int fd, n;
-
-	(void)revents;
-	for (n = 0; n < 64; n++) {
-		sl = sizeof(ss);
-		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("link: accept on %s", ((struct listener *)io->arg)->addr);
-			return;
-		}
-		addr_format((struct sockaddr *)&ss, addr, sizeof(addr));
-		sock_tune(fd);
-		if ((l = link_new(fd, 0, addr)) == NULL) {
-			log_warnx("link from %s: out of memory", addr);
-			close(fd);
-			continue;
-		}
-		link_start_tls(l);
-	}
-}
-
 /* ---- the interface ---- */
 
 int
@@ -912,117 +573,13 @@ links_init(struct ev_loop *lp, const struct link_conf *conf, const struct link_c
 	}
 	if (link_tls_init(conf->state_dir, conf->node, why, whysz) != 0)
 		return -1;
-	loop = lp;
+	links_loop = lp;
 	cb = *c;
 	snprintf(self_node, sizeof(self_node), "%s", conf->node);
 	self_inc = conf->incarnation;
 	ev_timer_init(&kick, kick_cb, NULL);
 	closing_all = 0;
 	return 0;
-}
-
-int
-links_listen(const char *spec, char *why, size_t whysz)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	char host[HOST_MAX], port[8];
-	struct listener *ls;
-	int fd = -1, r, one = 1, zero = 0;
-
-	if (loop == NULL) {
-		snprintf(why, whysz, "links not initialised");
-		return -1;
-	}
-	if (nlisteners == LISTEN_MAX) {
-		snprintf(why, whysz, "%s: too many listening addresses", spec);
-		return -1;
-	}
-	if (hostport_split(spec, host, sizeof(host), port, sizeof(port), -1, why, whysz) != 0)
-		return -1;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	hints.ai_family = host[0] == '\0' ? AF_INET6 : AF_UNSPEC;
-	r = getaddrinfo(host[0] == '\0' ? NULL : host, port, &hints, &res);
-	if (r != 0 && host[0] == '\0') {
-		hints.ai_family = AF_INET;	/* no IPv6 here */
-		r = getaddrinfo(NULL, port, &hints, &res);
-	}
-	if (r != 0) {
-		snprintf(why, whysz, "%s: %s", spec, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		return -1;
-	}
-	why[0] = '\0';
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (fd < 0) {
-			snprintf(why, whysz, "%s: socket: %s", spec, strerror(errno));
-			continue;
-		}
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6 && host[0] == '\0')
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
-			break;
-		snprintf(why, whysz, "%s: %s", spec, strerror(errno));
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
-		return -1;
-	ls = &listeners[nlisteners];
-	snprintf(ls->addr, sizeof(ls->addr), "%s", spec);
-	ls->io.cb = listener_io;
-	ls->io.arg = ls;
-	if (ev_io_add(loop, &ls->io, fd, EPOLLIN) < 0) {
-		snprintf(why, whysz, "%s: %s", spec, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	nlisteners++;
-	return 0;
-}
-
-int
-links_add_peer(const char *hostport, char *why, size_t whysz)
-{
-	struct lpeer *p;
-
-	if (loop == NULL) {
-		snprintf(why, whysz, "links not initialised");
-		return -1;
-	}
-	if ((p = peer_new(hostport, NULL, 0, why, whysz)) == NULL)
-		return -1;
-	peer_connect(p);
-	return 0;
-}
-
-void
-links_connect(const char *node, const char *hostport)
-{
-	char why[HOST_MAX + 64];
-	struct lpeer *p;
-	struct link *l;
-
-	if (loop == NULL || !crypto_node_name_valid(node) || strcmp(node, self_node) == 0)
-		return;
-	if (link_by_node(node) != NULL)
-		return;
-	LIST_FOREACH(l, &links, entry) {
-		if (strcmp(l->tls.expect, node) == 0 || strcmp(l->node, node) == 0)
-			return;		/* connecting, or in HELLO */
-	}
-	LIST_FOREACH(p, &peers, entry) {
-		if (strcmp(p->node, node) == 0 && (p->conn != NULL || ev_timer_armed(&p->timer)))
-			return;
-	}
-	if ((p = peer_new(hostport, node, 1, why, sizeof(why))) == NULL) {
-		log_warnx("link to node %s: %s", node, why);
-		return;
-	}
-	peer_connect(p);
 }
 
 struct link *
@@ -1057,7 +614,7 @@ links_reload(void)
 	char why[CRYPTO_WHY_MAX + PATH_MAX], reason[CRYPTO_WHY_MAX], cn[CRYPTO_NODE_MAX + 1];
 	struct link *l, *next;
 
-	if (loop == NULL)
+	if (links_loop == NULL)
 		return;
 	if (link_tls_reload(why, sizeof(why)) != 0) {
 		log_warnx("%s", why);
@@ -1086,7 +643,7 @@ links_close_all(void)
 	struct link *l;
 	int i;
 
-	if (loop == NULL)
+	if (links_loop == NULL)
 		return;
 	closing_all = 1;
 	while ((p = LIST_FIRST(&peers)) != NULL)
@@ -1099,14 +656,14 @@ links_close_all(void)
 	while ((l = LIST_FIRST(&links)) != NULL)
 		link_end(l, "shutting down", 1);
 	for (i = 0; i < nlisteners; i++) {
-		ev_io_del(loop, &listeners[i].io);
+		ev_io_del(links_loop, &listeners[i].io);
 		close(listeners[i].io.fd);
 	}
 	nlisteners = 0;
-	/* Called once the loop is done: free now. */
+	/* Called once the links_loop is done: free now. */
 	LIST_INIT(&flushq);
-	ev_timer_disarm(loop, &kick);
+	ev_timer_disarm(links_loop, &kick);
 	kick_cb(&kick);
 	link_tls_free();
-	loop = NULL;
+	links_loop = NULL;
 }

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <openssl/rand.h>
 #include "../../cmd/portd/link.c"
+#include "../../cmd/portd/link_dial.c"
 #include "../../cmd/portd/link_tls.c"
 #include "../../cmd/portd/link_frame.c"
 

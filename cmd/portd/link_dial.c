@@ -1,0 +1,400 @@
+/*
+ * link_dial.c — how links start: addresses, the static peers kept with
+ * backoff and the one-off connections to announced nodes, and the
+ * listening sockets. A link, once its TCP connection exists, is link.c's.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include "log.h"
+#include "link_int.h"
+
+static void peer_connect(struct lpeer *p);
+
+/* ---- addresses ---- */
+
+void
+addr_format(const struct sockaddr *sa, char *out, size_t outsz)
+{
+	char h[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], h, sizeof(h));
+			snprintf(out, outsz, "%s:%u", h, ntohs(s6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &s6->sin6_addr, h, sizeof(h));
+			snprintf(out, outsz, "[%s]:%u", h, ntohs(s6->sin6_port));
+		}
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		inet_ntop(AF_INET, &s4->sin_addr, h, sizeof(h));
+		snprintf(out, outsz, "%s:%u", h, ntohs(s4->sin_port));
+	} else {
+		snprintf(out, outsz, "?");
+	}
+}
+
+/*
+ * "HOST:PORT", "[HOST]:PORT", "HOST" (with defport), ":PORT" (host "").
+ * -1 with why when malformed.
+ */
+int
+hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
+    int defport, char *why, size_t whysz)
+{
+	const char *colon, *h = s, *pe;
+	size_t hl;
+	char *end;
+	unsigned long n;
+
+	if (s[0] == '[') {
+		if ((pe = strchr(s, ']')) == NULL)
+			goto bad;
+		h = s + 1;
+		hl = (size_t)(pe - h);
+		colon = pe[1] == ':' ? pe + 1 : NULL;
+		if (pe[1] != '\0' && colon == NULL)
+			goto bad;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon != NULL && strchr(s, ':') != colon)
+			goto bad;	/* a bare IPv6 address needs brackets */
+		hl = colon != NULL ? (size_t)(colon - s) : strlen(s);
+	}
+	if (hl >= hostsz)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (colon == NULL) {
+		if (defport < 0)
+			goto bad;
+		snprintf(port, portsz, "%d", defport);
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || n == 0 || n > 65535 ||
+	    (colon[1] < '0' || colon[1] > '9'))
+		goto bad;
+	snprintf(port, portsz, "%lu", n);
+	return 0;
+bad:
+	snprintf(why, whysz, "'%s': not [HOST]:PORT", s);
+	return -1;
+}
+
+int
+link_addr_check(const char *s, int defport, char *why, size_t whysz)
+{
+	char host[256], port[16];
+
+	return hostport_split(s, host, sizeof(host), port, sizeof(port), defport, why, whysz);
+}
+
+static int
+host_numeric(const char *h)
+{
+	struct in6_addr a6;
+
+	return inet_pton(AF_INET, h, &a6) == 1 || inet_pton(AF_INET6, h, &a6) == 1;
+}
+
+static void
+sock_tune(int fd)
+{
+	int one = 1, idle = 5, intvl = 2, cnt = 3;
+	unsigned int uto = 15000;
+
+	/* A dead peer is noticed within about 15 s, idle or not. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &uto, sizeof(uto));
+}
+
+/* ---- peers ---- */
+
+/* Peers whose node is n may reconnect now that its link is gone. */
+void
+peers_wake(const char *n)
+{
+	struct lpeer *p, *next;
+
+	for (p = LIST_FIRST(&peers); p != NULL; p = next) {
+		next = LIST_NEXT(p, entry);
+		if (p->conn == NULL && !p->self && strcmp(p->node, n) == 0)
+			peer_schedule(p, p->backoff);
+	}
+}
+
+static void
+peer_timer(struct ev_timer *t)
+{
+	peer_connect(t->arg);
+}
+
+void
+peer_drop(struct lpeer *p)
+{
+	ev_timer_disarm(links_loop, &p->timer);
+	if (p->conn != NULL)
+		p->conn->peer = NULL;
+	LIST_REMOVE(p, entry);
+	free(p);
+}
+
+/* Try again after delay ms, doubling the next delay. */
+void
+peer_schedule(struct lpeer *p, uint64_t delay)
+{
+	if (p->self || p->conn != NULL)
+		return;
+	if (p->oneshot && p->tries >= ONESHOT_TRIES) {
+		log_warnx("link to %s:%s (node %s): giving up after %d attempts",
+		    p->host, p->port, p->expect, p->tries);
+		peer_drop(p);
+		return;
+	}
+	ev_timer_arm(links_loop, &p->timer, ev_now() + delay);
+	p->backoff = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
+	if (p->backoff < BACKOFF_MIN_MS)
+		p->backoff = BACKOFF_MIN_MS;
+}
+
+static void
+peer_connect(struct lpeer *p)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char addr[ADDR_MAX], why[HOST_MAX + 64];
+	struct link *l;
+	int r, fd = -1;
+
+	if (p->self || p->conn != NULL)
+		return;
+	/* Linked already (the other side's link won): check again later. */
+	if (p->node[0] != '\0' && link_by_node(p->node) != NULL) {
+		if (p->oneshot)
+			peer_drop(p);
+		else
+			ev_timer_arm(links_loop, &p->timer, ev_now() + BACKOFF_MAX_MS);
+		return;
+	}
+	p->tries++;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+	/* Blocking, but a name is usually in /etc/hosts or a near resolver. */
+	if ((r = getaddrinfo(p->host, p->port, &hints, &res)) != 0) {
+		log_warnx("link to %s:%s: %s", p->host, p->port,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		peer_schedule(p, p->backoff);
+		return;
+	}
+	why[0] = '\0';
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		addr_format(ai->ai_addr, addr, sizeof(addr));
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "socket: %s", strerror(errno));
+			continue;
+		}
+		sock_tune(fd);
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
+			break;
+		snprintf(why, sizeof(why), "%s: connect: %s", addr, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		log_warnx("link to %s:%s: %s", p->host, p->port, why[0] ? why : "no address");
+		peer_schedule(p, p->backoff);
+		return;
+	}
+	if ((l = link_new(fd, 1, addr)) == NULL) {
+		close(fd);
+		log_warnx("link to %s:%s: out of memory", p->host, p->port);
+		peer_schedule(p, p->backoff);
+		return;
+	}
+	if (!host_numeric(p->host))
+		snprintf(l->desc, sizeof(l->desc), "to %s:%s [%s]", p->host, p->port, addr);
+	snprintf(l->tls.expect, sizeof(l->tls.expect), "%s", p->expect);
+	l->peer = p;
+	p->conn = l;
+}
+
+static struct lpeer *
+peer_new(const char *hostport, const char *expect, int oneshot, char *why, size_t whysz)
+{
+	struct lpeer *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return NULL;
+	}
+	if (hostport_split(hostport, p->host, sizeof(p->host), p->port, sizeof(p->port),
+	    LINK_DEFAULT_PORT, why, whysz) != 0 || p->host[0] == '\0') {
+		if (p->host[0] == '\0')
+			snprintf(why, whysz, "'%s': not HOST[:PORT]", hostport);
+		free(p);
+		return NULL;
+	}
+	if (expect != NULL) {
+		snprintf(p->expect, sizeof(p->expect), "%s", expect);
+		snprintf(p->node, sizeof(p->node), "%s", expect);
+	}
+	p->oneshot = oneshot;
+	p->backoff = BACKOFF_MIN_MS;
+	ev_timer_init(&p->timer, peer_timer, p);
+	LIST_INSERT_HEAD(&peers, p, entry);
+	return p;
+}
+
+/* ---- listening ---- */
+
+static void
+listener_io(struct ev_io *io, uint32_t revents)
+{
+	struct sockaddr_storage ss;
+	char addr[ADDR_MAX];
+	struct link *l;
+	socklen_t sl;
+	int fd, n;
+
+	(void)revents;
+	for (n = 0; n < 64; n++) {
+		sl = sizeof(ss);
+		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("link: accept on %s", ((struct listener *)io->arg)->addr);
+			return;
+		}
+		addr_format((struct sockaddr *)&ss, addr, sizeof(addr));
+		sock_tune(fd);
+		if ((l = link_new(fd, 0, addr)) == NULL) {
+			log_warnx("link from %s: out of memory", addr);
+			close(fd);
+			continue;
+		}
+		link_start_tls(l);
+	}
+}
+
+int
+links_listen(const char *spec, char *why, size_t whysz)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[HOST_MAX], port[8];
+	struct listener *ls;
+	int fd = -1, r, one = 1, zero = 0;
+
+	if (links_loop == NULL) {
+		snprintf(why, whysz, "links not initialised");
+		return -1;
+	}
+	if (nlisteners == LISTEN_MAX) {
+		snprintf(why, whysz, "%s: too many listening addresses", spec);
+		return -1;
+	}
+	if (hostport_split(spec, host, sizeof(host), port, sizeof(port), -1, why, whysz) != 0)
+		return -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	hints.ai_family = host[0] == '\0' ? AF_INET6 : AF_UNSPEC;
+	r = getaddrinfo(host[0] == '\0' ? NULL : host, port, &hints, &res);
+	if (r != 0 && host[0] == '\0') {
+		hints.ai_family = AF_INET;	/* no IPv6 here */
+		r = getaddrinfo(NULL, port, &hints, &res);
+	}
+	if (r != 0) {
+		snprintf(why, whysz, "%s: %s", spec, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return -1;
+	}
+	why[0] = '\0';
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			snprintf(why, whysz, "%s: socket: %s", spec, strerror(errno));
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6 && host[0] == '\0')
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 128) == 0)
+			break;
+		snprintf(why, whysz, "%s: %s", spec, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return -1;
+	ls = &listeners[nlisteners];
+	snprintf(ls->addr, sizeof(ls->addr), "%s", spec);
+	ls->io.cb = listener_io;
+	ls->io.arg = ls;
+	if (ev_io_add(links_loop, &ls->io, fd, EPOLLIN) < 0) {
+		snprintf(why, whysz, "%s: %s", spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	nlisteners++;
+	return 0;
+}
+
+/* ---- the interface ---- */
+
+int
+links_add_peer(const char *hostport, char *why, size_t whysz)
+{
+	struct lpeer *p;
+
+	if (links_loop == NULL) {
+		snprintf(why, whysz, "links not initialised");
+		return -1;
+	}
+	if ((p = peer_new(hostport, NULL, 0, why, whysz)) == NULL)
+		return -1;
+	peer_connect(p);
+	return 0;
+}
+
+void
+links_connect(const char *node, const char *hostport)
+{
+	char why[HOST_MAX + 64];
+	struct lpeer *p;
+	struct link *l;
+
+	if (links_loop == NULL || !crypto_node_name_valid(node) || strcmp(node, self_node) == 0)
+		return;
+	if (link_by_node(node) != NULL)
+		return;
+	LIST_FOREACH(l, &links, entry) {
+		if (strcmp(l->tls.expect, node) == 0 || strcmp(l->node, node) == 0)
+			return;		/* connecting, or in HELLO */
+	}
+	LIST_FOREACH(p, &peers, entry) {
+		if (strcmp(p->node, node) == 0 && (p->conn != NULL || ev_timer_armed(&p->timer)))
+			return;
+	}
+	if ((p = peer_new(hostport, node, 1, why, sizeof(why))) == NULL) {
+		log_warnx("link to node %s: %s", node, why);
+		return;
+	}
+	peer_connect(p);
+}

@@ -1,0 +1,96 @@
+/*
+ * link_int.h — what link.c (a link's life: TLS, HELLO/ACCEPT, frames) and
+ * link_dial.c (addresses, static and one-off peers, listening) share.
+ * Internal to the link layer; the rest of portd uses link.h.
+ */
+#ifndef PORTD_LINK_INT_H
+#define PORTD_LINK_INT_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include "crypto.h"
+#include "ev.h"
+#include "link.h"
+
+#define HANDSHAKE_MS	10000		/* connect + TLS + HELLO */
+#define BACKOFF_MIN_MS	200
+#define BACKOFF_MAX_MS	10000
+#define STABLE_MS	5000		/* up this long: the next failure starts backoff over */
+#define ONESHOT_TRIES	3		/* links_connect attempts */
+#define READ_BUDGET	(1u << 20)	/* bytes read per wakeup before yielding */
+#define ADDR_MAX	(INET6_ADDRSTRLEN + 8)
+#define HOST_MAX	256
+#define LISTEN_MAX	8
+
+enum { L_CONNECT, L_TLS, L_HELLO, L_ACCEPT, L_UP, L_DEAD };
+
+struct lpeer;
+
+struct link {
+	LIST_ENTRY(link) entry;		/* links, or zombies once dead */
+	LIST_ENTRY(link) fentry;	/* flushq */
+	int state;
+	int fd;
+	struct ev_io io;
+	struct ev_timer timer;		/* handshake deadline */
+	SSL *ssl;
+	struct link_tls_state tls;
+	struct lpeer *peer;		/* the peer entry that made it; NULL: accepted */
+	int outgoing;
+	int leader;			/* our name sorts first: we pick the link */
+	int upcalled;			/* cb->up was called */
+	int flushing;			/* on flushq */
+	int rd_want_w, wr_want_r;	/* SSL wants the other direction */
+	char addr[ADDR_MAX];		/* numeric address */
+	char desc[HOST_MAX + ADDR_MAX + 16];	/* "to host:port (addr)" / "from addr" */
+	char node[CRYPTO_NODE_MAX + 1];
+	uint64_t inc;
+	uint64_t up_at;
+	struct link_outq out;
+	struct link_inbuf in;
+};
+LIST_HEAD(linklist, link);
+
+/* A peer address we connect to: static (kept) or one-off (links_connect). */
+struct lpeer {
+	LIST_ENTRY(lpeer) entry;
+	char host[HOST_MAX];
+	char port[8];
+	char expect[CRYPTO_NODE_MAX + 1];	/* node name required, "" for any */
+	char node[CRYPTO_NODE_MAX + 1];		/* node learned from its HELLO */
+	int oneshot, tries;
+	int self;				/* it is this node: stop */
+	uint64_t backoff;
+	struct ev_timer timer;
+	struct link *conn;			/* the link it made, while alive */
+};
+LIST_HEAD(lpeerlist, lpeer);
+
+struct listener {
+	struct ev_io io;
+	char addr[ADDR_MAX];
+};
+
+extern struct ev_loop *links_loop;
+extern char self_node[CRYPTO_NODE_MAX + 1];
+extern struct linklist links;
+extern struct lpeerlist peers;
+extern struct listener listeners[LISTEN_MAX];
+extern int nlisteners;
+extern int closing_all;
+
+/* link.c */
+struct link *link_new(int fd, int outgoing, const char *addr);
+void link_start_tls(struct link *l);
+
+/* link_dial.c */
+void addr_format(const struct sockaddr *sa, char *out, size_t outsz);
+int hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
+    int defport, char *why, size_t whysz);
+void peers_wake(const char *n);
+void peer_schedule(struct lpeer *p, uint64_t delay);
+void peer_drop(struct lpeer *p);
+
+#endif
