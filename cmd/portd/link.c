@@ -247,8 +247,8 @@ queue_frame(struct link *l, uint8_t type, const void *a, size_t alen, const void
 {
 	uint8_t h[LINK_HDR];
 
-	if (alen > LINK_FRAME_MAX || blen > LINK_FRAME_MAX - alen)
-		return -1;
+	if (l->state == L_DEAD || alen > LINK_FRAME_MAX || blen > LINK_FRAME_MAX - alen)
+		return -1;	/* a closed link takes nothing more: it has no TLS left */
 	link_frame_hdr(h, type, (uint32_t)(alen + blen));
 	if (link_outq_put(&l->out, h, sizeof(h)) < 0 ||
 	    (alen > 0 && link_outq_put(&l->out, a, alen) < 0) ||
@@ -343,7 +343,7 @@ link_hello(struct link *l, const uint8_t *p, uint32_t len)
 	snprintf(l->node, sizeof(l->node), "%s", name);
 	l->inc = inc;
 	snprintf(l->desc + strlen(l->desc), sizeof(l->desc) - strlen(l->desc), " (%s)", name);
-	if ((o = link_other(l, name)) != NULL) {
+	while ((o = link_other(l, name)) != NULL) {
 		if (o->inc != inc)
 			link_end(o, "replaced by a new incarnation of the node", 1);
 		else if (l->leader)
