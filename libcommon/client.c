@@ -697,8 +697,12 @@ masix_reply_recv(struct mx_conn *c, const struct mx_msg *req, struct mx_msg *m, 
 	*out = NULL;
 	if (reply_err != NULL)
 		*reply_err = 0;
-	if (req->reply == MX_NAME_NULL)
-		return -MX_ERR_INVAL;
+	if (req->reply == MX_NAME_NULL) {
+		/* A one-way message: nothing to answer, the loop goes on. */
+		if (reply_err != NULL)
+			*reply_err = -MX_ERR_INVAL;
+		return masix_recv(c, port, timeout_ms, out);
+	}
 	if ((rs = recv_state(c, port)) == NULL)
 		return -MX_ERR_NOMEM;
 	m->dest = req->reply;

@@ -185,7 +185,8 @@ int masix_reply_error(struct mx_conn *c, const struct mx_msg *req, int code, con
  * A server's loop step: reply to req with m and receive the next message
  * on port, in one round trip to portd (Mach's send-and-receive). Returns
  * the receive's result; the reply's (0 or -MX_ERR_*) goes to *reply_err
- * when reply_err is not NULL.
+ * when reply_err is not NULL: MX_ERR_INVAL when req carried no reply right
+ * (a one-way message; nothing is sent, the receive still happens).
  */
 int masix_reply_recv(struct mx_conn *c, const struct mx_msg *req, struct mx_msg *m, mx_name_t port,
     uint32_t timeout_ms, struct mx_msg **out, int *reply_err);

@@ -119,22 +119,25 @@ lookup after: no such name" ]
 	[ "$output" = "request: no reply will come" ]
 }
 
-@test "a server replies and receives in one step; a reply to a client gone is reported, the loop goes on" {
+@test "a server replies and receives in one step; a client gone or a one-way message is reported, the loop goes on" {
 	node_start
-	OUT=$BATS_TEST_TMPDIR/serve.out bg sh -c 'exec "$0" -R "$MASIX_RUNDIR" serve srv 3 300 >"$OUT"' "$MASIX_TOOLS/mxtool"
+	OUT=$BATS_TEST_TMPDIR/serve.out bg sh -c 'exec "$0" -R "$MASIX_RUNDIR" serve srv 4 300 >"$OUT"' "$MASIX_TOOLS/mxtool"
 	pid=${BG_PIDS##* }
 	wait_name srv
 	run -75 --separate-stderr msgsend -t 0.1 -r srv gone
 	[ "$stderr" = "msgsend: srv: timed out after 0.1 s" ]
-	run -0 msgsend -r srv two
-	[ "$output" = "answer 2: two" ]
+	run -0 msgsend srv one-way
+	[ "$output" = "" ]
 	run -0 msgsend -r srv three
 	[ "$output" = "answer 3: three" ]
+	run -0 msgsend -r srv four
+	[ "$output" = "answer 4: four" ]
 	wait "$pid"
 	run -0 cat "$BATS_TEST_TMPDIR/serve.out"
 	[ "$output" = "reply 1: dead port
-reply 2: success
-reply 3: success" ]
+reply 2: invalid argument
+reply 3: success
+reply 4: success" ]
 }
 
 @test "messages from one sender arrive in order" {
