@@ -246,3 +246,17 @@ a send right to the same port: success" ]
 	run -78 --separate-stderr "$MASIX_BIN/namesrv" -n -c "${NODE_DIR[2]}/ns.conf"
 	[ "$stderr" = "namesrv: ${NODE_DIR[2]}/ns.conf:1: announce must be yes or no: 'announce = maybe'" ]
 }
+
+@test "nodes that know only one node of the cluster link to all of them, without broadcast" {
+	for i in 1 2 3; do node_ctl stop "$i"; rm -f "${NODE_DIR[$i]}/portd.log"; done
+	# A star: n2 and n3 name n1 only; n1 names nobody.
+	for i in 1 2 3; do sed -i '/^peer = /d' "${NODE_DIR[$i]}/masix.conf"; done
+	for i in 2 3; do echo "peer = ${NODE_HOST[1]}:${NODE_PORT[1]}" >>"${NODE_DIR[$i]}/masix.conf"; done
+	for i in 1 2 3; do node_ctl start "$i"; done
+	wait_linked 2 3
+	wait_linked 3 2
+	on 3 bg "$MASIX_BIN/msgrecv" -x 'echo "n3: $(cat) from $MSG_SENDER_NODE"' edge
+	on 3 wait_name edge
+	run -0 on 2 msgsend -r edge hello
+	[ "$output" = "n3: hello from n2" ]
+}

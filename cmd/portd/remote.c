@@ -336,6 +336,7 @@ link_up(struct link *l, const char *node, uint64_t inc)
 	rn->lk = l;
 	log_info("node %s: linked", node);
 	tell_keysrv(l, node);
+	here_send(rn);
 }
 
 static void
@@ -375,6 +376,8 @@ link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 	case LF_SPECIAL_ANS: on_special_ans(rn, &r); break;
 	case LF_QUERY: on_query(rn, p, len); break;
 	case LF_ANSWER: on_answer(rn, p, len); break;
+	case LF_HERE: on_here(rn, p, len); break;
+	case LF_NODES: on_nodes(rn, p, len); break;
 	default:
 		log_warnx("node %s: unknown frame type %u: closing the link", rn->name, type);
 		link_close(l, "unknown frame type");

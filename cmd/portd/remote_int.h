@@ -24,6 +24,8 @@ enum {
 	LF_SPECIAL_ANS = 6,	/* u64 req, u32 status, u64 id */
 	LF_QUERY = 7,		/* name: who has it? */
 	LF_ANSWER = 8,		/* name, gid: this port has it */
+	LF_HERE = 9,		/* u16 link port (0: not listening), sent once up */
+	LF_NODES = 10,		/* u16 n, then n x (name, "host:port"): nodes to link to */
 };
 
 
@@ -106,8 +108,10 @@ static inline void wb_u64(struct wbuf *w, uint64_t v) { wb_need(w, 8); put_u64(w
 static inline void
 wb_str(struct wbuf *w, const char *s)
 {
-	size_t n = strnlen(s, 255);
+	size_t n = strlen(s);	/* callers pass NUL-terminated strings */
 
+	if (n > 255)
+		n = 255;
 	wb_u8(w, (uint8_t)n);
 	wb_need(w, n);
 	memcpy(w->p + w->len, s, n);
@@ -148,5 +152,8 @@ void tell_keysrv(struct link *l, const char *node);
 void bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from);
 void announce(struct ev_timer *tm);
+void here_send(struct rnode *rn);
+void on_here(struct rnode *rn, const uint8_t *p, size_t n);
+void on_nodes(struct rnode *rn, const uint8_t *p, size_t n);
 
 #endif

@@ -1,12 +1,15 @@
 /*
  * remote_names.c — name resolution between nodes (the Masix paper's
  * protocol): questions and answers over the links and by signed broadcast,
- * handed to namesrv; node announcements; keysrv told of linked nodes.
+ * handed to namesrv; how nodes find each other (broadcast announcements,
+ * and linked nodes telling each other where the others listen); keysrv
+ * told of linked nodes.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
 #include "bcast.h"
+#include "crypto.h"
 #include "keys.h"
 #include "log.h"
 #include "names.h"
@@ -193,4 +196,114 @@ announce(struct ev_timer *tm)
 	put_u16(b, (uint16_t)port);
 	bcast_send(BCAST_ANNOUNCE, b, sizeof(b));
 	ev_timer_arm(loop, tm, ev_now() + 10000);
+}
+
+/*
+ * ---- nodes telling each other where they listen ----
+ *
+ * Once linked, each node says on which port it listens (LF_HERE); the
+ * other pairs it with the address the link comes from, and tells its other
+ * linked nodes (LF_NODES), which link to it in turn. So a node whose
+ * configuration names one node of the cluster links to all of them, with
+ * or without broadcast.
+ */
+
+#define NODES_MAX 256		/* entries in one LF_NODES */
+
+/* Our link port, or 0 when we accept no link. */
+static unsigned
+listen_port(void)
+{
+	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
+
+	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+}
+
+void
+here_send(struct rnode *rn)
+{
+	struct wbuf w = { 0 };
+
+	wb_u16(&w, (uint16_t)listen_port());
+	send_frame(rn, LF_HERE, &w, NULL, 0);
+	free(w.p);
+}
+
+/* Tell to (or every linked node but about, when to is NULL) where about's nodes listen. */
+static void
+nodes_send(struct rnode *to, struct rnode *about)
+{
+	struct wbuf w = { 0 };
+	struct rnode *rn, *dst;
+	uint16_t n = 0;
+
+	wb_u16(&w, 0);
+	if (to != NULL) {
+		LIST_FOREACH(rn, &rnodes, link) {
+			if (rn == to || rn->lk == NULL || rn->addr[0] == '\0' || n == NODES_MAX)
+				continue;
+			wb_str(&w, rn->name);
+			wb_str(&w, rn->addr);
+			n++;
+		}
+	} else {
+		wb_str(&w, about->name);
+		wb_str(&w, about->addr);
+		n = 1;
+	}
+	put_u16(w.p, n);
+	if (to != NULL) {
+		if (n > 0)
+			send_frame(to, LF_NODES, &w, NULL, 0);
+	} else {
+		LIST_FOREACH(dst, &rnodes, link)
+			if (dst != about && dst->lk != NULL)
+				send_frame(dst, LF_NODES, &w, NULL, 0);
+	}
+	free(w.p);
+}
+
+void
+on_here(struct rnode *rn, const uint8_t *p, size_t n)
+{
+	struct rbuf r = { p, n, 0, 0 };
+	uint16_t port = rb_u16(&r);
+	const char *from = link_addr(rn->lk), *colon = strrchr(from, ':');
+
+	if (r.bad || r.pos != n) {
+		log_warnx("node %s: malformed HERE frame", rn->name);
+		return;
+	}
+	/* The host part of the address the link comes from: "a.b.c.d" or "[v6]". */
+	if (port != 0 && colon != NULL && colon > from)
+		snprintf(rn->addr, sizeof(rn->addr), "%.*s:%u", (int)(colon - from), from, port);
+	nodes_send(rn, NULL);		/* the others, to it */
+	if (port != 0)
+		nodes_send(NULL, rn);	/* it, to the others */
+}
+
+void
+on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
+{
+	struct rbuf r = { p, n, 0, 0 };
+	char name[MX_NODE_MAX + 1], addr[128], why[128];
+	uint16_t i, count = rb_u16(&r);
+	struct rnode *o;
+
+	for (i = 0; i < count && !r.bad; i++) {
+		rb_str(&r, name, sizeof(name));
+		rb_str(&r, addr, sizeof(addr));
+		if (r.bad)
+			break;
+		if (strcmp(name, conf.node) == 0 || !crypto_node_name_valid(name) ||
+		    link_addr_check(addr, -1, why, sizeof(why)) < 0)
+			continue;
+		if ((o = rnode_get(name, 0)) != NULL && o->lk != NULL)
+			continue;
+		/* The node's certificate must carry that name, or the link is refused. */
+		if (have_links)
+			links_connect(name, addr);
+	}
+	if (r.bad || r.pos != n)
+		log_warnx("node %s: malformed NODES frame", rn->name);
 }
