@@ -147,7 +147,7 @@ cluster() {
 	ns_node 2 "broadcast = off" "node_timeout = 60000"
 	ns_linked 1 2
 	MASIX_RUNDIR=${NS_DIR[2]} OUT=${NS_DIR[2]}/pipe.out bg sh -c \
-	    'exec "$0" -R "$MASIX_RUNDIR" fifo-recv pinbox 65536 0 6000 2000 >"$OUT"' "$MASIX_TOOLS/mxtool"
+	    'exec "$0" -R "$MASIX_RUNDIR" fifo-recv pinbox 65536 0 10000 2000 >"$OUT"' "$MASIX_TOOLS/mxtool"
 	receiver=${BG_PIDS##* }
 	MASIX_RUNDIR=${NS_DIR[2]} wait_name pinbox
 	MASIX_RUNDIR=${NS_DIR[1]} wait_name pinbox
