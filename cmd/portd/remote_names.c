@@ -282,28 +282,27 @@ on_here(struct rnode *rn, const uint8_t *p, size_t n)
 		nodes_send(NULL, rn);	/* it, to the others */
 }
 
+/* One node a linked node told us of: link to it unless we are, or it is us. */
+static void
+node_heard(const char *name, const char *addr, void *arg)
+{
+	struct rnode *o;
+	char why[128];
+
+	(void)arg;
+	if (strcmp(name, conf.node) == 0 || !crypto_node_name_valid(name) ||
+	    link_addr_check(addr, -1, why, sizeof(why)) < 0)
+		return;
+	if ((o = rnode_get(name, 0)) != NULL && o->lk != NULL)
+		return;
+	/* The node's certificate must carry that name, or the link is refused. */
+	if (have_links)
+		links_connect(name, addr);
+}
+
 void
 on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
-	char name[MX_NODE_MAX + 1], addr[128], why[128];
-	uint16_t i, count = rb_u16(&r);
-	struct rnode *o;
-
-	for (i = 0; i < count && !r.bad; i++) {
-		rb_str(&r, name, sizeof(name));
-		rb_str(&r, addr, sizeof(addr));
-		if (r.bad)
-			break;
-		if (strcmp(name, conf.node) == 0 || !crypto_node_name_valid(name) ||
-		    link_addr_check(addr, -1, why, sizeof(why)) < 0)
-			continue;
-		if ((o = rnode_get(name, 0)) != NULL && o->lk != NULL)
-			continue;
-		/* The node's certificate must carry that name, or the link is refused. */
-		if (have_links)
-			links_connect(name, addr);
-	}
-	if (r.bad || r.pos != n)
+	if (rmsg_nodes(p, n, node_heard, NULL) < 0)
 		log_warnx("node %s: malformed NODES frame", rn->name);
 }

@@ -46,6 +46,23 @@ rb_gid(struct rbuf *r, struct gid *g)
 	g->id = rb_u64(r);
 }
 
+int
+rmsg_nodes(const uint8_t *p, size_t len, void (*each)(const char *node, const char *addr, void *arg),
+    void *arg)
+{
+	struct rbuf r = { p, len, 0, 0 };
+	char node[MX_NODE_MAX + 1], addr[128];
+	uint16_t i, n = rb_u16(&r);
+
+	for (i = 0; i < n && !r.bad; i++) {
+		rb_str(&r, node, sizeof(node));
+		rb_str(&r, addr, sizeof(addr));
+		if (!r.bad)
+			each(node, addr, arg);
+	}
+	return r.bad || r.pos != len ? -1 : 0;
+}
+
 static int
 right_ok(uint8_t right)
 {

@@ -51,6 +51,14 @@ uint64_t rb_u64(struct rbuf *r);
 void rb_str(struct rbuf *r, char *out, size_t outsz);	/* u8 length, bytes, no NUL inside */
 void rb_gid(struct rbuf *r, struct gid *g);
 
+/*
+ * An LF_NODES payload: u16 n, then n times a node name and its "host:port"
+ * (strings as rb_str reads them). each is called per entry, in order; 0,
+ * or -1 when the payload is malformed (entries before the fault were given).
+ */
+int rmsg_nodes(const uint8_t *p, size_t len, void (*each)(const char *node, const char *addr, void *arg),
+    void *arg);
+
 /* 0, or -1 for a malformed frame (*m is then empty). seq is set as soon as it is read. */
 int rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m);
 void rmsg_free(struct rmsg *m);
