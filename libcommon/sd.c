@@ -1,5 +1,6 @@
 /* sd.c — sd_notify and LISTEN_FDS in a few lines, as systemd documents them. */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "conf.h"
 #include "sd.h"
 
 static void
@@ -67,4 +69,14 @@ sd_listen_fds(void)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	return (int)n;
+}
+
+int
+sd_readyfd_parse(const char *s)
+{
+	unsigned long u;
+
+	if (conf_uint(s, INT_MAX, &u) < 0 || u < 3)
+		return -1;
+	return (int)u;
 }

@@ -48,7 +48,7 @@ wait_log() {
 # Send SIGHUP and wait for the reload to be done.
 hup() {
 	local n
-	n=$(grep -c 'keysrv: reloaded:' "$MASIX_RUNDIR/keysrv.log" || true)
+	n=$(grep -c 'keysrv: reloaded:' "$MASIX_RUNDIR/keysrv.log") || [ "$n" = 0 ]	# 0 matches, not a missing log
 	kill -HUP "$(cat "$MASIX_RUNDIR/keysrv.pid")"
 	wait_log $((n + 1)) 'keysrv: reloaded:'
 }

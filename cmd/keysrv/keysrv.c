@@ -131,7 +131,6 @@ main(int argc, char **argv)
 	mx_name_t key_port;
 	struct sigaction sa;
 	int ch, check = 0, init = 0, query = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
-	unsigned long u;
 
 	log_init("keysrv", 0, 0);
 	umask(077);
@@ -140,9 +139,8 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'F':
-			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
+			if ((readyfd = sd_readyfd_parse(optarg)) < 0)
 				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
-			readyfd = (int)u;
 			break;
 		case 'h': usage(stdout, 0); break;
 		case 'i': init = 1; break;

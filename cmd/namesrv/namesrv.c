@@ -66,16 +66,14 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
-	unsigned long u;
 
 	log_init("namesrv", 0, 0);
 	while ((ch = getopt(argc, argv, "c:F:hnR:sv")) != -1) {
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'F':
-			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
+			if ((readyfd = sd_readyfd_parse(optarg)) < 0)
 				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
-			readyfd = (int)u;
 			break;
 		case 'h': usage(stdout, 0); break;
 		case 'n': check = 1; break;

@@ -596,6 +596,8 @@ link_by_node(const char *node)
 
 const char *link_node(const struct link *l) { return l->node; }
 uint64_t link_incarnation(const struct link *l) { return l->inc; }
+void link_set_data(struct link *l, void *data) { l->data = data; }
+void *link_data(const struct link *l) { return l->data; }
 const char *link_addr(const struct link *l) { return l->addr; }
 int link_outgoing(const struct link *l) { return l->outgoing; }
 size_t link_queued(const struct link *l) { return l->out.bytes; }

@@ -49,6 +49,9 @@ int link_addr_check(const char *s, int defport, char *why, size_t whysz);
 struct link *link_by_node(const char *node);
 const char *link_node(const struct link *l);
 uint64_t link_incarnation(const struct link *l);
+/* The caller's own pointer for an up link (portd: its node), so frames need no lookup. */
+void link_set_data(struct link *l, void *data);
+void *link_data(const struct link *l);
 /* Queue a frame made of two parts (either may be empty); 0, or -1 when the link is down. */
 int link_send(struct link *l, uint8_t type, const void *a, size_t alen, const void *b, size_t blen);
 void links_reload(void);		/* SIGHUP: reload the CRL */

@@ -48,6 +48,7 @@ struct link {
 	char node[CRYPTO_NODE_MAX + 1];
 	uint64_t inc;
 	uint64_t up_at;
+	void *data;			/* link_set_data's */
 	struct link_outq out;
 	struct link_inbuf in;
 };

@@ -205,7 +205,6 @@ main(int argc, char **argv)
 	const char *opt_node = NULL, *opt_uid = NULL, *opt_state = NULL, *opt_bcast = NULL;
 	const char *opt_peers[16], *opt_listens[8];
 	int nopt_peers = 0, nopt_listens = 0, i;
-	unsigned long u;
 
 	log_init("portd", 0, 0);
 	conf.qlimit = 64;
@@ -236,9 +235,8 @@ main(int argc, char **argv)
 			break;
 		case 'd': break;	/* foreground is the only mode; kept for habit */
 		case 'F':
-			if (conf_uint(optarg, INT_MAX, &u) < 0 || u < 3)
+			if ((readyfd = sd_readyfd_parse(optarg)) < 0)
 				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
-			readyfd = (int)u;
 			break;
 		case 'h': usage(stdout, 0); break;
 		case 'N': opt_node = optarg; break;

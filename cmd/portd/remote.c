@@ -334,6 +334,7 @@ link_up(struct link *l, const char *node, uint64_t inc)
 	ev_timer_disarm(loop, &rn->gone);
 	rn->inc = inc;
 	rn->lk = l;
+	link_set_data(l, rn);
 	log_info("node %s: linked", node);
 	tell_keysrv(l, node);
 	here_send(rn);
@@ -342,30 +343,25 @@ link_up(struct link *l, const char *node, uint64_t inc)
 static void
 link_down(struct link *l, const char *why)
 {
-	struct rnode *rn;
+	struct rnode *rn = link_data(l);
 
-	LIST_FOREACH(rn, &rnodes, link) {
-		if (rn->lk != l)
-			continue;
-		rn->nacks = 0;
-		ev_timer_disarm(loop, &rn->acktimer);
-		rn->lk = NULL;
-		log_info("node %s: link down: %s", rn->name, why);
-		rnode_fail_pending(rn);
-		ev_timer_arm(loop, &rn->gone, ev_now() + conf.node_timeout_ms);
-	}
+	if (rn == NULL || rn->lk != l)
+		return;
+	rn->nacks = 0;
+	ev_timer_disarm(loop, &rn->acktimer);
+	rn->lk = NULL;
+	log_info("node %s: link down: %s", rn->name, why);
+	rnode_fail_pending(rn);
+	ev_timer_arm(loop, &rn->gone, ev_now() + conf.node_timeout_ms);
 }
 
 static void
 link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 {
-	struct rnode *rn;
+	struct rnode *rn = link_data(l);
 	struct rbuf r = { p, len, 0, 0 };
 
-	LIST_FOREACH(rn, &rnodes, link)
-		if (rn->lk == l)
-			break;
-	if (rn == NULL)
+	if (rn == NULL || rn->lk != l)
 		return;
 	switch (type) {
 	case LF_MSG: on_msg(rn, &r); break;
