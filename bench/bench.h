@@ -108,4 +108,40 @@ bench_read_all(int fd, void *p, size_t n)
 	return 1;
 }
 
+/*
+ * A buffered reader over a stream (a socket, or TLS on one): fill reads
+ * into buf up to room bytes and returns how many, 0 at a clean end of the
+ * stream; it exits loudly on error.
+ */
+struct bench_rd {
+	size_t (*fill)(void *src, uint8_t *buf, size_t room);
+	void *src;
+	uint8_t *buf;
+	size_t cap, pos, end;
+};
+
+/* 1 once n bytes are buffered at buf + pos, 0 at a clean end of stream. */
+static inline int
+bench_rd_need(struct bench_rd *r, size_t n)
+{
+	size_t got;
+
+	if (r->end - r->pos >= n)
+		return 1;
+	memmove(r->buf, r->buf + r->pos, r->end - r->pos);
+	r->end -= r->pos;
+	r->pos = 0;
+	if (n > r->cap) {
+		if ((r->buf = realloc(r->buf, n)) == NULL)
+			bench_fatal("out of memory");
+		r->cap = n;
+	}
+	while (r->end < n) {
+		if ((got = r->fill(r->src, r->buf + r->end, r->cap - r->end)) == 0)
+			return 0;
+		r->end += got;
+	}
+	return 1;
+}
+
 #endif

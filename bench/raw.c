@@ -136,56 +136,34 @@ pingpong(size_t size, size_t iters, size_t warmup)
 	free(t);
 }
 
-/* Buffered reader over the stream: ensure n bytes are available. */
-struct rd {
-	int fd;
-	uint8_t *buf;
-	size_t cap, pos, end;
-};
-
-static int
-rd_need(struct rd *r, size_t n)
+/* bench_rd's fill for a plain socket. */
+static size_t
+fd_fill(void *src, uint8_t *buf, size_t room)
 {
 	ssize_t got;
 
-	if (r->end - r->pos >= n)
-		return 1;
-	memmove(r->buf, r->buf + r->pos, r->end - r->pos);
-	r->end -= r->pos;
-	r->pos = 0;
-	if (n > r->cap) {
-		if ((r->buf = realloc(r->buf, n)) == NULL)
-			bench_fatal("out of memory");
-		r->cap = n;
-	}
-	while (r->end < n) {
-		if ((got = read(r->fd, r->buf + r->end, r->cap - r->end)) < 0) {
-			if (errno == EINTR)
-				continue;
+	while ((got = read(*(int *)src, buf, room)) < 0) {
+		if (errno != EINTR)
 			bench_fatal("read: %s", strerror(errno));
-		}
-		if (got == 0)
-			return 0;
-		r->end += (size_t)got;
 	}
-	return 1;
+	return (size_t)got;
 }
 
 /* Child of stream: count frames; after each trial, send the time on sync. */
 static void
 sink_peer(int fd, int sync, size_t size, size_t count)
 {
-	struct rd r = { .fd = fd, .cap = RBUF, .buf = malloc(RBUF) };
+	struct bench_rd r = { .fill = fd_fill, .src = &fd, .cap = RBUF, .buf = malloc(RBUF) };
 	size_t seen = 0;
 	uint64_t t;
 
 	if (r.buf == NULL)
 		bench_fatal("out of memory");
-	while (rd_need(&r, 4)) {
+	while (bench_rd_need(&r, 4)) {
 		uint32_t n = get_be32(r.buf + r.pos);
 		if (n != size)
 			bench_fatal("sink: frame of %u bytes, expected %zu", n, size);
-		if (!rd_need(&r, 4 + (size_t)n))
+		if (!bench_rd_need(&r, 4 + (size_t)n))
 			bench_fatal("sink: stream ended inside a frame");
 		r.pos += 4 + (size_t)n;
 		if (++seen % count == 0) {

@@ -142,54 +142,34 @@ tls_write_all(SSL *ssl, const uint8_t *p, size_t n)
 	}
 }
 
-/* Buffered reader over the TLS stream: ensure n bytes are available. */
-struct rd {
-	SSL *ssl;
-	uint8_t *buf;
-	size_t cap, pos, end;
-};
-
-/* 1 once n bytes are buffered, 0 at a clean end of stream. */
-static int
-rd_need(struct rd *r, size_t n)
+/* bench_rd's fill for a TLS stream. */
+static size_t
+tls_fill(void *src, uint8_t *buf, size_t room)
 {
-	int got;
+	SSL *ssl = src;
+	int got = SSL_read(ssl, buf, room > INT32_MAX ? INT32_MAX : (int)room);
 
-	if (r->end - r->pos >= n)
-		return 1;
-	memmove(r->buf, r->buf + r->pos, r->end - r->pos);
-	r->end -= r->pos;
-	r->pos = 0;
-	if (n > r->cap) {
-		if ((r->buf = realloc(r->buf, n)) == NULL)
-			bench_fatal("out of memory");
-		r->cap = n;
+	if (got <= 0) {
+		int e = SSL_get_error(ssl, got);
+		if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+			return 0;
+		tls_fatal("SSL_read");
 	}
-	while (r->end < n) {
-		size_t room = r->cap - r->end;
-		if ((got = SSL_read(r->ssl, r->buf + r->end, room > INT32_MAX ? INT32_MAX : (int)room)) <= 0) {
-			int e = SSL_get_error(r->ssl, got);
-			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
-				return 0;
-			tls_fatal("SSL_read");
-		}
-		r->end += (size_t)got;
-	}
-	return 1;
+	return (size_t)got;
 }
 
 /* One frame from the reader: 1 and its body at r->buf + r->pos - size, 0 at end. */
 static int
-rd_frame(struct rd *r, size_t size, const char *who)
+rd_frame(struct bench_rd *r, size_t size, const char *who)
 {
 	uint32_t n;
 
-	if (!rd_need(r, 4))
+	if (!bench_rd_need(r, 4))
 		return 0;
 	n = get_be32(r->buf + r->pos);
 	if (n != size)
 		bench_fatal("%s: frame of %u bytes, expected %zu", who, n, size);
-	if (!rd_need(r, 4 + (size_t)n))
+	if (!bench_rd_need(r, 4 + (size_t)n))
 		bench_fatal("%s: stream ended inside a frame", who);
 	r->pos += 4 + (size_t)n;
 	return 1;
@@ -284,7 +264,7 @@ new_frame(size_t size)
 static void
 echo_peer(SSL *ssl, int sync, size_t size, size_t unused)
 {
-	struct rd r = { .ssl = ssl, .cap = RBUF, .buf = malloc(RBUF) };
+	struct bench_rd r = { .fill = tls_fill, .src = ssl, .cap = RBUF, .buf = malloc(RBUF) };
 
 	(void)sync;
 	(void)unused;
@@ -301,13 +281,13 @@ pingpong(const char *s1, const char *s2, size_t size, size_t iters, size_t warmu
 	struct conn cl;
 	uint8_t *f = new_frame(size);
 	uint64_t *t = calloc(iters, sizeof(*t));
-	struct rd r = { .cap = RBUF, .buf = malloc(RBUF) };
+	struct bench_rd r = { .fill = tls_fill, .cap = RBUF, .buf = malloc(RBUF) };
 	size_t i;
 
 	if (t == NULL || r.buf == NULL)
 		bench_fatal("out of memory");
 	start(&cl, s1, s2, echo_peer, size, 0);
-	r.ssl = cl.ssl;
+	r.src = cl.ssl;
 	for (i = 0; i < warmup + iters; i++) {
 		uint64_t t0 = bench_now_ns();
 		tls_write_all(cl.ssl, f, 4 + size);
@@ -327,7 +307,7 @@ pingpong(const char *s1, const char *s2, size_t size, size_t iters, size_t warmu
 static void
 sink_peer(SSL *ssl, int sync, size_t size, size_t count)
 {
-	struct rd r = { .ssl = ssl, .cap = RBUF, .buf = malloc(RBUF) };
+	struct bench_rd r = { .fill = tls_fill, .src = ssl, .cap = RBUF, .buf = malloc(RBUF) };
 	size_t seen = 0;
 	uint64_t t;
 

@@ -35,16 +35,7 @@ ns_node() {
 	netns_exec "$i" timeout 30 "$NODE" start "$d"
 }
 
-ns_linked() {
-	local k
-	for k in $(seq 150); do
-		grep -q "node n$2: linked" "${NS_DIR[$1]}/portd.log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "n$1 never linked to n$2" >&2
-	cat "${NS_DIR[$1]}/portd.log" >&2
-	return 1
-}
+ns_linked() { wait_node_linked "${NS_DIR[$1]}" "n$2"; }
 
 declare -a NS_DIR
 

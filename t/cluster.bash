@@ -101,13 +101,4 @@ cluster_teardown() {
 }
 
 # Wait until node I's portd logged a link to node J.
-wait_linked() {
-	local k
-	for k in $(seq 100); do
-		grep -q "node n$2: linked" "${NODE_DIR[$1]}/portd.log" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "node n$1 never linked to n$2:" >&2
-	cat "${NODE_DIR[$1]}/portd.log" >&2
-	return 1
-}
+wait_linked() { wait_node_linked "${NODE_DIR[$1]}" "n$2"; }

@@ -41,6 +41,18 @@ wait_name() {
 		timeout 10 "$MASIX_TOOLS/mxtool" -R "$MASIX_RUNDIR" lookup "$1" >/dev/null
 }
 
+# Wait (15 s) until the portd of runtime directory DIR logged a link to NODE.
+wait_node_linked() {
+	local k
+	for k in $(seq 150); do
+		grep -q "node $2: linked" "$1/portd.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "$1: portd never linked to $2:" >&2
+	cat "$1/portd.log" >&2
+	return 1
+}
+
 # Sanitizer reports in a daemon's log fail the test that produced them.
 check_logs() {
 	local d f
