@@ -77,3 +77,26 @@ mx_exit_code(int err)
 		return EX_SOFTWARE;
 	}
 }
+
+int
+mx_file_exit_code(int err)
+{
+	switch (norm(err)) {
+	case MX_ERR_NOENT:
+		return EX_NOINPUT;
+	case MX_ERR_EXISTS:
+		return EX_CANTCREAT;
+	case MX_ERR_IO:
+		return EX_IOERR;
+	case MX_ERR_PERM:
+		return EX_NOPERM;
+	case MX_ERR_INVAL:
+	case MX_ERR_BADSIG:
+	case MX_ERR_TOOBIG:
+		return EX_DATAERR;
+	case MX_ERR_NOMEM:
+		return EX_OSERR;
+	default:
+		return mx_exit_code(err);
+	}
+}

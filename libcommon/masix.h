@@ -43,6 +43,8 @@ enum mx_err {
 
 const char *mx_strerror(int err);	/* err may be negative or positive */
 int mx_exit_code(int err);		/* the sysexits(3) code a tool exits with */
+/* The same for a failure on local files and keys (missing file, bad data, I/O). */
+int mx_file_exit_code(int err);
 
 /* Dispositions of a right placed in a message (as in Mach). */
 enum mx_disp {

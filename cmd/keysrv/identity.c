@@ -355,13 +355,13 @@ identity_load(const char *state, const char *node, int initial)
 	path_of(crt, sizeof(crt), state, F_CRT);
 	if (initial) {
 		if ((r = state_prepare(state, why, sizeof(why))) != 0)
-			die(ks_exit_code(r), "%s", why);
+			die(mx_file_exit_code(r), "%s", why);
 		if (!crypto_node_name_valid(node))
 			die(EX_CONFIG, "node name '%s' from portd is not a valid certificate name", node);
 	}
 	if ((r = key_obtain(state, initial, &key, &created, why, sizeof(why))) != 0) {
 		if (initial)
-			die(ks_exit_code(r), "%s", why);
+			die(mx_file_exit_code(r), "%s", why);
 		/* Keep the fingerprint we had; without the key nothing is vouched for. */
 		log_warnx("%s: serving without a valid node certificate", why);
 		n.pub = old.pub;

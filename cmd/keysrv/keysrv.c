@@ -39,29 +39,6 @@ usage(FILE *f, int code)
 	exit(code);
 }
 
-int
-ks_exit_code(int err)
-{
-	switch (err < 0 ? -err : err) {
-	case MX_ERR_PERM:
-		return EX_NOPERM;
-	case MX_ERR_INVAL:
-	case MX_ERR_BADSIG:
-	case MX_ERR_TOOBIG:
-		return EX_DATAERR;
-	case MX_ERR_NOENT:
-		return EX_NOINPUT;
-	case MX_ERR_EXISTS:
-		return EX_CANTCREAT;
-	case MX_ERR_IO:
-		return EX_IOERR;
-	case MX_ERR_NOMEM:
-		return EX_OSERR;
-	default:
-		return mx_exit_code(err);
-	}
-}
-
 static int
 conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
@@ -106,7 +83,7 @@ init_only(const char *rundir, const char *state, const char *node)
 		node = name;
 	}
 	if ((r = identity_init(state, node, why, sizeof(why))) != 0)
-		die(ks_exit_code(r), "%s", why);
+		die(mx_file_exit_code(r), "%s", why);
 	printf("%s/node.csr\n", state);
 	if (fflush(stdout) != 0)
 		die(EX_IOERR, "stdout: write failed");

@@ -37,9 +37,6 @@ struct identity {
 
 extern struct identity id;
 
-/* keysrv.c */
-int ks_exit_code(int err);
-
 /* identity.c */
 /* Create dir (0700) when missing, refuse one that is not ours or is group/world writable. */
 int state_prepare(const char *dir, char *why, size_t whysz);

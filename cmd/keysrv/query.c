@@ -52,7 +52,7 @@ q_verify(struct mx_conn *c, const char *file, const char *node)
 	int r;
 
 	if ((r = crypto_file_read(file, KS_PEM_MAX, &pem, &len, why, sizeof(why))) != 0)
-		die(ks_exit_code(r), "%s", why);
+		die(mx_file_exit_code(r), "%s", why);
 	r = masix_key_verify_peer(c, pem, len, node, NULL, NULL);
 	free(pem);
 	if (r < 0)

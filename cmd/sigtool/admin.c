@@ -1,4 +1,4 @@
-/* admin.c — the admin directory, its files, passphrases, and errors as sysexits codes. */
+/* admin.c — the admin directory, its files and passphrases. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -40,35 +40,10 @@ opt_check(const struct opts *o)
 		die(EX_USAGE, "-p and -P: choose one");
 }
 
-int
-exit_code(int err)
-{
-	switch (err < 0 ? -err : err) {
-	case MX_OK:
-		return 0;
-	case MX_ERR_NOENT:
-		return EX_NOINPUT;
-	case MX_ERR_EXISTS:
-		return EX_CANTCREAT;
-	case MX_ERR_IO:
-		return EX_IOERR;
-	case MX_ERR_PERM:
-		return EX_NOPERM;
-	case MX_ERR_INVAL:
-	case MX_ERR_BADSIG:
-	case MX_ERR_TOOBIG:
-		return EX_DATAERR;
-	case MX_ERR_NOMEM:
-		return EX_OSERR;
-	default:
-		return EX_SOFTWARE;
-	}
-}
-
 void
 die_err(int err, const char *why)
 {
-	die(exit_code(err), "%s", why);
+	die(mx_file_exit_code(err), "%s", why);
 }
 
 static void
@@ -194,7 +169,7 @@ admin_crl(const struct admin *a, X509 *ca)
 	if ((r = crypto_crl_load(a->crl, &crl, why, sizeof(why))) != 0)
 		die_err(r, why);
 	if ((r = crypto_crl_check(crl, ca, why, sizeof(why))) != 0)
-		die(exit_code(r), "%s: %s", a->crl, why);
+		die(mx_file_exit_code(r), "%s: %s", a->crl, why);
 	return crl;
 }
 

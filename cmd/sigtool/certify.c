@@ -44,7 +44,7 @@ cmd_certify(int argc, char **argv, struct opts *o)
 		die_err(r, why);
 	if ((r = crypto_csr_check(req, node, sizeof(node), why, sizeof(why))) != 0) {
 		X509_REQ_free(req);
-		die(exit_code(r), "%s: %s", reqpath, why);
+		die(mx_file_exit_code(r), "%s: %s", reqpath, why);
 	}
 	ca = admin_ca(&a);
 	key = admin_key(&a, o, ca);
@@ -53,7 +53,7 @@ cmd_certify(int argc, char **argv, struct opts *o)
 	X509_REQ_free(req);
 	X509_free(ca);
 	if (r != 0)
-		die(exit_code(r), "%s: %s", reqpath, why);
+		die(mx_file_exit_code(r), "%s: %s", reqpath, why);
 	r = crypto_cert_pem(cert, &pem, &len);
 	X509_free(cert);
 	if (r != 0)

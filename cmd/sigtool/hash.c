@@ -22,7 +22,7 @@ cmd_hash(int argc, char **argv, struct opts *o)
 		if ((r = crypto_hash_file(argv[i], h, why, sizeof(why))) != 0) {
 			warnmsg("%s", why);
 			if (rc == 0)
-				rc = exit_code(r);
+				rc = mx_file_exit_code(r);
 			continue;
 		}
 		printf("%s  %s\n", h, argv[i]);

@@ -34,7 +34,6 @@ void usage(int code) __attribute__((noreturn));
 /* admin.c */
 int opt_common(int ch, const char *arg, struct opts *o);
 void opt_check(const struct opts *o);
-int exit_code(int err);
 void die_err(int err, const char *why) __attribute__((noreturn));
 void admin_open(struct admin *a, const struct opts *o);
 void admin_lock(const struct admin *a);

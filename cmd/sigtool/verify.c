@@ -46,7 +46,7 @@ cmd_verify(int argc, char **argv, struct opts *o)
 	X509_free(cert);
 	X509_free(ca);
 	if (r != 0)
-		die(exit_code(r), "%s: %s", path, why);
+		die(mx_file_exit_code(r), "%s: %s", path, why);
 	printf("%s: OK\n", path);
 	return 0;
 }
