@@ -203,6 +203,8 @@ int siglist_add(struct siglist *l, const char *name, const uint8_t hash[CRYPTO_H
 /* Drop the rules for exactly name (and hash, if not NULL): how many, or MX_ERR_NOENT. */
 int siglist_remove(struct siglist *l, const char *name, const uint8_t *hash);
 /* 1 if the binary with hash, run by uid, may register name; 0 otherwise. */
+/* Does rule (a name, or a prefix then "/" "*") cover name? */
+int siglist_name_matches(const char *rule, const char *name);
 int siglist_allows(const struct siglist *l, const uint8_t hash[CRYPTO_HASH_LEN],
     uid_t uid, const char *name);
 /*

@@ -330,9 +330,8 @@ siglist_remove(struct siglist *l, const char *name, const uint8_t *hash)
 	return gone > 0 ? gone : -MX_ERR_NOENT;
 }
 
-/* Does rule (a name, or a prefix then "/" "*") cover name? */
-static int
-name_matches(const char *rule, const char *name)
+int
+siglist_name_matches(const char *rule, const char *name)
 {
 	size_t n = strlen(rule);
 
@@ -352,7 +351,7 @@ siglist_allows(const struct siglist *l, const uint8_t hash[CRYPTO_HASH_LEN],
 		return 0;
 	for (i = 0; i < l->n; i++) {
 		e = &l->ent[i];
-		if (e->line == NULL && name_matches(e->name, name) &&
+		if (e->line == NULL && siglist_name_matches(e->name, name) &&
 		    memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0 &&
 		    (e->anyuid || e->uid == uid))
 			return 1;

@@ -217,17 +217,6 @@ do_directory(struct mx_msg *req)
 	send_reply(req, m);
 }
 
-/* 1 if the rule name (a name or "prefix/" "*") covers name; the same test as siglist_allows(). */
-static int
-covers(const char *rule, const char *name)
-{
-	size_t n = strlen(rule);
-
-	if (n >= 2 && strcmp(rule + n - 2, "/*") == 0)
-		return strncmp(rule, name, n - 1) == 0 && name[n - 1] != '\0';
-	return strcmp(rule, name) == 0;
-}
-
 /* Why the list does not allow it: no rule for the name, not this binary, or not this uid. */
 static void
 denial(const uint8_t hash[CRYPTO_HASH_LEN], const char *hashstr, uint32_t uid, const char *name,
@@ -239,7 +228,7 @@ denial(const uint8_t hash[CRYPTO_HASH_LEN], const char *hashstr, uint32_t uid, c
 
 	for (i = 0; i < id.list->n; i++) {
 		e = &id.list->ent[i];
-		if (e->line != NULL || !covers(e->name, name))
+		if (e->line != NULL || !siglist_name_matches(e->name, name))
 			continue;
 		named = 1;
 		if (memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0)

@@ -9,7 +9,6 @@ struct binding {
 	LIST_ENTRY(binding) link;
 	char name[MX_NAME_LEN_MAX + 1];
 	mx_name_t right;		/* our send right to the registered port */
-	uint64_t port_id;		/* global id, to tell the same port from another */
 	uint32_t uid, pid;		/* who registered it */
 	int remote;			/* a cached answer from another node */
 	char node[MX_NODE_MAX + 1];	/* ... that node */

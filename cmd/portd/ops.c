@@ -28,7 +28,7 @@ reply_name(struct task *t, const struct mx_frame_hdr *h, mx_name_t name)
 	task_reply(t, h->type, h->id, 0, b, sizeof(b));
 }
 
-static void
+void
 psend_timeout(struct ev_timer *tm)
 {
 	struct psend *ps = tm->arg;

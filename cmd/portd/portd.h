@@ -219,6 +219,7 @@ void remote_keysrv_ready(void);
 /* ops.c */
 int task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
 void psend_complete(struct psend *ps, int err);
+void psend_timeout(struct ev_timer *tm);	/* a blocked send (local or remote) timed out */
 void psend_cancel(struct task *t);
 
 #endif

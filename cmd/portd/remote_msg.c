@@ -55,9 +55,9 @@ int
 remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
     mx_name_t rpc_reply, uint32_t rpc_timeout)
 {
+	static struct wbuf w;	/* kept between messages: no malloc per send */
 	struct port *dest = km->dest;
 	struct rnode *rn = dest->rnode;
-	struct wbuf w = { 0 };
 	struct gid g;
 	struct rsend *rs;
 	uint64_t seq;
@@ -77,6 +77,7 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 		return r;
 	}
 	seq = ++rn->next_seq;
+	w.len = 0;
 	wb_u64(&w, seq);
 	wb_u64(&w, rn->inc);
 	wb_u64(&w, dest->rid);
@@ -101,11 +102,9 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	}
 	wb_u32(&w, km->len);
 	if (send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
-		free(w.p);
 		kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
-	free(w.p);
 	/* Send-once rights to our ports now live there: count them, for if it dies. */
 	for (i = 0; i <= km->nrights; i++) {
 		struct kright *kr = i < km->nrights ? &km->rights[i] : &km->reply;
@@ -206,12 +205,12 @@ remote_task_gone(struct task *t)
 static void
 send_ack(struct rnode *rn, uint64_t seq, uint32_t status)
 {
-	struct wbuf w = { 0 };
+	uint8_t b[12];
+	struct wbuf w = { b, sizeof(b), sizeof(b) };	/* on the stack: one per message */
 
-	wb_u64(&w, seq);
-	wb_u32(&w, status);
+	put_u64(b, seq);
+	put_u32(b + 8, status);
 	send_frame(rn, LF_ACK, &w, NULL, 0);
-	free(w.p);
 }
 
 void
@@ -222,15 +221,6 @@ remote_psend_done(struct psend *ps, int err)
 	send_ack(ps->rn, ps->seq, (uint32_t)(err < 0 ? -err : err));
 	ev_timer_disarm(loop, &ps->timer);
 	free(ps);
-}
-
-static void
-rpsend_timeout(struct ev_timer *tm)
-{
-	struct psend *ps = tm->arg;
-
-	TAILQ_REMOVE(&ps->km->dest->blocked, ps, link);
-	remote_psend_done(ps, -MX_ERR_TIMEOUT);
 }
 
 void
@@ -294,7 +284,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		ps->km = km;
 		ps->rn = rn;
 		ps->seq = m.seq;
-		ev_timer_init(&ps->timer, rpsend_timeout, ps);
+		ev_timer_init(&ps->timer, psend_timeout, ps);	/* psend_complete ACKs it */
 		if (m.timeout_ms != MX_FOREVER)
 			ev_timer_arm(loop, &ps->timer, ev_now() + m.timeout_ms);
 		TAILQ_INSERT_TAIL(&dest->blocked, ps, link);

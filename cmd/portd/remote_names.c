@@ -185,15 +185,23 @@ remote_net_answer(struct task *t, const char *name, mx_name_t right)
 	return 0;
 }
 
+/* Our link port, or 0 when we accept no link. */
+static unsigned
+listen_port(void)
+{
+	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
+
+	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+}
+
 void
 announce(struct ev_timer *tm)
 {
 	static uint8_t b[2];
 	/* Nodes that hear us dial the port of our first listen line. */
-	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
-	unsigned long port = colon ? strtoul(colon + 1, NULL, 10) : LINK_DEFAULT_PORT;
+	unsigned port = listen_port();
 
-	put_u16(b, (uint16_t)port);
+	put_u16(b, (uint16_t)(port ? port : LINK_DEFAULT_PORT));
 	bcast_send(BCAST_ANNOUNCE, b, sizeof(b));
 	ev_timer_arm(loop, tm, ev_now() + 10000);
 }
@@ -209,15 +217,6 @@ announce(struct ev_timer *tm)
  */
 
 #define NODES_MAX 256		/* entries in one LF_NODES */
-
-/* Our link port, or 0 when we accept no link. */
-static unsigned
-listen_port(void)
-{
-	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
-
-	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
-}
 
 void
 here_send(struct rnode *rn)
