@@ -75,6 +75,8 @@ init_only(const char *rundir, const char *state, const char *node)
 	int r;
 
 	if (node == NULL) {
+		if (rundir == NULL)
+			die(EX_CONFIG, KS_NO_RUNDIR);
 		if ((r = masix_connect(rundir, &c)) < 0)
 			die(EX_UNAVAILABLE, "no node name: use -N NODE, or start portd (%s: %s)", rundir,
 			    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
@@ -139,8 +141,9 @@ main(int argc, char **argv)
 		default: usage(stderr, EX_USAGE);
 		}
 	}
-	if (rundir == NULL && (rundir = masix_default_rundir()) == NULL)
-		die(EX_CONFIG, "no runtime directory: use -R DIR or set MASIX_RUNDIR");
+	/* Needed only to reach portd: -n, -i -N and usage errors work without one. */
+	if (rundir == NULL)
+		rundir = masix_default_rundir();
 	if (query) {
 		if (init || check || cfile || state || node || readyfd >= 0 || use_syslog)
 			usage(stderr, EX_USAGE);
@@ -167,6 +170,8 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (rundir == NULL)
+		die(EX_CONFIG, KS_NO_RUNDIR);
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
