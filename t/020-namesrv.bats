@@ -72,6 +72,7 @@ load helpers
 	node_start
 	bg msgsend -w 5 late "worth the wait"
 	sender=${BG_PIDS##* }
+	# Time must pass: the name must not exist yet when the sender looks.
 	sleep 0.5
 	run -0 msgrecv -n 1 late
 	[ "$output" = "worth the wait" ]

@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # sigtool: admin key and CA, node certificates, the signed signature list, revocation.
 
-bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
-	BIN=${MASIX_BIN:-$BATS_TEST_DIRNAME/../bin}
+	BIN=$MASIX_BIN
 	D=$BATS_TEST_TMPDIR
 	A=$D/adm
 	unset MASIX_ADMIN_DIR

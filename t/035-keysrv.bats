@@ -33,24 +33,12 @@ init_node() {
 	S=$R/state
 }
 
-# Wait until keysrv's log holds N lines that contain TEXT.
-wait_log() {
-	local i
-	for i in $(seq 100); do
-		[ "$(grep -cF -- "$2" "$MASIX_RUNDIR/keysrv.log")" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	echo "keysrv.log never had $1 lines with '$2':" >&2
-	cat "$MASIX_RUNDIR/keysrv.log" >&2
-	return 1
-}
-
 # Send SIGHUP and wait for the reload to be done.
 hup() {
 	local n
 	n=$(grep -c 'keysrv: reloaded:' "$MASIX_RUNDIR/keysrv.log") || [ "$n" = 0 ]	# 0 matches, not a missing log
 	kill -HUP "$(cat "$MASIX_RUNDIR/keysrv.pid")"
-	wait_log $((n + 1)) 'keysrv: reloaded:'
+	wait_log $((n + 1)) 'keysrv: reloaded:' "$MASIX_RUNDIR/keysrv.log"
 }
 
 # Stop the node's keysrv, waiting until it is gone.
@@ -58,7 +46,7 @@ stop_keysrv() {
 	local pid
 	pid=$(cat "$MASIX_RUNDIR/keysrv.pid")
 	kill "$pid"
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	wait_gone "$pid"
 	rm -f "$MASIX_RUNDIR/keysrv.pid"
 }
 
@@ -87,6 +75,31 @@ USAGE='usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]
 	echo 'state_dir = rel' >"$D/bad"
 	run -78 --separate-stderr ks -n -c "$D/bad"
 	[[ "$stderr" == "keysrv: $D/bad:1: state_dir must be an absolute path"* ]]
+}
+
+@test "without a runtime directory -n, -i -N and usage errors work; the daemon and queries say how to set one" {
+	# Not root: root's default is /run/masix. A normal user without
+	# XDG_RUNTIME_DIR has none (helpers.bash unsets it and MASIX_RUNDIR).
+	w=$(world_copy "$MASIX_BIN/keysrv")
+	if [ "$(id -u)" -eq 0 ]; then
+		chown 65534:65534 "$w"
+		user() { setpriv --reuid=65534 --regid=65534 --clear-groups env -i "$@"; }
+	else
+		user() { env -i "$@"; }
+	fi
+	printf 'node = n1\n' >"$w/c"
+	run -0 --separate-stderr user timeout 20 "$w/keysrv" -n -c "$w/c"
+	[ "$output" = "configuration OK" ]
+	run -64 --separate-stderr user timeout 20 "$w/keysrv" -N n1
+	[ "$stderr" = "$USAGE" ]
+	run -0 --separate-stderr user timeout 20 "$w/keysrv" -i -S "$w/st" -N n9
+	[ "$output" = "$w/st/node.csr" ]
+	run -78 --separate-stderr user timeout 20 "$w/keysrv" -i -S "$w/st2"
+	[ "$stderr" = "keysrv: no runtime directory: use -R DIR or set MASIX_RUNDIR" ]
+	run -78 --separate-stderr user timeout 20 "$w/keysrv" -q directory
+	[ "$stderr" = "keysrv: no runtime directory: use -R DIR or set MASIX_RUNDIR" ]
+	run -78 --separate-stderr user timeout 20 "$w/keysrv" -S "$w/st"
+	[ "$stderr" = "keysrv: no runtime directory: use -R DIR or set MASIX_RUNDIR" ]
 }
 
 @test "first start makes the key 0600 and a request, logs what to run, serves what it can" {

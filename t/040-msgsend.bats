@@ -171,12 +171,19 @@ got: three" ]
 	run -0 msgsend -r who body
 	[ "$output" = "$(id -u) $(id -g) $(hostname)
 body" ]
-	# The pid is the sender's own: a shell that sends reports its own $$.
-	run -0 sh -c 'exec "$0" -r who-pid x' "$MASIX_BIN/msgsend" || :
+	# The pid is the sender's own: a shell prints its $$, then becomes
+	# msgsend (exec keeps the pid); the receiver must report that pid.
 	bg "$MASIX_BIN/msgrecv" -x 'echo "$MSG_SENDER_PID"' who-pid
 	wait_name who-pid
-	run -0 sh -c 'exec "$0" -r who-pid x' "$MASIX_BIN/msgsend"
-	[ "$output" -gt 1 ]
+	run -0 sh -c 'echo $$; exec "$0" -r who-pid x' "$MASIX_BIN/msgsend"
+	[ "${#lines[@]}" -eq 2 ]
+	[[ "${lines[0]}" =~ ^[0-9]+$ ]]
+	[ "${lines[1]}" = "${lines[0]}" ]
+	# A second sender is another process: another pid.
+	first=${lines[0]}
+	run -0 sh -c 'echo $$; exec "$0" -r who-pid x' "$MASIX_BIN/msgsend"
+	[ "${lines[1]}" = "${lines[0]}" ]
+	[ "${lines[1]}" != "$first" ]
 }
 
 @test "a one-way message to msgrecv -x goes to the command's stdout" {
@@ -191,12 +198,11 @@ body" ]
 
 @test "msgrecv tells readiness to NOTIFY_SOCKET once its name is registered" {
 	node_start
-	timeout 10 socat -u UNIX-RECV:"$MASIX_RUNDIR/notify" OPEN:"$MASIX_RUNDIR/notified",creat &
-	BG_PIDS="$!"
-	sleep 0.2
+	bg timeout 10 socat -u UNIX-RECV:"$MASIX_RUNDIR/notify" OPEN:"$MASIX_RUNDIR/notified",creat
+	wait_for test -S "$MASIX_RUNDIR/notify"
 	NOTIFY_SOCKET=$MASIX_RUNDIR/notify bg "$MASIX_BIN/msgrecv" ready
 	wait_name ready
-	sleep 0.2
+	wait_for grep -q STATUS= "$MASIX_RUNDIR/notified"
 	run -0 cat "$MASIX_RUNDIR/notified"
 	[ "$output" = "READY=1
 STATUS=receiving on ready" ]

@@ -4,35 +4,23 @@
 # READY=1 on $NOTIFY_SOCKET, a newline on -F FD, the first socket of
 # LISTEN_FDS. PID 1 need not be systemd: nothing here talks to a manager.
 
-bats_require_minimum_version 1.5.0
 load helpers
 
 setup() {
 	BIN=$(cd "$MASIX_BIN" && pwd)
 	UNITS=$TOP/contrib/systemd
-	# Short: a Unix socket path holds at most 107 bytes. helpers' teardown
+	# Short: a Unix socket path holds at most 107 bytes. The common teardown
 	# removes it, after looking for sanitizer reports in its *.log files.
 	TMP=$(new_rundir)
 	RUNDIRS="${RUNDIRS:-} $TMP"
 	PIDS=()
 }
 
-# Run a command in the background; teardown (helpers.bash) kills it by pid.
+# Run a command in the background; the common teardown kills it by pid.
 start_bg() {
 	"$@" &
 	PIDS+=($!)
 	BG_PIDS="${BG_PIDS:-} $!"
-}
-
-# wait_for SECS CMD...: run CMD every 0.1 s until it succeeds, for SECS at most.
-wait_for() {
-	local i n=$(($1 * 10))
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 has() { grep -q "$1" "$2" 2>/dev/null; }
@@ -67,7 +55,7 @@ notify_listener() {
 	command -v socat >/dev/null || skip "socat is not installed (apt-get install socat)"
 	: >"$TMP/notify.out"
 	start_bg timeout 60 socat -u UNIX-RECV:"$TMP/notify" - >"$TMP/notify.out"
-	wait_for 5 test -S "$TMP/notify"
+	wait_for -t 5 test -S "$TMP/notify"
 }
 
 @test "systemd-analyze verify accepts the units" {
@@ -98,14 +86,14 @@ notify_listener() {
 @test "portd sends READY=1 once it serves, STOPPING=1 on SIGTERM" {
 	notify_listener
 	start_bg env NOTIFY_SOCKET="$TMP/notify" timeout 60 "$BIN/portd" -R "$TMP/n" 2>"$TMP/portd.log"
-	wait_for 10 has READY=1 "$TMP/notify.out"
+	wait_for -t 10 has READY=1 "$TMP/notify.out"
 	run -0 cat "$TMP/notify.out"
 	[ "$output" = $'READY=1\nSTATUS=serving' ]
 	[ -S "$TMP/n/portd.sock" ]
 
 	kill -TERM "${PIDS[1]}"
 	wait "${PIDS[1]}"	# portd's status, through timeout: 0
-	wait_for 5 has STOPPING=1 "$TMP/notify.out"
+	wait_for -t 5 has STOPPING=1 "$TMP/notify.out"
 	run -0 cat "$TMP/notify.out"
 	[ "$output" = $'READY=1\nSTATUS=servingSTOPPING=1' ]
 	[ ! -e "$TMP/n/portd.sock" ]
@@ -113,7 +101,7 @@ notify_listener() {
 
 @test "portd -F FD writes one newline on FD once it serves" {
 	start_bg timeout 60 "$BIN/portd" -R "$TMP/n" -F 3 3>"$TMP/ready" 2>"$TMP/portd.log"
-	wait_for 10 test -s "$TMP/ready"
+	wait_for -t 10 test -s "$TMP/ready"
 	run -0 od -An -c "$TMP/ready"
 	[ "$output" = "  \n" ]
 	[ -S "$TMP/n/portd.sock" ]
@@ -121,10 +109,10 @@ notify_listener() {
 
 @test "namesrv sends READY=1 once it holds the NAME port" {
 	start_bg timeout 60 "$BIN/portd" -R "$TMP/n" -F 3 3>"$TMP/ready" 2>"$TMP/portd.log"
-	wait_for 10 test -s "$TMP/ready"
+	wait_for -t 10 test -s "$TMP/ready"
 	notify_listener
 	start_bg env NOTIFY_SOCKET="$TMP/notify" timeout 60 "$BIN/namesrv" -R "$TMP/n" 2>"$TMP/namesrv.log"
-	wait_for 10 has READY=1 "$TMP/notify.out"
+	wait_for -t 10 has READY=1 "$TMP/notify.out"
 	run -0 cat "$TMP/notify.out"
 	[ "$output" = $'READY=1\nSTATUS=serving names' ]
 	# Ready means serving: a second namesrv finds the NAME port taken.
@@ -140,10 +128,10 @@ notify_listener() {
 	# first connection and takes fd 3.
 	start_bg timeout 60 systemd-socket-activate -l "$TMP/n/portd.sock" "$BIN/portd" -R "$TMP/n" \
 	    2>"$TMP/portd.log"
-	wait_for 10 test -S "$TMP/n/portd.sock"
+	wait_for -t 10 test -S "$TMP/n/portd.sock"
 	notify_listener
 	start_bg env NOTIFY_SOCKET="$TMP/notify" timeout 60 "$BIN/namesrv" -R "$TMP/n" 2>"$TMP/namesrv.log"
-	wait_for 10 has READY=1 "$TMP/notify.out"
+	wait_for -t 10 has READY=1 "$TMP/notify.out"
 	run -0 cat "$TMP/notify.out"
 	[ "$output" = $'READY=1\nSTATUS=serving names' ]
 

@@ -4,39 +4,16 @@
 
 load helpers
 
-# helpers.bash's teardown (kill by pid), then sanitizer reports in linkpeer logs.
-eval "helpers_$(declare -f teardown)"
-teardown() {
-	local rc=0 f
-	helpers_teardown || rc=1
-	for f in "$D"/*.err; do
-		[ -f "$f" ] || continue
-		if grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' -e 'runtime error:' "$f"; then
-			echo "sanitizer report in $f:" >&2
-			cat "$f" >&2
-			rc=1
-		fi
-	done
-	return $rc
-}
-
 setup() {
 	D=$BATS_TEST_TMPDIR
 	A=$D/adm
 	unset MASIX_ADMIN_DIR
+	# Sanitizer reports in the linkpeer logs fail the test, too.
+	on_teardown 'no_sanitizer_report "$D"/*.err'
 	timeout 20 "$MASIX_BIN/sigtool" -d "$A" init
 	PA=$(free_port)
 	PB=$(free_port)
 	while [ "$PB" = "$PA" ]; do PB=$(free_port); done
-}
-
-# A loopback port from a high random range that nobody listens on.
-free_port() {
-	local p
-	while :; do
-		p=$((40000 + RANDOM % 20000))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
 }
 
 # mknode NAME [ADMIN_DIR [DAYS]]: a state directory $D/NAME with node.key
@@ -71,17 +48,15 @@ lp() {
 
 # wait_line FILE REGEX: until a line of FILE matches (10 s at most).
 wait_line() {
-	timeout 10 sh -c 'until grep -E -q -- "$2" "$1" 2>/dev/null; do sleep 0.05; done' sh "$1" "$2" || {
-		echo "no line matching '$2' in $1:" >&2
-		cat "$1" >&2
-		return 1
-	}
+	wait_for grep -E -q -- "$2" "$1" && return 0
+	echo "no line matching '$2' in $1:" >&2
+	cat "$1" >&2
+	return 1
 }
 
 # wait_listen PORT: until something listens on 127.0.0.1:PORT.
-wait_listen() {
-	timeout 10 sh -c 'until ss -Htln "sport = :$1" | grep -q .; do sleep 0.05; done' sh "$1"
-}
+listening() { ss -Htln "sport = :$1" | grep -q .; }
+wait_listen() { wait_for listening "$1"; }
 
 @test "two nodes exchange frames both ways, small and 8 MiB" {
 	mknode nodea
@@ -274,7 +249,8 @@ down nodeb: malformed frame: an unexpected ACCEPT" ]
 	wait_line "$D/nodeb.out" '^frame nodea 1 a1$'
 	kill -KILL "$(pgrep -P "$pid_a")"	# linkpeer, not its timeout
 	wait_line "$D/nodeb.out" '^down nodea: '
-	sleep 1
+	# nodeb redials and is refused while nobody listens.
+	wait_line "$D/nodeb.err" "^linkpeer: link to 127.0.0.1:$PA: connect: Connection refused\$"
 	lp nodea -l "127.0.0.1:$PA" -s a2
 	wait_line "$D/nodeb.out" '^frame nodea 1 a2$'
 	[ "$(cat "$D/nodeb.out")" = "up nodea
@@ -295,6 +271,8 @@ frame nodea 1 a2" ]
 		lp nodeb -l "127.0.0.1:$PB" -p "127.0.0.1:$PA" -s "b$round" -w 300
 		wait_line "$D/nodea.out" "^frame nodeb 1 b$round\$"
 		wait_line "$D/nodeb.out" "^frame nodea 1 a$round\$"
+		# Time must pass: the losing connection must not bring a link
+		# down or up again afterwards.
 		sleep 0.5
 		# One link, up once on each end, never dropped; exactly one TCP connection.
 		[ "$(cat "$D/nodea.out")" = "up nodeb

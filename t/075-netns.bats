@@ -2,9 +2,7 @@
 # The multi-node harness itself (t/netns.bash): namespaces on one bridge,
 # unicast and broadcast between them, a cut link, a capture.
 
-bats_require_minimum_version 1.5.0
 load helpers
-eval "helpers_$(declare -f teardown)"
 load netns
 
 setup() {
@@ -14,13 +12,6 @@ setup() {
 	DIR=$(new_rundir)
 	RUNDIRS="$DIR"
 	netns_setup 3
-}
-
-teardown() {
-	local rc=0
-	helpers_teardown || rc=1
-	netns_teardown
-	return $rc
 }
 
 # A TCP listener in node I appending what it receives to $DIR/tcp.I.
@@ -35,14 +26,8 @@ send_tcp() {
 }
 
 # wait_lines FILE N: wait (5 s) until FILE has N lines.
-wait_lines() {
-	local k
-	for k in $(seq 1 50); do
-		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+has_lines() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+wait_lines() { wait_for -t 5 has_lines "$1" "$2"; }
 
 @test "netns: three namespaces with their own addresses, lo up" {
 	local n	# not i: bats' run clobbers it
@@ -95,11 +80,7 @@ wait_lines() {
 	[[ "$output" == *"NO-CARRIER"* ]]
 	run -124 netns_exec 1 timeout 2 bash -c 'echo during >/dev/tcp/10.77.0.2/7000'
 	netns_restore 2
-	local k
-	for k in $(seq 1 50); do
-		netns_exec 1 timeout 2 bash -c 'echo after >/dev/tcp/10.77.0.2/7000' && break
-		sleep 0.1
-	done
+	wait_for -t 5 netns_exec 1 timeout 2 bash -c 'echo after >/dev/tcp/10.77.0.2/7000'
 	wait_lines "$DIR/tcp.2" 2
 	run -0 cat "$DIR/tcp.2"
 	[ "$output" = "$(printf 'before\nafter')" ]

@@ -3,9 +3,7 @@
 # network namespaces: accepted packets, and every kind of drop with its log
 # line (doc/protocol.md, "Broadcast packets").
 
-bats_require_minimum_version 1.5.0
 load helpers
-eval "helpers_$(declare -f teardown)"
 load netns
 
 setup() {
@@ -15,13 +13,6 @@ setup() {
 	cluster_init "$DIR/admin"
 	node_init "$DIR/n1" n1 "$DIR/admin"
 	node_init "$DIR/n2" n2 "$DIR/admin"
-}
-
-teardown() {
-	local rc=0
-	helpers_teardown || rc=1
-	netns_teardown
-	return $rc
 }
 
 need_netns() {
@@ -50,16 +41,6 @@ peer_bg() {
 stop() {
 	kill "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
-}
-
-# wait_file FILE: wait (5 s) until FILE is not empty.
-wait_file() {
-	local k
-	for k in $(seq 1 50); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 @test "bcast: two nodes exchange signed packets, own packets are dropped silently" {
@@ -142,7 +123,7 @@ wait_file() {
 	need_netns 2
 	peer_bg 1 n1 -t 2
 	echo "not a masix packet" | netns_exec 2 timeout 5 socat -u - UDP4-DATAGRAM:10.77.0.255:4171,broadcast,bind=10.77.0.2:5000
-	wait_file "$DIR/n1.err"
+	wait_for -t 5 test -s "$DIR/n1.err"
 	run -0 cat "$DIR/n1.err"
 	[ "$output" = "bcastpeer: bcast: dropped packet from 10.77.0.2:5000: malformed: bad magic" ]
 }

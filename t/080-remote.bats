@@ -6,17 +6,21 @@
 
 load helpers
 load cluster
-eval "helpers_$(declare -f teardown)"
 
 setup() {
 	cluster_start 3
 }
 
-teardown() {
-	local rc=0
-	helpers_teardown || rc=1
-	cluster_teardown
-	return $rc
+# says I EXPECTED CMD...: on node I, CMD's stderr and stdout are EXPECTED.
+says() {
+	local i=$1 want=$2
+	shift 2
+	[ "$(on "$i" "$@" 2>&1)" = "$want" ]
+}
+
+# directory_is I NAMES: node I's keysrv directory lists exactly NAMES.
+directory_is() {
+	[ "$(on "$1" timeout 10 "$MASIX_BIN/keysrv" -q directory | cut -d' ' -f1 | sort | tr '\n' ' ')" = "$2" ]
 }
 
 @test "a request to a name on another node, qualified or not; the receiver sees the sender's node" {
@@ -124,7 +128,8 @@ got 4, in order" ]
 	run -0 on 1 msgsend -r svc y
 	[ "$output" = "cached" ]
 	kill "$server"; wait "$server" 2>/dev/null || :
-	sleep 0.3
+	# n2 tells n1 that the port died (a send meanwhile finds a dead port).
+	wait_for says 1 "msgsend: svc: no such name" msgsend -r svc z
 	run -69 --separate-stderr on 1 msgsend -r svc z
 	[ "$stderr" = "msgsend: svc: no such name" ]
 }
@@ -135,7 +140,7 @@ got 4, in order" ]
 	run -0 on 1 msgsend -r phoenix x
 	[ "$output" = "first life" ]
 	kill -KILL "$(cat "${NODE_DIR[2]}/portd.pid")"
-	sleep 0.5
+	wait_log 1 "node n2: link down" "${NODE_DIR[1]}/portd.log"
 	run -69 on 1 msgsend -r phoenix x
 	node_ctl stop 2 || :
 	node_ctl start 2
@@ -182,13 +187,11 @@ a send right to the same port: success" ]
 	run -0 on 1 timeout 10 "$MASIX_BIN/keysrv" -q directory
 	[[ " ${lines[*]} " == *" $n2fp "* ]]
 	# A keysrv started after the links came up learns them too.
-	kill "$(cat "${NODE_DIR[3]}/keysrv.pid")"
-	sleep 0.3
+	pid=$(cat "${NODE_DIR[3]}/keysrv.pid")
+	kill "$pid"
+	wait_gone "$pid"
 	on 3 bg "$MASIX_BIN/keysrv" -R "${NODE_DIR[3]}" -S "${NODE_DIR[3]}/state"
-	sleep 0.5
-	run -0 on 3 timeout 10 "$MASIX_BIN/keysrv" -q directory
-	run -0 sh -c "printf '%s\n' \"\$@\" | cut -d' ' -f1 | sort | tr '\n' ' '" _ "${lines[@]}"
-	[ "$output" = "n1 n2 n3 " ]
+	wait_for directory_is 3 "n1 n2 n3 "
 }
 
 @test "portd listens on every listen line: a node that knows only the second one links through it" {
@@ -212,7 +215,9 @@ a send right to the same port: success" ]
 @test "a registration is announced: other nodes cache it unasked, and a lookup waiting there ends at once" {
 	OUT=${NODE_DIR[1]}/later.out on 1 bg sh -c 'exec "$0" -w 10 -r later hi >"$OUT" 2>&1' "$MASIX_BIN/msgsend"
 	pid=${BG_PIDS##* }
-	sleep 0.5	# n1's lookup waits, its network query unanswered
+	# Time must pass: n1's lookup must be waiting, its network query
+	# unanswered, before the name exists.
+	sleep 0.5
 	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo "n2: $(cat)"' later
 	wait "$pid"
 	[ "$(cat "${NODE_DIR[1]}/later.out")" = "n2: hi" ]
@@ -227,11 +232,11 @@ a send right to the same port: success" ]
 	printf 'announce = no\n' >"${NODE_DIR[2]}/ns.conf"
 	run -0 "$MASIX_BIN/namesrv" -n -c "${NODE_DIR[2]}/ns.conf"
 	on 2 bg "$MASIX_BIN/namesrv" -R "${NODE_DIR[2]}" -c "${NODE_DIR[2]}/ns.conf"
-	# Up when a registration works (msgrecv then times out: 75).
-	timeout 10 sh -c 'until "$0" -R "$1" -t 0.1 probe >/dev/null 2>&1; [ $? -eq 75 ]; do sleep 0.1; done' \
-	    "$MASIX_BIN/msgrecv" "${NODE_DIR[2]}"
+	# Up when a registration works (msgrecv then times out).
+	wait_for says 2 "msgrecv: probe: timed out after 0.1 s without a message" msgrecv -t 0.1 probe
 	OUT=${NODE_DIR[1]}/quiet.out on 1 bg sh -c 'exec "$0" -w 2 -r quiet hi >"$OUT" 2>&1' "$MASIX_BIN/msgsend"
 	pid=${BG_PIDS##* }
+	# Time must pass: n1's lookup must be waiting before the name exists.
 	sleep 0.5
 	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo "n2: $(cat)"' quiet
 	on 2 wait_name quiet

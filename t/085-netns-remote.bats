@@ -5,18 +5,10 @@
 
 load helpers
 load netns
-eval "helpers_$(declare -f teardown)"
 
 setup() {
 	netns_available || skip "$NETNS_WHY"
 	netns_setup 3
-}
-
-teardown() {
-	local rc=0
-	helpers_teardown || rc=1
-	netns_teardown
-	return $rc
 }
 
 # Start node I in its namespace with extra config lines.
@@ -58,8 +50,7 @@ cluster() {
 	[ "$output" = "n3 got qualified from n2" ]
 	# An unsigned datagram on the broadcast port is dropped with a log line.
 	netns_exec 2 sh -c 'printf "MXB1 forged" | timeout 5 socat - UDP-DATAGRAM:10.77.0.255:4171,broadcast'
-	sleep 0.5
-	grep -q 'bcast: dropped packet from 10.77.0.2' "${NS_DIR[1]}/portd.log"
+	wait_log 1 'bcast: dropped packet from 10.77.0.2' "${NS_DIR[1]}/portd.log"
 }
 
 @test "static peers resolve without broadcast" {
@@ -73,6 +64,12 @@ cluster() {
 	[ "$output" = "via static peer" ]
 }
 
+# pushed_segments N FILE: the capture FILE holds N TCP segments with data
+# (PSH) on the link port, or more.
+pushed_segments() {
+	[ "$(tcpdump -n -r "$2" 'tcp port 4170 and tcp[tcpflags] & tcp-push != 0' 2>/dev/null | wc -l)" -ge "$1" ]
+}
+
 @test "the wire carries no plaintext: a captured exchange never shows the body" {
 	cluster
 	ns_node 1 "broadcast = off" "peer = 10.77.0.2"
@@ -84,11 +81,10 @@ cluster() {
 	netns_capture 2 "$cap"
 	run -0 msgsend -R "${NS_DIR[1]}" -r secret "TOP-SECRET-BODY-4242"
 	[ "$output" = "TOP-SECRET-BODY-4242" ]
-	sleep 0.5
+	wait_for -t 5 pushed_segments 2 "$cap"
 	netns_capture_stop
 	# The capture did see the exchange: TCP segments with data on the link port...
-	run -0 sh -c "tcpdump -n -r '$cap' 'tcp port 4170 and tcp[tcpflags] & tcp-push != 0' 2>/dev/null | wc -l"
-	[ "$output" -ge 2 ]
+	pushed_segments 2 "$cap"
 	# ...and not the body, in any encoding tcpdump shows.
 	run -1 sh -c "tcpdump -n -A -r '$cap' 2>/dev/null | grep -c TOP-SECRET"
 	run -1 grep -c "TOP-SECRET" "$cap"
@@ -111,6 +107,7 @@ cluster() {
 	# link survives the cut, completes once it is restored.
 	msgsend -R "${NS_DIR[1]}" inbox m4 &
 	sender=$!
+	# Time must pass: the send must meet the cut link.
 	sleep 2
 	netns_restore 2
 	rc=0; wait "$sender" || rc=$?
@@ -122,7 +119,7 @@ cluster() {
 	for k in 5 6; do
 		msgsend -R "${NS_DIR[1]}" -w 20 inbox "m$k" && ok="$ok m$k"
 	done
-	sleep 0.5
+	wait_for grep -qx m6 "$out"
 	got=$(tr '\n' ' ' <"$out")
 	echo "sent: $ok" >&2
 	echo "got:  $got" >&2
@@ -146,6 +143,7 @@ cluster() {
 	MASIX_RUNDIR=${NS_DIR[1]} OUT=${NS_DIR[1]}/pipe.out bg sh -c \
 	    'exec "$0" -R "$MASIX_RUNDIR" fifo-send pinbox 2000 4294967295 >"$OUT"' "$MASIX_TOOLS/mxtool"
 	sender=${BG_PIDS##* }
+	# Time must pass: the sends must be in flight while the link is cut.
 	sleep 1
 	netns_restore 2
 	wait "$sender"

@@ -2,7 +2,8 @@
 # own network namespace on one bridge when root (netns.bash), on loopback
 # ports otherwise (or with MASIX_TEST_LOOPBACK=1). Load after helpers:
 #   load helpers; load cluster
-# and call cluster_teardown from the file's teardown.
+# The common teardown (helpers.bash) deletes the namespaces (netns_setup
+# registers netns_teardown); cluster_teardown does it at once.
 #
 #   cluster_start N [CONF_LINE...]   nodes n1..nN, each certified by one admin
 #                                    dir, full mesh of static peers; returns once
@@ -18,17 +19,6 @@ source "$BATS_TEST_DIRNAME/netns.bash"
 
 declare -a NODE_DIR NODE_HOST NODE_PORT
 CLUSTER_NETNS=
-
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return
-		fi
-	done
-}
 
 on() {
 	local i=$1

@@ -1,12 +1,9 @@
 # netns.bash — multi-node tests in network namespaces. Load it after
-# helpers (`load helpers; load netns`) and call netns_teardown from the test
-# file's teardown together with helpers' teardown:
+# helpers (`load helpers; load netns`):
 #
-#	setup()    { netns_available || skip "$NETNS_WHY"; netns_setup 3; }
-#	teardown() { local rc=0; helpers_teardown || rc=1; netns_teardown; return $rc; }
+#	setup() { netns_available || skip "$NETNS_WHY"; netns_setup 3; }
 #
-# (helpers.bash names its function teardown: save it first with
-# `eval "helpers_$(declare -f teardown)"` before defining your own.)
+# netns_setup has the common teardown (helpers.bash) call netns_teardown.
 #
 # Layout made by netns_setup N: namespaces mx-ID-1 .. mx-ID-N, one per
 # node, each with lo up and eth0 = 10.77.0.I/24 (broadcast 10.77.0.255),
@@ -20,6 +17,7 @@ NETNS_ID=${NETNS_ID:-$$}
 NETNS_N=0
 NETNS_CAPTURE_PIDS=
 NETNS_WHY=
+NETNS_HOOKED=
 
 netns_name() { echo "mx-$NETNS_ID-$1"; }
 netns_addr() { echo "$NETNS_NET.$1"; }
@@ -53,6 +51,10 @@ netns_setup() {
 	local n=$1 i ns br
 	br=$(netns_name br)
 	netns_teardown
+	if [ -z "$NETNS_HOOKED" ]; then
+		on_teardown netns_teardown
+		NETNS_HOOKED=1
+	fi
 	NETNS_N=$n
 	ip netns add "$br" || return 1
 	ip netns exec "$br" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
@@ -80,7 +82,7 @@ netns_exec() {
 }
 
 # netns_bg I CMD...: run CMD in node I's namespace in the background, its
-# pid (CMD's own: ip execs it) remembered for helpers' teardown.
+# pid (CMD's own: ip execs it) remembered for the common teardown.
 netns_bg() {
 	local i=$1
 	shift
@@ -100,13 +102,16 @@ netns_capture() {
 	ip netns exec "$(netns_name br)" tcpdump -i "v$i" -n -U --immediate-mode -w "$file" >/dev/null 2>"$file.log" 3>&- &
 	pid=$!
 	NETNS_CAPTURE_PIDS="$NETNS_CAPTURE_PIDS $pid"
-	for k in $(seq 1 50); do
-		grep -q 'listening on' "$file.log" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_for -t 5 capture_started "$pid" "$file.log"
+	grep -q 'listening on' "$file.log" 2>/dev/null && return 0
 	echo "netns_capture: tcpdump on v$i did not start: $(cat "$file.log")" >&2
 	return 1
+}
+
+# capture_started PID LOG: tcpdump PID said it listens, or died (no use waiting).
+capture_started() {
+	grep -q 'listening on' "$2" 2>/dev/null && return 0
+	! kill -0 "$1" 2>/dev/null
 }
 
 # Stop every capture (SIGINT: tcpdump flushes and closes its file).
@@ -124,15 +129,13 @@ netns_capture_stop() {
 # netns_wait_listen I PROTO PORT: wait (5 s) until something in node I
 # listens on PROTO (tcp or udp) PORT.
 netns_wait_listen() {
-	local i=$1 proto=$2 port=$3 k flag=-Htln
+	local i=$1 proto=$2 port=$3 flag=-Htln
 	[ "$proto" = udp ] && flag=-Huln
-	for k in $(seq 1 50); do
-		[ -n "$(netns_exec "$i" ss "$flag" "sport = :$port")" ] && return 0
-		sleep 0.1
-	done
+	wait_for -t 5 netns_listens "$i" "$flag" "$port" && return 0
 	echo "netns_wait_listen: nothing listens on $proto port $port in node $i" >&2
 	return 1
 }
+netns_listens() { [ -n "$(netns_exec "$1" ss "$2" "sport = :$3")" ]; }
 
 # Delete everything netns_setup made; safe to call twice. Processes still
 # running in our namespaces (started by this test) are killed by pid.
@@ -161,9 +164,7 @@ node_init() {
 	mkdir -p "$dir"
 	printf 'node = %s\n' "$name" >"$dir/masix.conf"
 	if grep -q '^init)' "$TOP/contrib/masix-node" 2>/dev/null; then
-		# keysrv -i wants a runtime directory even to make a key (no
-		# XDG_RUNTIME_DIR when not root): give it the node's.
-		MASIX_RUNDIR=$dir timeout 30 "$TOP/contrib/masix-node" init "$dir" "$admin" >/dev/null
+		timeout 30 "$TOP/contrib/masix-node" init "$dir" "$admin" >/dev/null
 		return
 	fi
 	mkdir -p -m 0700 "$state" || return 1
