@@ -26,7 +26,7 @@ netns_addr() { echo "$NETNS_NET.$1"; }
 netns_available() {
 	local probe="mx-$NETNS_ID-probe"
 	if [ "$(id -u)" -ne 0 ]; then
-		NETNS_WHY="multi-node test needs root (network namespaces)"
+		NETNS_WHY="needs root: multi-node test in network namespaces"
 		return 1
 	fi
 	if ! command -v ip >/dev/null 2>&1; then
