@@ -64,11 +64,11 @@ PORTD_USAGE="usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PO
 @test "portd replaces a stale socket and removes it on SIGTERM" {
 	d=$(new_rundir); RUNDIRS="$d"
 	# A socket file nobody listens on, as left by a crash.
-	socat UNIX-LISTEN:"$d/portd.sock" /dev/null &
+	bg socat UNIX-LISTEN:"$d/portd.sock" /dev/null
 	wait_for test -S "$d/portd.sock"
 	kill -KILL $!; wait $! 2>/dev/null || :
 	[ -S "$d/portd.sock" ]
-	timeout 10 "$MASIX_BIN/portd" -R "$d" 2>"$d/portd.log" &
+	bg timeout 10 "$MASIX_BIN/portd" -R "$d" 2>"$d/portd.log"
 	pid=$!
 	timeout 5 "$MASIX_TOOLS/mxtool" -R "$d" wait-socket
 	kill -TERM "$pid"

@@ -61,8 +61,7 @@ load helpers
 
 @test "without namesrv the tools say so" {
 	d=$(new_rundir); RUNDIRS="$d"
-	timeout 20 "$MASIX_BIN/portd" -R "$d" 2>"$d/portd.log" &
-	BG_PIDS="$!"
+	bg timeout 20 "$MASIX_BIN/portd" -R "$d" 2>"$d/portd.log"
 	timeout 5 "$MASIX_TOOLS/mxtool" -R "$d" wait-socket
 	run -69 --separate-stderr timeout 10 "$MASIX_BIN/msgsend" -R "$d" anything hi
 	[ "$stderr" = "msgsend: anything: namesrv is not running" ]

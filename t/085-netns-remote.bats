@@ -105,7 +105,7 @@ pushed_segments() {
 	netns_cut 2
 	# While cut, a send either fails (node unreachable, exit 69) or, if the
 	# link survives the cut, completes once it is restored.
-	msgsend -R "${NS_DIR[1]}" inbox m4 &
+	bg msgsend -R "${NS_DIR[1]}" inbox m4
 	sender=$!
 	# Time must pass: the send must meet the cut link.
 	sleep 2

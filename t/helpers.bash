@@ -11,6 +11,15 @@
 #                                       the tests of a file whose name matches
 #   ... bats -x --verbose-run --show-output-of-passing-tests t/020-namesrv.bats
 #                                       trace every command of each test
+#   make check-asan                     the whole suite under ASan/UBSan;
+#                                       after it, one file the same way:
+#   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+#     MASIX_BIN=$PWD/build/asan/bin MASIX_TOOLS=$PWD/build/asan/t bats t/040-msgsend.bats
+#
+# A failing test prints the command that failed, its file and line, and what
+# the test wrote to stderr. The daemons log to their runtime directory
+# (DIR/portd.log, ...), which teardown removes; with MASIX_TEST_KEEP=1 it
+# keeps them (the daemons stopped) and prints their names.
 #
 # MASIX_BIN (programs) and MASIX_TOOLS (test drivers from t/tools/) default to
 # the checkout's bin/ and build/t/. Without root, the tests that need it
@@ -21,6 +30,10 @@
 # XDG_RUNTIME_DIR are unset here, and each test makes its own directories
 # with mktemp (new_rundir, node_start), so it runs the same with or without
 # XDG_RUNTIME_DIR and never touches a node of the user's.
+#
+# Multi-node files load more after this one: `load helpers; load netns`
+# (network namespaces, root only) or `load helpers; load cluster` (linked
+# nodes, in namespaces when root, on loopback ports otherwise).
 #
 # API
 #   node_start                 a node (portd, namesrv, keysrv) in a new runtime
@@ -56,7 +69,8 @@
 #   check_logs                 no_sanitizer_report on the RUNDIRS' *.log
 #   teardown                   the common teardown: kill BG_PIDS, stop the
 #                              nodes of RUNDIRS, check their logs, run the
-#                              on_teardown commands, remove RUNDIRS. Files do
+#                              on_teardown commands, remove RUNDIRS (unless
+#                              MASIX_TEST_KEEP is set). Files do
 #                              not define their own: they register with
 #                              on_teardown.
 
@@ -238,7 +252,11 @@ teardown() {
 	done
 	TEARDOWN_HOOKS=()
 	for d in ${RUNDIRS:-}; do
-		rm -rf "$d"
+		if [ -n "${MASIX_TEST_KEEP:-}" ]; then
+			echo "# kept $d" >&3
+		else
+			rm -rf "$d"
+		fi
 	done
 	return $rc
 }
