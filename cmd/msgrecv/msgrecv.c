@@ -70,11 +70,12 @@ serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, co
 	int want_reply = m->reply != MX_NAME_NULL, status = 0, r;
 	struct output o;
 	char why[128];
+	size_t keep;
 
 	if (run_command(cmd, &m->trailer, body, len, want_reply, &o, &status) < 0) {
 		snprintf(why, sizeof(why), "cannot run command: %s", strerror(errno));
 		status = -1;
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !o.truncated) {
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !o.truncated && o.len <= OUTPUT_MAX) {
 		why[0] = '\0';
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		snprintf(why, sizeof(why), "command output over %u bytes", (unsigned)OUTPUT_MAX);
@@ -93,10 +94,17 @@ serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, co
 			r = masix_reply(c, m, rep);
 			mx_msg_free(rep);
 		} else {
-			/* The reason, and what the command printed before it failed. */
+			/*
+			 * The reason, and what the command printed before it
+			 * failed: as much of it as fits next to the code and
+			 * the reason (three items, each with its header).
+			 */
 			struct mx_msg *rep = mx_msg_new(MX_MSGID_ERROR);
+			keep = MX_BODY_MAX - 3 * MX_ITEM_HDR - 8 - strlen(why);
+			if (o.len < keep)
+				keep = o.len;
 			if (rep == NULL || mx_msg_add_int(rep, WIFEXITED(status) ? WEXITSTATUS(status) : 1) < 0 ||
-			    mx_msg_add_string(rep, why) < 0 || mx_msg_add_bytes(rep, o.buf, o.len) < 0)
+			    mx_msg_add_string(rep, why) < 0 || mx_msg_add_bytes(rep, o.buf, keep) < 0)
 				die(EX_OSERR, "out of memory");
 			r = masix_reply(c, m, rep);
 			mx_msg_free(rep);
