@@ -181,7 +181,7 @@ wait_dead() {
 	run -0 --separate-stderr timeout 30 "$NODE" start "$d"
 	# after init, the linked node starts
 	timeout 30 "$NODE" stop "$d"
-	printf 'node = alpha\nlisten = 127.0.0.1:0\n' >"$d/masix.conf"
+	printf 'node = alpha\npeer = 127.0.0.1:24171\nbroadcast = off\n' >"$d/masix.conf"
 	rm -rf "$d/state"
 	run -0 --separate-stderr timeout 30 "$NODE" init "$d"
 	[ "$output" = "$d: node alpha certified by $d/admin" ]
