@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include "cli.h"
 #include "conf.h"
 #include "keysrv.h"
 #include "log.h"
@@ -29,15 +30,11 @@ on_signal(int signo)
 	wake = 1;
 }
 
-static void
-usage(FILE *f, int code)
-{
-	fprintf(f, "usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]\n"
-	    "       keysrv -i [-c FILE] [-N NODE] [-R DIR] [-S DIR]\n"
-	    "       keysrv -q [-R DIR] node-cert | verify CERTFILE NODE | directory |\n"
-	    "                 may-register HASH UID NAME | ca-cert | crl\n");
-	exit(code);
-}
+static const char usage_text[] =
+    "usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]\n"
+    "       keysrv -i [-c FILE] [-N NODE] [-R DIR] [-S DIR]\n"
+    "       keysrv -q [-R DIR] node-cert | verify CERTFILE NODE | directory |\n"
+    "                 may-register HASH UID NAME | ca-cert | crl\n";
 
 static int
 conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
@@ -75,8 +72,7 @@ init_only(const char *rundir, const char *state, const char *node)
 	int r;
 
 	if (node == NULL) {
-		if (rundir == NULL)
-			die(EX_CONFIG, KS_NO_RUNDIR);
+		rundir = cli_rundir(rundir);
 		if ((r = masix_connect(rundir, &c)) < 0)
 			die(EX_UNAVAILABLE, "no node name: use -N NODE, or start portd (%s: %s)", rundir,
 			    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
@@ -114,14 +110,14 @@ main(int argc, char **argv)
 	log_init("keysrv", 0, 0);
 	umask(077);
 	/* '+': in -q mode, the query's own arguments are not options. */
-	while ((ch = getopt(argc, argv, "+c:F:hinN:qR:sS:v")) != -1) {
+	cli_init("keysrv", usage_text);
+	while ((ch = cli_getopt(argc, argv, "+c:F:hinN:qR:sS:v", NULL)) != -1) {
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'F':
 			if ((readyfd = sd_readyfd_parse(optarg)) < 0)
 				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
 			break;
-		case 'h': usage(stdout, 0); break;
 		case 'i': init = 1; break;
 		case 'n': check = 1; break;
 		case 'N':
@@ -138,19 +134,16 @@ main(int argc, char **argv)
 			state = optarg;
 			break;
 		case 'v': verbose++; break;
-		default: usage(stderr, EX_USAGE);
+		default: cli_usage(EX_USAGE);
 		}
 	}
-	/* Needed only to reach portd: -n, -i -N and usage errors work without one. */
-	if (rundir == NULL)
-		rundir = masix_default_rundir();
 	if (query) {
 		if (init || check || cfile || state || node || readyfd >= 0 || use_syslog)
-			usage(stderr, EX_USAGE);
-		return query_main(rundir, argc - optind, argv + optind);
+			cli_usage(EX_USAGE);
+		return query_main(cli_rundir(rundir), argc - optind, argv + optind);
 	}
 	if (optind != argc || (init && (check || readyfd >= 0 || use_syslog)) || (node != NULL && !init))
-		usage(stderr, EX_USAGE);
+		cli_usage(EX_USAGE);
 	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (state == NULL)
@@ -162,6 +155,7 @@ main(int argc, char **argv)
 	if (init)
 		return init_only(rundir, state, node);
 	log_init("keysrv", use_syslog, verbose);
+	rundir = cli_rundir(rundir);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;	/* no SA_RESTART: a blocked receive returns */
@@ -170,8 +164,6 @@ main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (rundir == NULL)
-		die(EX_CONFIG, KS_NO_RUNDIR);
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));

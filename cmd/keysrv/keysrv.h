@@ -64,6 +64,5 @@ void directory_free(void);
 /* query.c */
 /* rundir NULL: none given and no default (the query dies saying how to set one). */
 int query_main(const char *rundir, int argc, char **argv);
-#define KS_NO_RUNDIR	"no runtime directory: use -R DIR or set MASIX_RUNDIR"
 
 #endif

@@ -134,8 +134,6 @@ query_main(const char *rundir, int argc, char **argv)
 		    "                 may-register HASH UID NAME | ca-cert | crl\n");
 		exit(EX_USAGE);
 	}
-	if (rundir == NULL)
-		die(EX_CONFIG, KS_NO_RUNDIR);
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));

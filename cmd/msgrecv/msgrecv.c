@@ -8,6 +8,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include <sys/wait.h>
+#include "cli.h"
 #include "conf.h"
 #include "log.h"
 #include "msgrecv.h"
@@ -16,12 +17,8 @@
 
 enum sep { SEP_NEWLINE, SEP_NUL, SEP_NONE };
 
-static void
-usage(FILE *f, int code)
-{
-	fprintf(f, "usage: msgrecv [-0h] [--raw] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n");
-	exit(code);
-}
+static const char usage_text[] =
+    "usage: msgrecv [-0h] [--raw] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
 
 /* The message's body: its BYTES and STRING items, back to back. */
 static void
@@ -73,11 +70,12 @@ serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, co
 	int want_reply = m->reply != MX_NAME_NULL, status = 0, r;
 	struct output o;
 	char why[128];
+	size_t keep;
 
 	if (run_command(cmd, &m->trailer, body, len, want_reply, &o, &status) < 0) {
 		snprintf(why, sizeof(why), "cannot run command: %s", strerror(errno));
 		status = -1;
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !o.truncated) {
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !o.truncated && o.len <= OUTPUT_MAX) {
 		why[0] = '\0';
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		snprintf(why, sizeof(why), "command output over %u bytes", (unsigned)OUTPUT_MAX);
@@ -96,10 +94,17 @@ serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, co
 			r = masix_reply(c, m, rep);
 			mx_msg_free(rep);
 		} else {
-			/* The reason, and what the command printed before it failed. */
+			/*
+			 * The reason, and what the command printed before it
+			 * failed: as much of it as fits next to the code and
+			 * the reason (three items, each with its header).
+			 */
 			struct mx_msg *rep = mx_msg_new(MX_MSGID_ERROR);
+			keep = MX_BODY_MAX - 3 * MX_ITEM_HDR - 8 - strlen(why);
+			if (o.len < keep)
+				keep = o.len;
 			if (rep == NULL || mx_msg_add_int(rep, WIFEXITED(status) ? WEXITSTATUS(status) : 1) < 0 ||
-			    mx_msg_add_string(rep, why) < 0 || mx_msg_add_bytes(rep, o.buf, o.len) < 0)
+			    mx_msg_add_string(rep, why) < 0 || mx_msg_add_bytes(rep, o.buf, keep) < 0)
 				die(EX_OSERR, "out of memory");
 			r = masix_reply(c, m, rep);
 			mx_msg_free(rep);
@@ -115,7 +120,6 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "raw", no_argument, NULL, 'W' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *rundir = NULL, *name, *cmd = NULL;
@@ -128,11 +132,11 @@ main(int argc, char **argv)
 	int ch, r, seps = 0;
 
 	log_init("msgrecv", 0, 0);
-	while ((ch = getopt_long(argc, argv, "0hn:R:t:x:", longopts, NULL)) != -1) {
+	cli_init("msgrecv", usage_text);
+	while ((ch = cli_getopt(argc, argv, "0hn:R:t:x:", longopts)) != -1) {
 		switch (ch) {
 		case '0': sep = SEP_NUL; seps++; break;
 		case 'W': sep = SEP_NONE; seps++; break;
-		case 'h': usage(stdout, 0); break;
 		case 'n':
 			if (conf_uint(optarg, UINT32_MAX, &count) < 0 || count == 0)
 				die(EX_USAGE, "-n: not a positive count: '%s'", optarg);
@@ -143,23 +147,22 @@ main(int argc, char **argv)
 				die(EX_USAGE, "-t: not a number of seconds: '%s'", optarg);
 			break;
 		case 'x': cmd = optarg; break;
-		default: usage(stderr, EX_USAGE);
+		default: cli_usage(EX_USAGE);
 		}
 	}
 	if (seps > 1)
 		die(EX_USAGE, "-0 and --raw exclude each other");
 	if (optind != argc - 1)
-		usage(stderr, EX_USAGE);
+		cli_usage(EX_USAGE);
 	name = argv[optind];
 	if (!mx_name_valid(name))
 		die(EX_USAGE, "'%s': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -)", name);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((r = masix_connect(rundir, &c)) < 0) {
-		rundir = rundir ? rundir : masix_default_rundir();
-		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir ? rundir : "(no runtime directory)",
+	rundir = cli_rundir(rundir);
+	if ((r = masix_connect(rundir, &c)) < 0)
+		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
-	}
 	if ((r = masix_port_alloc(c, &port)) < 0)
 		die(mx_exit_code(r), "allocating a port: %s", mx_strerror(r));
 	if ((r = masix_register(c, name, port)) < 0)

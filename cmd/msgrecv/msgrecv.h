@@ -4,8 +4,9 @@
 
 #include <fcntl.h>
 #include "masix.h"
+#include "wire.h"
 
-#define OUTPUT_MAX (MX_BODY_MAX - 64)	/* a reply holds at most this much output */
+#define OUTPUT_MAX (MX_BODY_MAX - MX_ITEM_HDR)	/* a reply's one bytes item: the most output it holds */
 
 struct output {
 	uint8_t *buf;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include "cli.h"
 #include "log.h"
 #include "masix.h"
 #include "names.h"
@@ -13,12 +14,8 @@
 
 #define BODY_MAX (MX_BODY_MAX - 8)	/* one BYTES item */
 
-static void
-usage(FILE *f, int code)
-{
-	fprintf(f, "usage: msgsend [-hr] [-R DIR] [-t SECS] [-w SECS] NAME [WORD...]\n");
-	exit(code);
-}
+static const char usage_text[] =
+    "usage: msgsend [-hr] [-R DIR] [-t SECS] [-w SECS] NAME [WORD...]\n";
 
 static uint8_t *
 read_stdin(size_t *len)
@@ -101,9 +98,9 @@ main(int argc, char **argv)
 	int ch, request = 0, r;
 
 	log_init("msgsend", 0, 0);
-	while ((ch = getopt(argc, argv, "hR:rt:w:")) != -1) {
+	cli_init("msgsend", usage_text);
+	while ((ch = cli_getopt(argc, argv, "hR:rt:w:", NULL)) != -1) {
 		switch (ch) {
-		case 'h': usage(stdout, 0); break;
 		case 'R': rundir = optarg; break;
 		case 'r': request = 1; break;
 		case 't':
@@ -114,11 +111,11 @@ main(int argc, char **argv)
 			if ((wait_ms = tool_parse_secs(optarg)) < 0)
 				die(EX_USAGE, "-w: not a number of seconds: '%s'", optarg);
 			break;
-		default: usage(stderr, EX_USAGE);
+		default: cli_usage(EX_USAGE);
 		}
 	}
 	if (optind >= argc)
-		usage(stderr, EX_USAGE);
+		cli_usage(EX_USAGE);
 	name = argv[optind++];
 	if (!mx_lookup_name_valid(name))
 		die(EX_USAGE, "'%s': invalid name (1-255 characters of A-Z a-z 0-9 . _ / -, then @NODE optionally)",
@@ -128,11 +125,10 @@ main(int argc, char **argv)
 	else
 		body = read_stdin(&len);
 
-	if ((r = masix_connect(rundir, &c)) < 0) {
-		rundir = rundir ? rundir : masix_default_rundir();
-		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir ? rundir : "(no runtime directory)",
+	rundir = cli_rundir(rundir);
+	if ((r = masix_connect(rundir, &c)) < 0)
+		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
-	}
 	if ((m = mx_msg_new(0)) == NULL || mx_msg_add_bytes(m, body, len) < 0)
 		die(EX_OSERR, "out of memory");
 	free(body);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
+#include "cli.h"
 #include "conf.h"
 #include "log.h"
 #include "names.h"
@@ -22,12 +23,8 @@ on_term(int signo)
 	stop = 1;
 }
 
-static void
-usage(FILE *f, int code)
-{
-	fprintf(f, "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR]\n");
-	exit(code);
-}
+static const char usage_text[] =
+    "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR]\n";
 
 static uint32_t resolve_ms = 1000;
 static int announce = 1;
@@ -68,23 +65,23 @@ main(int argc, char **argv)
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
 
 	log_init("namesrv", 0, 0);
-	while ((ch = getopt(argc, argv, "c:F:hnR:sv")) != -1) {
+	cli_init("namesrv", usage_text);
+	while ((ch = cli_getopt(argc, argv, "c:F:hnR:sv", NULL)) != -1) {
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'F':
 			if ((readyfd = sd_readyfd_parse(optarg)) < 0)
 				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
 			break;
-		case 'h': usage(stdout, 0); break;
 		case 'n': check = 1; break;
 		case 'R': rundir = optarg; break;
 		case 's': use_syslog = 1; break;
 		case 'v': verbose++; break;
-		default: usage(stderr, EX_USAGE);
+		default: cli_usage(EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage(stderr, EX_USAGE);
+		cli_usage(EX_USAGE);
 	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
 	if (check) {
@@ -100,8 +97,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);	/* nothing to reload: names live in memory only */
 
-	if (rundir == NULL && (rundir = masix_default_rundir()) == NULL)
-		die(EX_CONFIG, "no runtime directory: use -R DIR or set MASIX_RUNDIR");
+	rundir = cli_rundir(rundir);
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include "bcast.h"
+#include "cli.h"
 #include "conf.h"
 #include "link.h"
 #include "log.h"
@@ -27,13 +28,9 @@ static struct ev_io listen_io;
 static char sock_path_buf[256];
 static int sock_is_ours;
 
-static void
-usage(FILE *f, int code)
-{
-	fprintf(f, "usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT]... [-N NODE] [-p HOST[:PORT]]...\n"
-	    "             [-R DIR] [-S DIR] [-u UID]\n");
-	exit(code);
-}
+static const char usage_text[] =
+    "usage: portd [-dhnsv] [-b ADDR|off] [-c FILE] [-F FD] [-l [ADDR]:PORT]... [-N NODE] [-p HOST[:PORT]]...\n"
+    "             [-R DIR] [-S DIR] [-u UID]\n";
 
 static int
 set_node(const char *v, char *err, size_t errsz)
@@ -219,7 +216,8 @@ main(int argc, char **argv)
 	if (gethostname(conf.node, sizeof(conf.node) - 1) < 0 || set_node(conf.node, err, sizeof(err)) < 0)
 		strcpy(conf.node, "localhost");
 
-	while ((ch = getopt(argc, argv, "b:c:dF:hl:N:np:R:S:su:v")) != -1) {
+	cli_init("portd", usage_text);
+	while ((ch = cli_getopt(argc, argv, "b:c:dF:hl:N:np:R:S:su:v", NULL)) != -1) {
 		switch (ch) {
 		case 'b': opt_bcast = optarg; break;
 		case 'c': cfile = optarg; break;
@@ -238,7 +236,6 @@ main(int argc, char **argv)
 			if ((readyfd = sd_readyfd_parse(optarg)) < 0)
 				die(EX_USAGE, "-F: not a file descriptor: '%s'", optarg);
 			break;
-		case 'h': usage(stdout, 0); break;
 		case 'N': opt_node = optarg; break;
 		case 'n': check = 1; break;
 		case 'R': rundir = optarg; break;
@@ -246,11 +243,11 @@ main(int argc, char **argv)
 		case 's': use_syslog = 1; break;
 		case 'u': opt_uid = optarg; break;
 		case 'v': verbose++; break;
-		default: usage(stderr, EX_USAGE);
+		default: cli_usage(EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage(stderr, EX_USAGE);
+		cli_usage(EX_USAGE);
 	if (cfile == NULL && getenv("MASIX_CONFIG") != NULL)
 		cfile = getenv("MASIX_CONFIG");
 	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
@@ -274,10 +271,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nopt_peers; i++)
 		if (conf_set("peer", opt_peers[i], NULL, err, sizeof(err)) < 0)
 			die(EX_USAGE, "-p: %s: '%s'", err, opt_peers[i]);
-	if (rundir == NULL)
-		rundir = masix_default_rundir();
-	if (rundir == NULL)
-		die(EX_CONFIG, "no runtime directory: use -R DIR or set MASIX_RUNDIR");
+	rundir = cli_rundir(rundir);
 	snprintf(conf.rundir, sizeof(conf.rundir), "%s", rundir);
 	if (sock_path(sock_path_buf, sizeof(sock_path_buf), conf.rundir, "portd.sock") < 0)
 		die(EX_CONFIG, "%s/portd.sock: path too long", conf.rundir);

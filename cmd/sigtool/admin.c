@@ -73,14 +73,27 @@ admin_open(struct admin *a, const struct opts *o)
 	join(a->crl, dir, "revoked.crl");
 }
 
+/* A missing admin directory or CA: say how to make one. */
+static void __attribute__((noreturn))
+admin_missing(const struct admin *a)
+{
+	if (access(a->dir, F_OK) == -1 && errno == ENOENT)
+		die(EX_NOINPUT, "%s: no such admin directory (make one with: sigtool -d %s init)", a->dir, a->dir);
+	die(EX_NOINPUT, "%s: not an admin directory, no ca.crt in it (make one with: sigtool -d %s init)",
+	    a->dir, a->dir);
+}
+
 /* One writer at a time: two concurrent edits would lose one. Held until exit. */
 void
 admin_lock(const struct admin *a)
 {
 	int fd;
 
-	if ((fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s: %s", a->dir, strerror(errno));
+	if ((fd = open(a->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			admin_missing(a);
+		die(EX_IOERR, "%s: %s", a->dir, strerror(errno));
+	}
 	if (flock(fd, LOCK_EX) == -1)
 		die(EX_IOERR, "%s: lock: %s", a->dir, strerror(errno));
 }
@@ -132,8 +145,11 @@ admin_ca(const struct admin *a)
 	X509 *ca;
 	int r;
 
-	if ((r = crypto_cert_load(a->ca, &ca, why, sizeof(why))) != 0)
+	if ((r = crypto_cert_load(a->ca, &ca, why, sizeof(why))) != 0) {
+		if (r == -MX_ERR_NOENT)
+			admin_missing(a);
 		die_err(r, why);
+	}
 	return ca;
 }
 

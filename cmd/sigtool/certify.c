@@ -12,6 +12,7 @@ cmd_certify(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "days", required_argument, NULL, 'D' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct admin a;

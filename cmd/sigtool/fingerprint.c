@@ -41,7 +41,7 @@ cmd_fingerprint(int argc, char **argv, struct opts *o)
 	X509 *ca;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "d:h")) != -1)
+	while ((ch = cli_getopt(argc, argv, "d:h", NULL)) != -1)
 		if (!opt_common(ch, optarg, o))
 			usage(EX_USAGE);
 	if (argc - optind > 1)

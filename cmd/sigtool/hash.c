@@ -12,7 +12,7 @@ cmd_hash(int argc, char **argv, struct opts *o)
 	char why[CRYPTO_WHY_MAX], h[CRYPTO_HASH_STRLEN + 1];
 	int ch, i, r, rc = 0;
 
-	while ((ch = getopt(argc, argv, "d:h")) != -1)
+	while ((ch = cli_getopt(argc, argv, "d:h", NULL)) != -1)
 		if (!opt_common(ch, optarg, o))
 			usage(EX_USAGE);
 	if (optind == argc)

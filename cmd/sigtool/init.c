@@ -47,6 +47,21 @@ create_pem(const char *path, char *pem, size_t len, int r)
 	made[nmade++] = path;
 }
 
+/* The admin directory's missing parents, 0755 less the umask, like mkdir -p. */
+static void
+make_parents(const char *dir)
+{
+	char path[PATH_MAX], *s;
+
+	snprintf(path, sizeof(path), "%s", dir);	/* admin_open() checked the length */
+	for (s = path + 1; (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			die(errno == EACCES ? EX_NOPERM : EX_CANTCREAT, "%s: %s", path, strerror(errno));
+		*s = '/';
+	}
+}
+
 int
 cmd_init(int argc, char **argv, struct opts *o)
 {
@@ -62,7 +77,7 @@ cmd_init(int argc, char **argv, struct opts *o)
 	size_t i, len;
 	int ch, r;
 
-	while ((ch = getopt(argc, argv, "d:hp:P")) != -1)
+	while ((ch = cli_getopt(argc, argv, "d:hp:P", NULL)) != -1)
 		if (!opt_common(ch, optarg, o))
 			usage(EX_USAGE);
 	if (optind != argc)
@@ -70,6 +85,7 @@ cmd_init(int argc, char **argv, struct opts *o)
 	opt_check(o);
 	admin_open(&a, o);
 
+	make_parents(a.dir);
 	if (mkdir(a.dir, 0700) == -1 && errno != EEXIST)
 		die(EX_CANTCREAT, "%s: %s", a.dir, strerror(errno));
 	admin_lock(&a);

@@ -42,7 +42,7 @@ cmd_revoke(int argc, char **argv, struct opts *o)
 	size_t len;
 	int ch, r;
 
-	while ((ch = getopt(argc, argv, "d:hp:Ps:")) != -1) {
+	while ((ch = cli_getopt(argc, argv, "d:hp:Ps:", NULL)) != -1) {
 		if (ch == 's')
 			serialarg = optarg;
 		else if (!opt_common(ch, optarg, o))

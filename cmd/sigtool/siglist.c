@@ -56,7 +56,7 @@ cmd_add(int argc, char **argv, struct opts *o)
 	int ch, r, anyuid = 1;
 	X509 *ca;
 
-	while ((ch = getopt(argc, argv, "d:hp:Pu:")) != -1) {
+	while ((ch = cli_getopt(argc, argv, "d:hp:Pu:", NULL)) != -1) {
 		if (ch == 'u') {
 			uid = parse_uid(optarg);
 			anyuid = 0;
@@ -94,7 +94,7 @@ cmd_remove(int argc, char **argv, struct opts *o)
 	int ch, withhash;
 	X509 *ca;
 
-	while ((ch = getopt(argc, argv, "d:hp:P")) != -1)
+	while ((ch = cli_getopt(argc, argv, "d:hp:P", NULL)) != -1)
 		if (!opt_common(ch, optarg, o))
 			usage(EX_USAGE);
 	if (argc - optind != 1 && argc - optind != 2)
@@ -131,7 +131,7 @@ cmd_list(int argc, char **argv, struct opts *o)
 	int ch;
 	X509 *ca;
 
-	while ((ch = getopt(argc, argv, "d:h")) != -1)
+	while ((ch = cli_getopt(argc, argv, "d:h", NULL)) != -1)
 		if (!opt_common(ch, optarg, o))
 			usage(EX_USAGE);
 	if (optind != argc)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include "cli.h"
 #include "log.h"
 #include "sigtool.h"
 
@@ -21,8 +22,7 @@ static const char usage_text[] =
 void
 usage(int code)
 {
-	fputs(usage_text, code == 0 ? stdout : stderr);
-	exit(code);
+	cli_usage(code);
 }
 
 static const struct {
@@ -48,8 +48,9 @@ main(int argc, char **argv)
 	int ch;
 
 	log_init("sigtool", 0, 0);
+	cli_init("sigtool", usage_text);
 	/* '+': stop at the command name; the command parses its own options. */
-	while ((ch = getopt(argc, argv, "+d:h")) != -1) {
+	while ((ch = cli_getopt(argc, argv, "+d:h", NULL)) != -1) {
 		if (!opt_common(ch, optarg, &o))
 			usage(EX_USAGE);
 	}

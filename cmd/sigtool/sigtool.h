@@ -3,6 +3,7 @@
 #define SIGTOOL_H
 
 #include <limits.h>
+#include "cli.h"
 #include "crypto.h"
 
 #define DEFAULT_ADMIN_DIR	"/etc/masix/admin"

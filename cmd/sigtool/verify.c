@@ -17,7 +17,7 @@ cmd_verify(int argc, char **argv, struct opts *o)
 	X509 *ca, *cert;
 	int ch, r;
 
-	while ((ch = getopt(argc, argv, "d:hn:")) != -1) {
+	while ((ch = cli_getopt(argc, argv, "d:hn:", NULL)) != -1) {
 		if (ch == 'n')
 			node = optarg;
 		else if (!opt_common(ch, optarg, o))
