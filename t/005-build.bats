@@ -37,6 +37,11 @@ has_canary()  { readelf --dyn-syms -W "$1" | grep -Eq ' __stack_chk_fail(@|$)'; 
 # FORTIFY turns at least the printf family into __*_chk calls.
 is_fortified() { readelf --dyn-syms -W "$1" | grep -v __stack_chk_fail | grep -Eq ' __[a-z0-9_]+_chk(@|$)'; }
 
+# The report must be empty; when it is not, show it.
+no_report() {
+	[ "$output" = "" ] || { printf '%s\n' "$output"; return 1; }
+}
+
 @test "readelf is there to check the binaries" {
 	run -0 command -v readelf
 	run -0 programs
@@ -44,26 +49,26 @@ is_fortified() { readelf --dyn-syms -W "$1" | grep -v __stack_chk_fail | grep -E
 
 @test "every program is a position-independent executable (ELF type DYN)" {
 	run -0 harden_report is_pie "not PIE (link with -pie)"
-	[ "$output" = "" ]
+	no_report
 }
 
 @test "every program has full RELRO: a GNU_RELRO segment and BIND_NOW" {
 	run -0 harden_report has_relro "no GNU_RELRO segment (-Wl,-z,relro)"
-	[ "$output" = "" ]
+	no_report
 	run -0 harden_report binds_now "no BIND_NOW (-Wl,-z,now)"
-	[ "$output" = "" ]
+	no_report
 }
 
 @test "every program uses the stack protector (__stack_chk_fail)" {
 	run -0 harden_report has_canary "no __stack_chk_fail (-fstack-protector-strong)"
-	[ "$output" = "" ]
+	no_report
 }
 
 @test "every program is built with FORTIFY (__*_chk calls)" {
 	# The ASan build leaves FORTIFY out on purpose (see the Makefile).
 	[ -z "${MASIX_ASAN:-}" ] || skip "ASan build: FORTIFY is off, its __*_chk calls would hide overflows from ASan"
 	run -0 harden_report is_fortified "no __*_chk symbol (-D_FORTIFY_SOURCE)"
-	[ "$output" = "" ]
+	no_report
 }
 
 @test "with O=DIR a changed header makes its objects out of date" {
