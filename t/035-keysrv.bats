@@ -94,12 +94,13 @@ USAGE='usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]
 	[ "$stderr" = "$USAGE" ]
 	run -0 --separate-stderr user timeout 20 "$w/keysrv" -i -S "$w/st" -N n9
 	[ "$output" = "$w/st/node.csr" ]
-	run -78 --separate-stderr user timeout 20 "$w/keysrv" -i -S "$w/st2"
-	[ "$stderr" = "keysrv: no runtime directory: use -R DIR or set MASIX_RUNDIR" ]
-	run -78 --separate-stderr user timeout 20 "$w/keysrv" -q directory
-	[ "$stderr" = "keysrv: no runtime directory: use -R DIR or set MASIX_RUNDIR" ]
-	run -78 --separate-stderr user timeout 20 "$w/keysrv" -S "$w/st"
-	[ "$stderr" = "keysrv: no runtime directory: use -R DIR or set MASIX_RUNDIR" ]
+	norun="keysrv: no runtime directory: give one with -R DIR or MASIX_RUNDIR=DIR (or set XDG_RUNTIME_DIR; root's default is /run/masix)"
+	run -64 --separate-stderr user timeout 20 "$w/keysrv" -i -S "$w/st2"
+	[ "$stderr" = "$norun" ]
+	run -64 --separate-stderr user timeout 20 "$w/keysrv" -q directory
+	[ "$stderr" = "$norun" ]
+	run -64 --separate-stderr user timeout 20 "$w/keysrv" -S "$w/st"
+	[ "$stderr" = "$norun" ]
 }
 
 @test "first start makes the key 0600 and a request, logs what to run, serves what it can" {
