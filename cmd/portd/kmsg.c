@@ -39,26 +39,52 @@ consumes(uint8_t disp)
 
 struct want { mx_name_t name; uint8_t disp; uint32_t off; };
 
-/* Check one right against the space, counting earlier moves of the same name. */
+/* Check one right against the space: held, and allowed to travel. */
 static int
-check_right(struct task *t, const struct want *w, const struct want *all, uint32_t n, struct port *dest)
+check_right(struct task *t, const struct want *w, struct port *dest)
 {
 	struct entry *e = space_lookup(t, w->name);
-	uint32_t i, moved = 0;
 
 	if (e == NULL || disp_right(e, w->disp) == 0)
 		return -MX_ERR_BADNAME;
 	if (w->disp == MX_DISP_MOVE_RECEIVE && (e->port == dest || e->port->special))
 		return -MX_ERR_INVAL;	/* a port cannot carry its own receive right; services stay put */
-	if (!consumes(w->disp))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (all[i].name == w->name && consumes(all[i].disp))
-			moved++;
-	if (w->disp == MX_DISP_MOVE_SEND && moved > e->srefs)
+	return 0;
+}
+
+/*
+ * The message as a whole against one name (the first want naming it): the
+ * references its items and reply consume must be held, and a name used
+ * without consuming (COPY_SEND, MAKE_SEND, MAKE_SEND_ONCE) must still hold
+ * its right once every consuming use is done, in whatever order the items
+ * come. Copy-in takes the rights in order; this is what keeps every later
+ * item from finding an entry an earlier one freed.
+ */
+static int
+check_name(struct task *t, const struct want *w, const struct want *all, uint32_t n)
+{
+	const struct entry *e = space_lookup(t, w->name);
+	uint32_t i, move_send = 0, copy_send = 0, move_recv = 0, make = 0, move_so = 0;
+
+	for (i = 0; i < n; i++) {
+		if (all[i].name != w->name)
+			continue;
+		switch (all[i].disp) {
+		case MX_DISP_MOVE_SEND: move_send++; break;
+		case MX_DISP_COPY_SEND: copy_send++; break;
+		case MX_DISP_MOVE_RECEIVE: move_recv++; break;
+		case MX_DISP_MAKE_SEND: case MX_DISP_MAKE_SEND_ONCE: make++; break;
+		case MX_DISP_MOVE_SEND_ONCE: move_so++; break;
+		}
+	}
+	if (move_so > 1 || move_recv > 1)
 		return -MX_ERR_BADNAME;
-	if (w->disp != MX_DISP_MOVE_SEND && moved > 1)
+	if (move_send > e->srefs || (copy_send > 0 && move_send >= e->srefs))
 		return -MX_ERR_BADNAME;
+	if (move_recv > 0 && make > 0)
+		return -MX_ERR_BADNAME;	/* the receive right leaves before a right is made from it */
+	if (e->port->dead && move_send > 0 && move_send + copy_send > 1)
+		return -MX_ERR_BADNAME;	/* a dead name moves whole: nothing is left to name again */
 	return 0;
 }
 
@@ -151,7 +177,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		w[n].disp = it.right;
 		w[n].off = (uint32_t)(it.data - items) - MX_ITEM_HDR;
 		n++;
-		if ((r = check_right(t, &w[n - 1], w, n, de->port)) < 0)
+		if ((r = check_right(t, &w[n - 1], de->port)) < 0)
 			break;
 	}
 	if (r == 0 && h.reply != MX_NAME_NULL) {
@@ -159,7 +185,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		if (h.reply_disp == MX_DISP_MOVE_RECEIVE)
 			r = -MX_ERR_INVAL;
 		else
-			r = check_right(t, &reply, w, n, de->port);
+			r = check_right(t, &reply, de->port);
 		if (r == 0 && consumes(h.reply_disp)) {
 			for (i = 0; i < n; i++)
 				if (w[i].name == h.reply && consumes(w[i].disp))
@@ -167,6 +193,27 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		}
 	} else if (r == 0 && h.reply_disp != 0) {
 		r = -MX_ERR_PROTO;
+	}
+	/* Then the whole message, the reply included, name by name. */
+	if (r == 0 && h.reply != MX_NAME_NULL) {
+		if (n == cap) {
+			struct want *nw = malloc(sizeof(*nw) * (n + 1));
+			if (nw == NULL)
+				fatal("copyin");
+			memcpy(nw, w, sizeof(*w) * n);
+			if (w != wants)
+				free(w);
+			w = nw;
+			cap = n + 1;
+		}
+		w[n] = reply;	/* past the items: taken last, as pass 2 does */
+	}
+	for (i = 0; r == 0 && i < n + (h.reply != MX_NAME_NULL); i++) {
+		uint32_t j;
+		for (j = 0; j < i && w[j].name != w[i].name; j++)
+			;
+		if (j == i)
+			r = check_name(t, &w[i], w, n + (h.reply != MX_NAME_NULL));
 	}
 	/* A send-once destination is used up by this send: it cannot travel too. */
 	if (r == 0 && de->so) {
