@@ -39,7 +39,7 @@ LIBS_sigtool = $(SSL_LIBS) -lbsd
 MAN_SRC  := $(wildcard man/*.scd)
 MAN_OUT  := $(patsubst man/%.scd,build/man/%,$(MAN_SRC))
 
-.PHONY: all clean check check-asan fuzz bench install man tools
+.PHONY: all clean check check-asan check-layers check-layers-selftest unit fuzz bench install man tools
 all: $(BINS) man
 
 $(O)/%.o: %.c
@@ -70,7 +70,7 @@ $(O)/t/%: t/tools/%.c $(LIB)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(SSL_LIBS)
 tools: $(TOOLS)
 
-check: all tools
+check: all tools check-layers unit
 	MASIX_BIN=$(CURDIR)/$(B) MASIX_TOOLS=$(CURDIR)/$(O)/t bats --timing t/
 	@# As root t/080's nodes live in network namespaces; run it once more
 	@# the way a non-root user does, on loopback ports.
@@ -81,11 +81,38 @@ check: all tools
 
 # Leak checking is off in the suite: LeakSanitizer's exit-time scan was seen
 # to hang a daemon here (spinning, deaf to SIGTERM), which would stall CI.
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# MX_CHECK_INVARIANTS: portd checks its name spaces and ports after every request.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DMX_CHECK_INVARIANTS
 check-asan:
 	$(MAKE) O=build/asan B=build/asan/bin CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" $(addprefix build/asan/bin/,$(CMDS)) tools
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MASIX_BIN=$(CURDIR)/build/asan/bin MASIX_TOOLS=$(CURDIR)/build/asan/t MASIX_ASAN=1 bats --timing t/
+	$(MAKE) O=build/asan B=build/asan/bin CC=clang CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  UNIT_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" \
+	  UNIT_BATS_ENV="ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 MASIX_ASAN=1" unit
+
+# Layers: no object of portd needs a symbol of a layer above its own
+# (t/unit/check-layers.sh), and the check is shown to fail on a planted one.
+check-layers: $(B)/portd
+	sh t/unit/check-layers.sh $(O)/cmd/portd
+	sh t/unit/check-layers-selftest.sh $(O)/cmd/portd "$(CC)"
+check-layers-selftest: $(B)/portd
+	sh t/unit/check-layers-selftest.sh $(O)/cmd/portd "$(CC)"
+
+# C unit tests of portd's IPC core (t/unit/*.c), linked with the core's
+# sources built with the invariant checker on; then t/unit/*.bats against
+# a real node. Each C test prints "N passed, N failed" last.
+UNIT_SRC  := $(wildcard t/unit/*.c)
+UNIT_BIN  := $(patsubst t/unit/%.c,$(O)/t/unit/%,$(UNIT_SRC))
+IPC_SRC   := $(wildcard cmd/portd/ipc*.c) cmd/portd/map.c
+UNIT_ENV  ?=
+UNIT_BATS_ENV ?=
+$(O)/t/unit/%: t/unit/%.c t/unit/unit.h $(IPC_SRC) $(wildcard cmd/portd/ipc*.h) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DMX_CHECK_INVARIANTS -Icmd/portd -std=gnu11 $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(IPC_SRC) $(LIB)
+unit: $(UNIT_BIN) $(BINS) tools
+	@for u in $(UNIT_BIN); do echo "unit: $$u"; $(UNIT_ENV) $$u || exit 1; done
+	$(UNIT_BATS_ENV) MASIX_BIN=$(CURDIR)/$(B) MASIX_TOOLS=$(CURDIR)/$(O)/t bats t/unit/
 
 FUZZ_SECONDS ?= 20
 FUZZ_SRC := $(wildcard t/fuzz/*.c)

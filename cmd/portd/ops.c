@@ -5,6 +5,8 @@
 #include "log.h"
 #include "portd.h"
 
+static struct ops_conf ops_conf;
+
 static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_PORT_ALLOC] = "PORT_ALLOC", [MX_OP_PORT_DESTROY] = "PORT_DESTROY",
 	[MX_OP_RIGHT_DEALLOC] = "RIGHT_DEALLOC", [MX_OP_SEND] = "SEND", [MX_OP_RECV] = "RECV",
@@ -28,57 +30,78 @@ reply_name(struct task *t, const struct mx_frame_hdr *h, mx_name_t name)
 	task_reply(t, h->type, h->id, 0, b, sizeof(b));
 }
 
-void
-psend_timeout(struct ev_timer *tm)
+/*
+ * The RPC continuation, the one home of how a send ends for its task
+ * (local or remote): the answer, or for an RPC that was queued the receive
+ * on its reply port. status is 0 or a positive MX_ERR_*.
+ */
+static void
+ops_send_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_name_t rpc_reply,
+    uint32_t rpc_timeout)
 {
-	struct psend *ps = tm->arg;
-	struct port *p = ps->km->dest;
+	struct entry *e;
 
-	TAILQ_REMOVE(&p->blocked, ps, link);
-	psend_complete(ps, -MX_ERR_TIMEOUT);
-}
-
-/* A blocked send is over: queued (err 0), timed out, or its port died. */
-void
-psend_complete(struct psend *ps, int err)
-{
-	struct task *t = ps->task;
-
-	if (t == NULL) {
-		remote_psend_done(ps, err);	/* it came from another node: ACK it there */
+	if (status != 0 || op != MX_OP_RPC) {
+		task_reply(t, op, frame_id, status, NULL, 0);
 		return;
 	}
-	ev_timer_disarm(loop, &ps->timer);
-	t->psend = NULL;
-	if (err < 0) {
-		if (ps->km)
-			kmsg_destroy(ps->km, 0);
-		task_reply(t, ps->rpc ? MX_OP_RPC : MX_OP_SEND, ps->frame_id, (uint32_t)-err, NULL, 0);
-	} else if (ps->rpc) {
-		struct entry *e = space_lookup(t, ps->rpc_reply);
-		if (e != NULL && e->recv)
-			port_recv(e->port, t, ps->frame_id, 1, ps->rpc_timeout);
-		else
-			task_reply(t, MX_OP_RPC, ps->frame_id, MX_ERR_BADNAME, NULL, 0);
-	} else {
-		task_reply(t, MX_OP_SEND, ps->frame_id, 0, NULL, 0);
+	/* The send may have killed nothing of ours, but look the port up again anyway. */
+	e = ipc_space_lookup(&t->space, rpc_reply);
+	if (e != NULL && e->recv)
+		ipc_port_recv(e->port, &t->space, frame_id, 1, rpc_timeout);
+	else
+		task_reply(t, MX_OP_RPC, frame_id, MX_ERR_BADNAME, NULL, 0);
+}
+
+/* A send to another node is over (its ACK, or the node went away). */
+static void
+remote_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_name_t rpc_reply,
+    uint32_t rpc_timeout, int stalled)
+{
+	ops_send_done(t, op, frame_id, status, rpc_reply, rpc_timeout);
+	task_send_ended(t, stalled);
+}
+
+/* Another node's service port: its send right, or why not. */
+static void
+remote_special_done(struct task *t, uint32_t frame_id, uint32_t status, struct port *p)
+{
+	mx_name_t name;
+	uint8_t b[4];
+
+	if (status != 0) {
+		task_reply(t, MX_OP_SPECIAL_GET, frame_id, status, NULL, 0);
+		return;
 	}
+	ipc_space_insert(&t->space, p, MX_RIGHT_SEND, &name);
+	put_u32(b, name);
+	task_reply(t, MX_OP_SPECIAL_GET, frame_id, 0, b, sizeof(b));
+}
+
+/* A task's blocked send is over: queued (err 0), timed out, or its port died. */
+static void
+psend_done(struct psend *base, int err)
+{
+	struct ops_psend *ps = (struct ops_psend *)base;
+	struct task *t = ps->task;
+
+	t->psend = NULL;
+	ops_send_done(t, ps->rpc ? MX_OP_RPC : MX_OP_SEND, ps->frame_id, (uint32_t)(err < 0 ? -err : 0),
+	    ps->rpc_reply, ps->rpc_timeout);
 	free(ps);
-	task_resume(t);
+	task_send_ended(t, 1);
 }
 
 /* The task goes away with a send still blocked. */
 void
 psend_cancel(struct task *t)
 {
-	struct psend *ps = t->psend;
+	struct ops_psend *ps = t->psend;
 
 	if (ps == NULL)
 		return;
 	t->psend = NULL;
-	TAILQ_REMOVE(&ps->km->dest->blocked, ps, link);
-	ev_timer_disarm(loop, &ps->timer);
-	kmsg_destroy(ps->km, 0);
+	ipc_port_unblock(&ps->ps);
 	free(ps);
 }
 
@@ -99,7 +122,7 @@ static int
 op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
 {
 	struct kmsg *km;
-	struct psend *ps;
+	struct ops_psend *ps;
 	struct entry *re = NULL;
 	uint32_t timeout, rpc_timeout = 0, len = h->len;
 	mx_name_t reply = 0;
@@ -115,59 +138,50 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 		msg_hdr_unpack(p, &mh);
 		/* The reply comes back to a port of ours, through a send-once right. */
 		reply = mh.reply;
-		re = space_lookup(t, reply);
+		re = ipc_space_lookup(&t->space, reply);
 		if (re == NULL || !re->recv || mh.reply_disp != MX_DISP_MAKE_SEND_ONCE)
 			return -MX_ERR_BADNAME;
 	}
 	if (len < MX_MSG_HDR)
 		return -MX_ERR_PROTO;
 	{
-		struct entry *de = space_lookup(t, get_u32(p));
+		struct entry *de = ipc_space_lookup(&t->space, get_u32(p));
 		always = de != NULL && de->so;	/* replies never wait for room */
 		if (de != NULL && de->port->rnode != NULL && carries_receive(p, len))
 			return -MX_ERR_NOTSUP;	/* a receive right does not leave its node */
 	}
-	if ((r = kmsg_copyin(t, p, len, steal, &km, &timeout)) < 0)
+	if ((r = ipc_kmsg_copyin(&t->space, p, len, steal, &km, &timeout)) < 0)
 		return r;
 	if (km->dest->rnode != NULL) {
-		r = remote_send(t, h, km, always, timeout, reply, rpc_timeout);
+		r = remote_send(t, h, km, always, timeout, reply, rpc_timeout, remote_done);
 		if (r < 0)
 			task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
+		else if (r > 0)
+			task_stall(t, r == REMOTE_WINDOW);
 		return steal ? 1 : 0;
 	}
-	r = port_enqueue(km->dest, km, always);
+	r = ipc_port_enqueue(km->dest, km, always);
 	if (r == -MX_ERR_FULL && timeout != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
 			fatal("psend");
-		ps->km = km;
+		ps->ps.km = km;
+		ps->ps.done = psend_done;
 		ps->task = t;
 		ps->frame_id = h->id;
 		ps->rpc = rpc;
 		ps->rpc_reply = reply;
 		ps->rpc_timeout = rpc_timeout;
-		ev_timer_init(&ps->timer, psend_timeout, ps);
-		if (timeout != MX_FOREVER)
-			ev_timer_arm(loop, &ps->timer, ev_now() + timeout);
-		TAILQ_INSERT_TAIL(&km->dest->blocked, ps, link);
+		ipc_port_block(&ps->ps, timeout);
 		t->psend = ps;
-		t->stalled = 1;	/* FIFO per sender: nothing of ours overtakes it */
+		task_stall(t, 0);	/* FIFO per sender: nothing of ours overtakes it */
 		return steal ? 1 : 0;
 	}
 	if (r < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
 		return steal ? 1 : 0;
 	}
-	if (rpc) {
-		/* The send may have killed nothing of ours, but look the port up again anyway. */
-		re = space_lookup(t, reply);
-		if (re != NULL && re->recv)
-			port_recv(re->port, t, h->id, 1, rpc_timeout);
-		else
-			task_reply(t, h->type, h->id, MX_ERR_BADNAME, NULL, 0);
-	} else {
-		task_reply(t, h->type, h->id, 0, NULL, 0);
-	}
+	ops_send_done(t, h->type, h->id, 0, reply, rpc_timeout);
 	return steal ? 1 : 0;
 }
 
@@ -178,16 +192,16 @@ op_recv(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 
 	if (want_len(h, 12) < 0)
 		return -MX_ERR_PROTO;
-	if ((e = space_lookup(t, get_u32(p))) == NULL || !e->recv)
+	if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL || !e->recv)
 		return -MX_ERR_BADNAME;
-	port_recv(e->port, t, h->id, get_u32(p + 8), get_u32(p + 4));
+	ipc_port_recv(e->port, &t->space, h->id, get_u32(p + 8), get_u32(p + 4));
 	return 0;
 }
 
 static int
 may_hold_special(const struct task *t)
 {
-	return t->uid == 0 || t->uid == geteuid() || (conf.has_trusted_uid && t->uid == conf.trusted_uid);
+	return t->uid == 0 || t->uid == geteuid() || (ops_conf.has_trusted_uid && t->uid == ops_conf.trusted_uid);
 }
 
 static int
@@ -208,20 +222,20 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		which = get_u32(p);
 		if (which == 0 || which >= MX_SPECIAL__MAX || strlen(node) != h->len - 4)
 			return -MX_ERR_INVAL;
-		if (strcmp(node, conf.node) != 0)
-			return remote_special_get(t, h, which, node) < 0 ? -MX_ERR_NODEDOWN : 0;
+		if (strcmp(node, ops_conf.node) != 0)
+			return remote_special_get(t, h, which, node, remote_special_done) < 0 ? -MX_ERR_NODEDOWN : 0;
 	} else if (want_len(h, h->type == MX_OP_SPECIAL_GET ? 4 : 8) < 0) {
 		return -MX_ERR_PROTO;
 	}
 	which = get_u32(p);
 	if (which == 0 || which >= MX_SPECIAL__MAX)
 		return -MX_ERR_INVAL;
-	sp = special_get((int)which);
+	sp = ipc_port_special_get((int)which);
 	if (h->type == MX_OP_SPECIAL_GET) {
 		if (sp == NULL || sp->dead)
 			return -MX_ERR_UNAVAIL;
-		port_ref(sp);
-		space_insert(t, sp, MX_RIGHT_SEND, &name);
+		ipc_port_ref(sp);
+		ipc_space_insert(&t->space, sp, MX_RIGHT_SEND, &name);
 		reply_name(t, h, name);
 		return 0;
 	}
@@ -230,11 +244,11 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		    (unsigned long long)t->id, (int)t->pid, (unsigned)t->uid, which);
 		return -MX_ERR_PERM;
 	}
-	if ((e = space_lookup(t, get_u32(p + 4))) == NULL || !e->recv)
+	if ((e = ipc_space_lookup(&t->space, get_u32(p + 4))) == NULL || !e->recv)
 		return -MX_ERR_BADNAME;
 	if (sp != NULL && !sp->dead && sp != e->port)
 		return -MX_ERR_EXISTS;
-	special_set((int)which, e->port);
+	ipc_port_special_set((int)which, e->port);
 	log_info("special port %u held by pid %d", which, (int)t->pid);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	if (which == MX_SPECIAL_KEY)
@@ -246,23 +260,13 @@ static int
 op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct entry *e, *ne;
-	struct dnreq *dn;
 
 	if (want_len(h, 8) < 0)
 		return -MX_ERR_PROTO;
-	if ((e = space_lookup(t, get_u32(p))) == NULL || (ne = space_lookup(t, get_u32(p + 4))) == NULL ||
+	if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL || (ne = ipc_space_lookup(&t->space, get_u32(p + 4))) == NULL ||
 	    !ne->recv)
 		return -MX_ERR_BADNAME;
-	if (e->port->dead) {
-		port_notify_dead(e->port, ne->port, e->name);
-	} else {
-		if ((dn = calloc(1, sizeof(*dn))) == NULL)
-			fatal("dnreq");
-		dn->notify = ne->port;
-		port_ref(ne->port);
-		dn->name = e->name;
-		LIST_INSERT_HEAD(&e->port->dnreqs, dn, link);
-	}
+	ipc_port_request_dead(e->port, ne->port, e->name);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
@@ -271,13 +275,13 @@ op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 static int
 op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
-	struct port *ns = special_get(MX_SPECIAL_NAME);
+	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	char name[MX_NAME_LEN_MAX + 1];
 	size_t off = h->type == MX_OP_NET_ANSWER ? 4 : 0;
 	uint8_t b[4];
 	int r;
 
-	if (ns == NULL || ns->receiver != t)
+	if (ns == NULL || ns->receiver != &t->space)
 		return -MX_ERR_PERM;
 	if (h->len <= off || h->len - off > MX_NAME_LEN_MAX)
 		return -MX_ERR_PROTO;
@@ -296,8 +300,8 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	return 0;
 }
 
-int
-task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
+static int
+dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
 {
 	struct entry *e;
 	struct port *np;
@@ -312,40 +316,40 @@ task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, ui
 	case MX_OP_HELLO:
 		if ((r = want_len(h, 0)) < 0)
 			break;
-		task_reply(t, h->type, h->id, 0, conf.node, strlen(conf.node));
+		task_reply(t, h->type, h->id, 0, ops_conf.node, strlen(ops_conf.node));
 		break;
 	case MX_OP_PORT_ALLOC:
 		if ((r = want_len(h, 0)) < 0)
 			break;
-		if (t->nentries >= conf.max_names) {
+		if (t->space.nentries >= ops_conf.max_names) {
 			r = -MX_ERR_NOMEM;
 			break;
 		}
-		np = port_new();
-		space_insert(t, np, MX_RIGHT_RECEIVE, &name);
+		np = ipc_port_new();
+		ipc_space_insert(&t->space, np, MX_RIGHT_RECEIVE, &name);
 		reply_name(t, h, name);
 		break;
 	case MX_OP_PORT_DESTROY:
 	case MX_OP_RIGHT_DEALLOC:
 		if ((r = want_len(h, 4)) < 0)
 			break;
-		if ((e = space_lookup(t, get_u32(p))) == NULL) {
+		if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL) {
 			r = -MX_ERR_BADNAME;
 			break;
 		}
 		if (h->type == MX_OP_PORT_DESTROY)
-			space_drop(t, e);
+			ipc_space_drop(&t->space, e);
 		else if (e->recv && e->srefs == 0)
 			r = -MX_ERR_BADNAME;	/* a receive right goes with PORT_DESTROY */
 		else
-			space_release_send(t, e);
+			ipc_space_release_send(&t->space, e);
 		if (r == 0)
 			task_reply(t, h->type, h->id, 0, NULL, 0);
 		break;
 	case MX_OP_QLIMIT:
 		if ((r = want_len(h, 8)) < 0)
 			break;
-		if ((e = space_lookup(t, get_u32(p))) == NULL || !e->recv) {
+		if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL || !e->recv) {
 			r = -MX_ERR_BADNAME;
 			break;
 		}
@@ -388,4 +392,52 @@ done:
 		return 0;
 	}
 	return r;
+}
+
+int
+ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
+{
+	int r = dispatch(t, h, p, steal);
+
+#ifdef MX_CHECK_INVARIANTS
+	if (!t->closing)
+		ipc_check_space(&t->space);
+#endif
+	return r;
+}
+
+/* ---- what the core tells us ---- */
+
+static void
+hook_deliver(struct ipc_space *s, const uint8_t *hdr, size_t hlen, struct kmsg *km)
+{
+	task_queue_msg(task_of(s), hdr, hlen, km);
+}
+
+static void
+hook_recv_end(struct ipc_space *s, uint32_t frame_id, uint32_t status)
+{
+	task_reply(task_of(s), MX_OP_RECV, frame_id, status, NULL, 0);
+}
+
+/* A connection is gone: its blocked send, its remote sends, then its rights. */
+static void
+task_closed(struct task *t)
+{
+	psend_cancel(t);
+	remote_task_gone(t);
+	/* Its rights die with it: ports it received on die, send-once rights notify. */
+	ipc_space_destroy(&t->space);
+}
+
+void
+ops_init(const struct ops_conf *c)
+{
+	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, remote_so_gone, remote_port_died };
+	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes };
+	struct task_conf tc = { c->loop, c->max_tasks, ops_dispatch, task_closed };
+
+	ops_conf = *c;
+	ipc_init(&ic, &hooks);
+	task_init(&tc);
 }

@@ -296,6 +296,12 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_new()) == NULL)
 		fatal("event loop");
+	{
+		/* Each layer gets the values it needs; none reads conf itself. */
+		struct ops_conf oc = { loop, conf.node, conf.qlimit, conf.qlimit_bytes, conf.max_names,
+		    conf.max_tasks, conf.trusted_uid, conf.has_trusted_uid };
+		ops_init(&oc);
+	}
 	if (sd_listen_fds() >= 1) {
 		lfd = 3;	/* socket activation: the first inherited socket */
 		if (sock_nonblock(lfd) < 0)
@@ -317,7 +323,7 @@ main(int argc, char **argv)
 	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
 		fatal("signals");
 	ev_set_after(loop, after_batch, NULL);
-	if (remote_init(err, sizeof(err)) < 0)
+	if (remote_init(&conf, loop, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_info("node %s serving on %s%s", conf.node, sock_is_ours ? "" : "inherited socket for ",
 	    sock_path_buf);

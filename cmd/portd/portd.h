@@ -1,101 +1,33 @@
-/* portd.h — the node's port server: ports, rights, tasks, messages. */
+/*
+ * portd.h — what portd's layers above the IPC core share: tasks
+ * (connections), the configuration, and each layer's entry points. The
+ * core itself (ports, rights, spaces, messages) is ipc.h.
+ */
 #ifndef PORTD_H
 #define PORTD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/types.h>
 #include "ev.h"
+#include "ipc.h"
 #include "map.h"
 #include "masix.h"
 #include "wire.h"
 
 struct task;
-struct port;
 struct rnode;
 struct rsend;
 
-/* A right travelling inside a message (between copy-in and copy-out). */
-struct kright {
-	struct port *port;
-	uint8_t right;			/* MX_RIGHT_* it becomes in the receiver */
-	uint32_t off;			/* item offset of the name in items, or UINT32_MAX: reply */
-};
-
-/* A message held by portd: queued on a port, blocked, or being written out. */
-struct kmsg {
-	TAILQ_ENTRY(kmsg) link;
-	struct port *dest;		/* holds a reference */
-	uint32_t msgid;
-	struct kright reply;		/* reply.port NULL: none */
-	struct mx_trailer tr;
-	uint8_t *items;			/* points into mem */
-	uint32_t len;
-	uint8_t *mem;			/* owned allocation */
-	struct kright *rights;
-	uint32_t nrights;
-	int refs;			/* output segments still writing it, + queue */
-};
-TAILQ_HEAD(kmsgq, kmsg);
-
-/* A send waiting for room in a full queue. */
-struct psend {
-	TAILQ_ENTRY(psend) link;
-	struct kmsg *km;
-	struct task *task;		/* NULL: it came from another node */
-	struct rnode *rn;		/* ... this one, which waits for our ACK */
-	uint64_t seq;
+/* A task's send waiting for room in a full local queue. */
+struct ops_psend {
+	struct psend ps;		/* first: the core hands back &ps */
+	struct task *task;
 	uint32_t frame_id;
 	int rpc;			/* then receive on the reply port */
 	mx_name_t rpc_reply;
 	uint32_t rpc_timeout;
-	struct ev_timer timer;
-};
-TAILQ_HEAD(psendq, psend);
-
-/* A receive waiting for messages on a port. */
-struct precv {
-	struct task *task;		/* NULL: none */
-	uint32_t frame_id;
-	uint32_t credit;
-	uint32_t timeout_ms;
-	struct ev_timer timer;
-};
-
-/* A request for a dead-name notification. */
-struct dnreq {
-	LIST_ENTRY(dnreq) link;
-	struct port *notify;		/* reference */
-	mx_name_t name;			/* the name in the requester's space */
-};
-LIST_HEAD(dnreqlist, dnreq);
-
-struct port {
-	uint64_t id;			/* never reused on this node */
-	int refs;
-	int dead;
-	struct task *receiver;		/* NULL while the receive right travels */
-	mx_name_t recv_name;
-	struct kmsgq queue;
-	uint32_t nqueued;
-	size_t qbytes;
-	uint32_t qlimit;
-	struct psendq blocked;
-	struct precv waiter;
-	struct dnreqlist dnreqs;
-	int special;			/* MX_SPECIAL_* slot it fills, or 0 */
-	struct rnode *rnode;		/* a proxy: the node of the real port */
-	uint64_t rid;			/* a proxy: the port's id on that node */
-	int exported;			/* its global id went to another node */
-};
-
-/* An entry of a task's name space. */
-struct entry {
-	mx_name_t name;
-	struct port *port;		/* reference */
-	uint8_t recv;			/* holds the receive right */
-	uint8_t so;			/* a send-once right (its own name) */
-	uint32_t srefs;			/* user references of send rights */
 };
 
 /* Output: a queue of segments, each copied bytes then, maybe, a message body. */
@@ -115,15 +47,12 @@ struct task {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	struct map names;		/* name -> entry */
-	struct map byport;		/* port id -> entry (receive/send, not send-once) */
-	mx_name_t next_name;
-	uint32_t nentries;
+	struct ipc_space space;		/* its port names */
 	uint8_t *in;			/* input frames */
 	size_t inlen, incap;
 	int stalled;			/* a send of ours waits for room: stop reading */
 	int muted;			/* stalled with input waiting: EPOLLIN off */
-	struct psend *psend;
+	struct ops_psend *psend;
 	LIST_HEAD(, rsend) rsends;	/* sends of ours waiting for another node's ACK */
 	int nrsends;
 	int rwindow;			/* stalled until one of them is acknowledged */
@@ -157,59 +86,47 @@ struct portd_conf {
 extern struct portd_conf conf;
 extern struct ev_loop *loop;
 
-/* port.c */
-struct port *port_new(void);
-void port_ref(struct port *p);
-void port_unref(struct port *p);
-void port_destroy(struct port *p);	/* the receive right is gone: the port dies */
-int port_enqueue(struct port *p, struct kmsg *km, int always);	/* 0 or -MX_ERR_FULL/DEAD */
-void port_deliver_waiting(struct port *p);
-void port_recv(struct port *p, struct task *t, uint32_t frame_id, uint32_t credit, uint32_t timeout_ms);
-void port_cancel_waiter(struct port *p, int err);
-void port_notify_dead(struct port *p, struct port *notify, mx_name_t name);
-struct port *special_get(int which);
-void special_set(int which, struct port *p);
-
-/* space.c */
-struct entry *space_lookup(struct task *t, mx_name_t name);
-struct entry *space_find_port(struct task *t, struct port *p);
-int space_insert(struct task *t, struct port *p, uint8_t right, mx_name_t *out);	/* consumes a ref */
-void space_drop(struct task *t, struct entry *e);	/* drop every right under the name */
-void space_release_send(struct task *t, struct entry *e);	/* one uref */
-void space_destroy(struct task *t);
-
-/* kmsg.c */
-int kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal,
-    struct kmsg **out, uint32_t *timeout_ms);
-void kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id);
-void kmsg_destroy(struct kmsg *km, int notify);
-void kmsg_unref(struct kmsg *km);
-struct kmsg *kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival);
-
-/* task.c */
+/* task.c: connections. It calls up only through these, given at init. */
+struct task_conf {
+	struct ev_loop *loop;
+	uint32_t max_tasks;
+	/* A request frame: 0, or 1 when steal (the input buffer) now belongs to a message. */
+	int (*dispatch)(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
+	void (*closed)(struct task *t);	/* the connection is gone: release what it held */
+};
+void task_init(const struct task_conf *c);
 void task_accept(int lfd);
 void task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const void *p, size_t n);
 void task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km);
 void task_close(struct task *t, const char *why);
 void task_resume(struct task *t);
+void task_stall(struct task *t, int window);	/* a send of ours waits: take no more frames */
+void task_send_ended(struct task *t, int stalled);	/* one did end: resume if it held us */
 void tasks_flush(void *arg);
 void tasks_close_all(void);
 int task_count(void);
 
 /* remote*.c */
-int remote_init(char *why, size_t whysz);
-struct port *port_by_id(uint64_t id);
-void ports_index(struct port *p);
-void ports_unindex(struct port *p);
+int remote_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz);
+/*
+ * How a task's send to another node ends (status 0 or a positive MX_ERR_*;
+ * stalled: the task waited for this one), and how a request for another
+ * node's service port ends (p referenced when status is 0): the request
+ * layer's callbacks, stored with the request.
+ */
+typedef void remote_done_fn(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status,
+    mx_name_t rpc_reply, uint32_t rpc_timeout, int stalled);
+typedef void remote_special_fn(struct task *t, uint32_t frame_id, uint32_t status, struct port *p);
+enum { REMOTE_STALL = 1, REMOTE_WINDOW = 2 };	/* remote_send: the task must wait */
 int remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so,
-    uint32_t timeout_ms, mx_name_t rpc_reply, uint32_t rpc_timeout);
+    uint32_t timeout_ms, mx_name_t rpc_reply, uint32_t rpc_timeout, remote_done_fn *done);
 void remote_port_died(struct port *p);
 void remote_so_gone(struct port *proxy);
-int remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node);
+int remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
+    remote_special_fn *done);
 int remote_net_query(struct task *t, const char *name);
 int remote_net_answer(struct task *t, const char *name, mx_name_t right);
 void remote_task_gone(struct task *t);
-void remote_psend_done(struct psend *ps, int err);
 int remote_peer_count(void);
 void remote_shutdown(void);
 void remote_reload(void);
@@ -217,9 +134,23 @@ void remote_flush(void);
 void remote_keysrv_ready(void);
 
 /* ops.c */
-int task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
-void psend_complete(struct psend *ps, int err);
-void psend_timeout(struct ev_timer *tm);	/* a blocked send (local or remote) timed out */
+struct ops_conf {
+	struct ev_loop *loop;
+	const char *node;
+	uint32_t qlimit;
+	size_t qlimit_bytes;
+	uint32_t max_names;
+	uint32_t max_tasks;
+	uid_t trusted_uid;
+	int has_trusted_uid;
+};
+int ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
 void psend_cancel(struct task *t);
+void ops_init(const struct ops_conf *c);
+static inline struct task *
+task_of(struct ipc_space *s)
+{
+	return (struct task *)((char *)s - offsetof(struct task, space));
+}
 
 #endif

@@ -20,13 +20,8 @@
 
 struct rnodelist rnodes = LIST_HEAD_INITIALIZER(rnodes);
 int have_links, have_bcast;
-static struct map ports_by_id;
-
-/* ---- the index of this node's ports by id ---- */
-
-void ports_index(struct port *p) { if (map_put(&ports_by_id, p->id, p) < 0) fatal("port index"); }
-void ports_unindex(struct port *p) { map_del(&ports_by_id, p->id); }
-struct port *port_by_id(uint64_t id) { return map_get(&ports_by_id, id); }
+struct portd_conf *remote_conf;
+struct ev_loop *remote_loop;
 
 /* ---- nodes ---- */
 
@@ -37,7 +32,7 @@ gone_timeout(struct ev_timer *tm)
 {
 	struct rnode *rn = tm->arg;
 
-	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, conf.node_timeout_ms / 1000);
+	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, remote_conf->node_timeout_ms / 1000);
 	rnode_reset(rn, "gone");
 }
 
@@ -65,7 +60,7 @@ acks_flush(struct rnode *rn)
 {
 	size_t i;
 
-	ev_timer_disarm(loop, &rn->acktimer);
+	ev_timer_disarm(remote_loop, &rn->acktimer);
 	for (i = 0; rn->lk != NULL && i < rn->nacks; i++)
 		link_send(rn->lk, LF_ACK, rn->acks + i * 12, 12, NULL, 0);
 	rn->nacks = 0;
@@ -89,7 +84,7 @@ ack_later(struct rnode *rn, uint64_t seq)
 	put_u32(rn->acks + rn->nacks * 12 + 8, 0);
 	rn->nacks++;
 	if (!ev_timer_armed(&rn->acktimer))
-		ev_timer_arm(loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
+		ev_timer_arm(remote_loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
 }
 
 int
@@ -106,7 +101,7 @@ send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, 
 void
 deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
 {
-	struct kmsg *km = kmsg_notice(dest, msgid, 0);
+	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
 	struct mx_item it;
 	size_t pos = 0;
 
@@ -127,20 +122,8 @@ deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct p
 			}
 		}
 	}
-	if (port_enqueue(dest, km, 1) < 0)
-		kmsg_destroy(km, 0);
-}
-
-void
-notify_no_reply(struct port *p)
-{
-	struct kmsg *km;
-
-	if (p->dead || p->rnode)
-		return;
-	km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
-	if (port_enqueue(p, km, 1) < 0)
-		kmsg_destroy(km, 0);
+	if (ipc_port_enqueue(dest, km, 1) < 0)
+		ipc_kmsg_destroy(km, 0);
 }
 
 /* The node is gone, or came back as a new life: what stood for its ports dies. */
@@ -153,7 +136,7 @@ rnode_reset(struct rnode *rn, const char *why)
 	struct port **all;
 	size_t n = 0, cap = rn->proxies.count;
 
-	ev_timer_disarm(loop, &rn->gone);
+	ev_timer_disarm(remote_loop, &rn->gone);
 	if (cap > 0) {
 		if ((all = calloc(cap, sizeof(*all))) == NULL)
 			fatal("rnode_reset");
@@ -161,8 +144,8 @@ rnode_reset(struct rnode *rn, const char *why)
 			all[n++] = v;
 		map_free(&rn->proxies);
 		for (i = 0; i < n; i++) {
-			port_destroy(all[i]);
-			port_unref(all[i]);
+			ipc_port_destroy(all[i]);
+			ipc_port_unref(all[i]);
 		}
 		free(all);
 	}
@@ -172,8 +155,8 @@ rnode_reset(struct rnode *rn, const char *why)
 	while (map_iter(&rn->soexp, &i, &k, &v)) {
 		struct soexp *se = v;
 		while (se->count-- > 0)
-			notify_no_reply(se->p);
-		port_unref(se->p);
+			ipc_kmsg_no_reply(se->p);
+		ipc_port_unref(se->p);
 		free(se);
 	}
 	map_free(&rn->soexp);
@@ -190,8 +173,8 @@ gid_of(struct port *p, struct gid *g)
 		g->inc = p->rnode->inc;
 		g->id = p->dead ? 0 : p->rid;
 	} else {
-		snprintf(g->node, sizeof(g->node), "%s", conf.node);
-		g->inc = conf.incarnation;
+		snprintf(g->node, sizeof(g->node), "%s", remote_conf->node);
+		g->inc = remote_conf->incarnation;
 		g->id = p->dead ? 0 : p->id;
 		p->exported = 1;
 	}
@@ -200,7 +183,7 @@ gid_of(struct port *p, struct gid *g)
 static struct port *
 dead_port(void)
 {
-	struct port *p = port_new();
+	struct port *p = ipc_port_new();
 
 	p->dead = 1;
 	return p;
@@ -213,11 +196,11 @@ import(const struct gid *g)
 	struct rnode *rn;
 	struct port *p;
 
-	if (strcmp(g->node, conf.node) == 0) {
-		p = g->inc == conf.incarnation && g->id != 0 ? port_by_id(g->id) : NULL;
+	if (strcmp(g->node, remote_conf->node) == 0) {
+		p = g->inc == remote_conf->incarnation && g->id != 0 ? ipc_port_by_id(g->id) : NULL;
 		if (p == NULL || p->dead || p->rnode != NULL)
 			return dead_port();
-		port_ref(p);
+		ipc_port_ref(p);
 		return p;
 	}
 	if (g->id == 0)
@@ -228,13 +211,13 @@ import(const struct gid *g)
 	if (g->inc != rn->inc)
 		return dead_port();	/* a port of another life of that node */
 	if ((p = map_get(&rn->proxies, g->id)) == NULL) {
-		p = port_new();		/* the map holds this first reference */
+		p = ipc_port_new();		/* the map holds this first reference */
 		p->rnode = rn;
 		p->rid = g->id;
 		if (map_put(&rn->proxies, g->id, p) < 0)
 			fatal("proxy");
 	}
-	port_ref(p);
+	ipc_port_ref(p);
 	return p;
 }
 
@@ -247,8 +230,8 @@ on_dead(struct rnode *rn, struct rbuf *r)
 	if (r->bad || inc != rn->inc || (p = map_del(&rn->proxies, id)) == NULL)
 		return;
 	log_debug("node %s: port %llu died", rn->name, (unsigned long long)id);
-	port_destroy(p);
-	port_unref(p);
+	ipc_port_destroy(p);
+	ipc_port_unref(p);
 }
 
 static void
@@ -258,15 +241,15 @@ on_so_gone(struct rnode *rn, struct rbuf *r)
 	struct soexp *se;
 	struct port *p;
 
-	if (r->bad || inc != conf.incarnation)
+	if (r->bad || inc != remote_conf->incarnation)
 		return;
 	if ((se = map_get(&rn->soexp, id)) != NULL && se->count > 0 && --se->count == 0) {
 		map_del(&rn->soexp, id);
-		port_unref(se->p);
+		ipc_port_unref(se->p);
 		free(se);
 	}
-	if ((p = port_by_id(id)) != NULL)
-		notify_no_reply(p);
+	if ((p = ipc_port_by_id(id)) != NULL && p->rnode == NULL)
+		ipc_kmsg_no_reply(p);	/* only ours: a node speaks for its own ports */
 }
 
 static void
@@ -274,7 +257,7 @@ on_special_req(struct rnode *rn, struct rbuf *r)
 {
 	uint64_t req = rb_u64(r);
 	uint32_t which = rb_u32(r);
-	struct port *sp = r->bad ? NULL : special_get((int)which);
+	struct port *sp = r->bad ? NULL : ipc_port_special_get((int)which);
 	struct wbuf w = { 0 };
 
 	wb_u64(&w, req);
@@ -298,23 +281,19 @@ on_special_ans(struct rnode *rn, struct rbuf *r)
 	struct rspecial *sp;
 	struct gid g;
 	struct port *p;
-	mx_name_t name;
-	uint8_t b[4];
 
 	id = rb_u64(r);
 	if (r->bad || (sp = map_del(&rn->specials, req)) == NULL)
 		return;
 	if (sp->task != NULL) {
 		if (status != 0) {
-			task_reply(sp->task, MX_OP_SPECIAL_GET, sp->frame_id, status, NULL, 0);
+			sp->done(sp->task, sp->frame_id, status, NULL);
 		} else {
 			snprintf(g.node, sizeof(g.node), "%s", rn->name);
 			g.inc = rn->inc;
 			g.id = id;
 			p = import(&g);
-			space_insert(sp->task, p, MX_RIGHT_SEND, &name);
-			put_u32(b, name);
-			task_reply(sp->task, MX_OP_SPECIAL_GET, sp->frame_id, 0, b, sizeof(b));
+			sp->done(sp->task, sp->frame_id, 0, p);
 		}
 	}
 	free(sp);
@@ -331,7 +310,7 @@ link_up(struct link *l, const char *node, uint64_t inc)
 		log_info("node %s: restarted (new incarnation): its old ports are dead here", node);
 		rnode_reset(rn, "restarted");
 	}
-	ev_timer_disarm(loop, &rn->gone);
+	ev_timer_disarm(remote_loop, &rn->gone);
 	rn->inc = inc;
 	rn->lk = l;
 	link_set_data(l, rn);
@@ -348,11 +327,11 @@ link_down(struct link *l, const char *why)
 	if (rn == NULL || rn->lk != l)
 		return;
 	rn->nacks = 0;
-	ev_timer_disarm(loop, &rn->acktimer);
+	ev_timer_disarm(remote_loop, &rn->acktimer);
 	rn->lk = NULL;
 	log_info("node %s: link down: %s", rn->name, why);
 	rnode_fail_pending(rn);
-	ev_timer_arm(loop, &rn->gone, ev_now() + conf.node_timeout_ms);
+	ev_timer_arm(remote_loop, &rn->gone, ev_now() + remote_conf->node_timeout_ms);
 }
 
 static void
@@ -394,13 +373,13 @@ remote_port_died(struct port *p)
 		return;
 	LIST_FOREACH(rn, &rnodes, link) {
 		if ((se = map_del(&rn->soexp, p->id)) != NULL) {
-			port_unref(se->p);
+			ipc_port_unref(se->p);
 			free(se);
 		}
 	}
 	if (!p->exported)
 		return;
-	wb_u64(&w, conf.incarnation);
+	wb_u64(&w, remote_conf->incarnation);
 	wb_u64(&w, p->id);
 	LIST_FOREACH(rn, &rnodes, link)
 		send_frame(rn, LF_DEAD, &w, NULL, 0);
@@ -421,7 +400,8 @@ remote_so_gone(struct port *proxy)
 }
 
 int
-remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node)
+remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
+    remote_special_fn *done)
 {
 	struct rnode *rn = rnode_get(node, 0);
 	struct rspecial *sp;
@@ -445,53 +425,56 @@ remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which,
 		fatal("rspecial");
 	sp->task = t;
 	sp->frame_id = h->id;
+	sp->done = done;
 	if (map_put(&rn->specials, req, sp) < 0)
 		fatal("rspecial");
 	return 1;	/* answered later */
 }
 
 int
-remote_init(char *why, size_t whysz)
+remote_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz)
 {
 	static const struct link_cb cb = { link_up, link_frame, link_down };
 	static struct ev_timer announce_timer;
-	struct link_conf lc = { conf.node, conf.incarnation, conf.state_dir };
-	struct bcast_conf bc = { conf.node, conf.incarnation, conf.state_dir, conf.broadcast };
+	struct link_conf lc = { c->node, c->incarnation, c->state_dir };
+	struct bcast_conf bc = { c->node, c->incarnation, c->state_dir, c->broadcast };
 	int i;
 
-	char crt[sizeof(conf.state_dir) + 16];
+	char crt[sizeof(c->state_dir) + 16];
 	int default_listen = 0;
 
 	/* A certified node listens on the default port unless told otherwise. */
-	snprintf(crt, sizeof(crt), "%s/node.crt", conf.state_dir);
-	if (conf.nlistens == 0 && access(crt, R_OK) == 0) {
-		snprintf(conf.listens[0], sizeof(conf.listens[0]), ":%u", LINK_DEFAULT_PORT);
-		conf.nlistens = 1;
+	remote_conf = c;
+	remote_loop = l;
+	snprintf(crt, sizeof(crt), "%s/node.crt", remote_conf->state_dir);
+	if (remote_conf->nlistens == 0 && access(crt, R_OK) == 0) {
+		snprintf(remote_conf->listens[0], sizeof(remote_conf->listens[0]), ":%u", LINK_DEFAULT_PORT);
+		remote_conf->nlistens = 1;
 		default_listen = 1;
 	}
-	if (conf.nlistens == 0 && conf.npeers == 0 && conf.broadcast[0] == '\0')
+	if (remote_conf->nlistens == 0 && remote_conf->npeers == 0 && remote_conf->broadcast[0] == '\0')
 		return 0;	/* a node on its own */
-	if (links_init(loop, &lc, &cb, why, whysz) < 0)
+	if (links_init(remote_loop, &lc, &cb, why, whysz) < 0)
 		return -1;
 	have_links = 1;
-	for (i = 0; i < conf.nlistens; i++) {
-		if (links_listen(conf.listens[i], why, whysz) == 0)
+	for (i = 0; i < remote_conf->nlistens; i++) {
+		if (links_listen(remote_conf->listens[i], why, whysz) == 0)
 			continue;
 		if (!default_listen)
 			return -1;
 		/* Another node of this machine has the default port: links go out only. */
 		log_warnx("%s: not listening for links", why);
-		conf.nlistens = 0;
+		remote_conf->nlistens = 0;
 	}
-	for (i = 0; i < conf.npeers; i++)
-		if (links_add_peer(conf.peers[i], why, whysz) < 0)
+	for (i = 0; i < remote_conf->npeers; i++)
+		if (links_add_peer(remote_conf->peers[i], why, whysz) < 0)
 			return -1;
-	if (conf.broadcast[0] != '\0') {
-		if (bcast_init(loop, &bc, bcast_recv, why, whysz) < 0)
+	if (remote_conf->broadcast[0] != '\0') {
+		if (bcast_init(remote_loop, &bc, bcast_recv, why, whysz) < 0)
 			return -1;
 		have_bcast = 1;
 		ev_timer_init(&announce_timer, announce, NULL);
-		ev_timer_arm(loop, &announce_timer, ev_now());
+		ev_timer_arm(remote_loop, &announce_timer, ev_now());
 	}
 	return 0;
 }

@@ -76,11 +76,20 @@ struct rsend {
 	uint8_t op;
 	mx_name_t rpc_reply;
 	uint32_t rpc_timeout;
+	remote_done_fn *done;		/* how it ends for the task: the request layer's */
+};
+
+/* A message from another node waiting for room in a full queue here. */
+struct node_psend {
+	struct psend ps;		/* first: the core hands back &ps */
+	struct rnode *rn;		/* ACKed there when it ends */
+	uint64_t seq;
 };
 
 struct rspecial {
 	struct task *task;
 	uint32_t frame_id;
+	remote_special_fn *done;	/* the request layer's */
 };
 
 /* Building a frame. */
@@ -129,6 +138,8 @@ wb_gid(struct wbuf *w, const struct gid *g)
 LIST_HEAD(rnodelist, rnode);
 extern struct rnodelist rnodes;
 extern int have_links, have_bcast;
+extern struct portd_conf *remote_conf;	/* the node layer's settings, from remote_init() */
+extern struct ev_loop *remote_loop;
 
 /* remote.c */
 struct rnode *rnode_get(const char *name, int create);
@@ -136,7 +147,6 @@ void rnode_reset(struct rnode *rn, const char *why);
 void ack_later(struct rnode *rn, uint64_t seq);
 int send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
 void deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right);
-void notify_no_reply(struct port *p);
 void gid_of(struct port *p, struct gid *g);
 struct port *import(const struct gid *g);
 

@@ -31,13 +31,9 @@ rnode_fail_pending(struct rnode *rn)
 		struct task *t = rs->task;
 		if (t != NULL) {
 			rsend_detach(rs);
-			task_reply(t, rs->op, rs->frame_id, MX_ERR_NODEDOWN, NULL, 0);
-			if (rs->stalls || t->rwindow) {
-				t->rwindow = 0;
-				task_resume(t);
-			}
+			rs->done(t, rs->op, rs->frame_id, MX_ERR_NODEDOWN, rs->rpc_reply, rs->rpc_timeout, rs->stalls);
 		}
-		port_unref(rs->dest);
+		ipc_port_unref(rs->dest);
 		free(rs);
 	}
 	map_free(&rn->pending);
@@ -45,7 +41,7 @@ rnode_fail_pending(struct rnode *rn)
 	while (map_iter(&rn->specials, &i, &k, &v)) {
 		struct rspecial *sp = v;
 		if (sp->task != NULL)
-			task_reply(sp->task, MX_OP_SPECIAL_GET, sp->frame_id, MX_ERR_NODEDOWN, NULL, 0);
+			sp->done(sp->task, sp->frame_id, MX_ERR_NODEDOWN, NULL);
 		free(sp);
 	}
 	map_free(&rn->specials);
@@ -53,7 +49,7 @@ rnode_fail_pending(struct rnode *rn)
 
 int
 remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
-    mx_name_t rpc_reply, uint32_t rpc_timeout)
+    mx_name_t rpc_reply, uint32_t rpc_timeout, remote_done_fn *done)
 {
 	static struct wbuf w;	/* kept between messages: no malloc per send */
 	struct port *dest = km->dest;
@@ -66,14 +62,14 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	int r = 0;
 
 	if (rn->lk == NULL) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
 	for (i = 0; i < km->nrights; i++)
 		if (km->rights[i].right == MX_RIGHT_RECEIVE)
 			r = -MX_ERR_NOTSUP;
 	if (r < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		return r;
 	}
 	seq = ++rn->next_seq;
@@ -102,7 +98,7 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	}
 	wb_u32(&w, km->len);
 	if (send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
 	/* Send-once rights to our ports now live there: count them, for if it dies. */
@@ -115,7 +111,7 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 			if ((se = calloc(1, sizeof(*se))) == NULL)
 				fatal("soexp");
 			se->p = kr->port;
-			port_ref(se->p);
+			ipc_port_ref(se->p);
 			if (map_put(&rn->soexp, kr->port->id, se) < 0)
 				fatal("soexp");
 		}
@@ -125,26 +121,24 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 		fatal("rsend");
 	rs->task = t;
 	rs->dest = dest;
-	port_ref(dest);
+	ipc_port_ref(dest);
 	rs->frame_id = h->id;
 	rs->op = h->type;
 	rs->rpc_reply = rpc_reply;
 	rs->rpc_timeout = rpc_timeout;
+	rs->done = done;
 	if (map_put(&rn->pending, seq, rs) < 0)
 		fatal("rsend");
 	LIST_INSERT_HEAD(&t->rsends, rs, tlink);
 	t->nrsends++;
+	/* The rights went with it: let go of ours without side effects. */
+	ipc_kmsg_destroy(km, 0);
 	/* Complete only once the other node has queued it. */
 	if (h->type != MX_OP_SEND) {
 		rs->stalls = 1;
-		t->stalled = 1;
-	} else if (t->nrsends >= RSEND_WINDOW) {
-		t->rwindow = 1;
-		t->stalled = 1;
+		return REMOTE_STALL;
 	}
-	/* The rights went with it: let go of ours without side effects. */
-	kmsg_destroy(km, 0);
-	return 0;
+	return t->nrsends >= RSEND_WINDOW ? REMOTE_WINDOW : 0;
 }
 
 void
@@ -161,26 +155,14 @@ on_ack(struct rnode *rn, struct rbuf *r)
 	}
 	if (status == MX_ERR_DEAD && !rs->dest->dead && rs->dest->rnode == rn) {
 		map_del(&rn->proxies, rs->dest->rid);
-		port_destroy(rs->dest);
-		port_unref(rs->dest);	/* the map's */
+		ipc_port_destroy(rs->dest);
+		ipc_port_unref(rs->dest);	/* the map's */
 	}
 	if ((t = rs->task) != NULL) {
 		rsend_detach(rs);
-		if (status != 0 || rs->op != MX_OP_RPC) {
-			task_reply(t, rs->op, rs->frame_id, status, NULL, 0);
-		} else {
-			struct entry *e = space_lookup(t, rs->rpc_reply);
-			if (e != NULL && e->recv)
-				port_recv(e->port, t, rs->frame_id, 1, rs->rpc_timeout);
-			else
-				task_reply(t, MX_OP_RPC, rs->frame_id, MX_ERR_BADNAME, NULL, 0);
-		}
-		if (rs->stalls || t->rwindow) {
-			t->rwindow = 0;
-			task_resume(t);
-		}
+		rs->done(t, rs->op, rs->frame_id, status, rs->rpc_reply, rs->rpc_timeout, rs->stalls);
 	}
-	port_unref(rs->dest);
+	ipc_port_unref(rs->dest);
 	free(rs);
 }
 
@@ -213,13 +195,13 @@ send_ack(struct rnode *rn, uint64_t seq, uint32_t status)
 	send_frame(rn, LF_ACK, &w, NULL, 0);
 }
 
-void
-remote_psend_done(struct psend *ps, int err)
+/* A message of rn's that waited for room here is over: ACK it there. */
+static void
+psend_done(struct psend *base, int err)
 {
-	if (ps->km)
-		kmsg_destroy(ps->km, 0);
+	struct node_psend *ps = (struct node_psend *)base;
+
 	send_ack(ps->rn, ps->seq, (uint32_t)(err < 0 ? -err : err));
-	ev_timer_disarm(loop, &ps->timer);
 	free(ps);
 }
 
@@ -229,7 +211,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 	struct rmsg m;
 	struct port *dest;
 	struct kmsg *km;
-	struct psend *ps;
+	struct node_psend *ps;
 	uint32_t i;
 	int ret;
 
@@ -238,7 +220,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		send_ack(rn, m.seq, MX_ERR_PROTO);
 		return;
 	}
-	dest = m.dest_inc == conf.incarnation ? port_by_id(m.dest_id) : NULL;
+	dest = m.dest_inc == remote_conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
 	if (dest == NULL || dest->dead || dest->rnode != NULL) {
 		rmsg_free(&m);
 		send_ack(rn, m.seq, MX_ERR_DEAD);
@@ -248,7 +230,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		fatal("kmsg");
 	km->refs = 1;
 	km->dest = dest;
-	port_ref(dest);
+	ipc_port_ref(dest);
 	km->msgid = m.msgid;
 	km->tr = m.tr;
 	/* The sender's node is the one on the link, whatever the trailer says. */
@@ -273,25 +255,23 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		struct soexp *se = map_get(&rn->soexp, dest->id);
 		if (se != NULL && se->count > 0 && --se->count == 0) {
 			map_del(&rn->soexp, dest->id);
-			port_unref(se->p);
+			ipc_port_unref(se->p);
 			free(se);
 		}
 	}
-	ret = port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
+	ret = ipc_port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
 	if (ret == -MX_ERR_FULL && m.timeout_ms != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
 			fatal("psend");
-		ps->km = km;
+		ps->ps.km = km;
+		ps->ps.done = psend_done;
 		ps->rn = rn;
 		ps->seq = m.seq;
-		ev_timer_init(&ps->timer, psend_timeout, ps);	/* psend_complete ACKs it */
-		if (m.timeout_ms != MX_FOREVER)
-			ev_timer_arm(loop, &ps->timer, ev_now() + m.timeout_ms);
-		TAILQ_INSERT_TAIL(&dest->blocked, ps, link);
+		ipc_port_block(&ps->ps, m.timeout_ms);
 		return;
 	}
 	if (ret < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		send_ack(rn, m.seq, (uint32_t)-ret);
 	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & RMSGF_DEST_SO)) {
 		ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */

@@ -19,12 +19,12 @@
 static void
 to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *right)
 {
-	struct port *ns = special_get(MX_SPECIAL_NAME);
+	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	struct mx_msg *m;
 
 	if (ns == NULL || ns->dead || !mx_name_valid(name)) {
 		if (right)
-			port_unref(right);
+			ipc_port_unref(right);
 		return;
 	}
 	if ((m = mx_msg_new(msgid)) == NULL)
@@ -71,7 +71,7 @@ on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 void
 tell_keysrv(struct link *l, const char *node)
 {
-	struct port *ks = special_get(MX_SPECIAL_KEY);
+	struct port *ks = ipc_port_special_get(MX_SPECIAL_KEY);
 	struct mx_msg *m;
 	size_t len;
 	char *pem;
@@ -166,7 +166,7 @@ remote_net_query(struct task *t, const char *name)
 int
 remote_net_answer(struct task *t, const char *name, mx_name_t right)
 {
-	struct entry *e = space_lookup(t, right);
+	struct entry *e = ipc_space_lookup(&t->space, right);
 	struct rnode *rn;
 	struct wbuf w = { 0 };
 	struct gid g;
@@ -189,7 +189,7 @@ remote_net_answer(struct task *t, const char *name, mx_name_t right)
 static unsigned
 listen_port(void)
 {
-	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
+	const char *colon = remote_conf->nlistens > 0 ? strrchr(remote_conf->listens[0], ':') : NULL;
 
 	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
 }
@@ -203,7 +203,7 @@ announce(struct ev_timer *tm)
 
 	put_u16(b, (uint16_t)(port ? port : LINK_DEFAULT_PORT));
 	bcast_send(BCAST_ANNOUNCE, b, sizeof(b));
-	ev_timer_arm(loop, tm, ev_now() + 10000);
+	ev_timer_arm(remote_loop, tm, ev_now() + 10000);
 }
 
 /*
@@ -289,7 +289,7 @@ node_heard(const char *name, const char *addr, void *arg)
 	char why[128];
 
 	(void)arg;
-	if (strcmp(name, conf.node) == 0 || !crypto_node_name_valid(name) ||
+	if (strcmp(name, remote_conf->node) == 0 || !crypto_node_name_valid(name) ||
 	    link_addr_check(addr, -1, why, sizeof(why)) < 0)
 		return;
 	if ((o = rnode_get(name, 0)) != NULL && o->lk != NULL)

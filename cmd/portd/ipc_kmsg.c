@@ -1,13 +1,14 @@
 /*
- * kmsg.c — messages inside portd. Copy-in checks every right the sender
+ * ipc_kmsg.c — messages inside portd. Copy-in checks every right the sender
  * names and takes it out of the sender's space; copy-out puts the rights in
  * the receiver's space and rewrites the names in place.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "ipc_int.h"
 #include "log.h"
-#include "portd.h"
 
 #define KMSG_MAX_RIGHTS 1024
 
@@ -41,9 +42,9 @@ struct want { mx_name_t name; uint8_t disp; uint32_t off; };
 
 /* Check one right against the space: held, and allowed to travel. */
 static int
-check_right(struct task *t, const struct want *w, struct port *dest)
+check_right(struct ipc_space *t, const struct want *w, struct port *dest)
 {
-	struct entry *e = space_lookup(t, w->name);
+	struct entry *e = ipc_space_lookup(t, w->name);
 
 	if (e == NULL || disp_right(e, w->disp) == 0)
 		return -MX_ERR_BADNAME;
@@ -61,9 +62,9 @@ check_right(struct task *t, const struct want *w, struct port *dest)
  * item from finding an entry an earlier one freed.
  */
 static int
-check_name(struct task *t, const struct want *w, const struct want *all, uint32_t n)
+check_name(struct ipc_space *t, const struct want *w, const struct want *all, uint32_t n)
 {
-	const struct entry *e = space_lookup(t, w->name);
+	const struct entry *e = ipc_space_lookup(t, w->name);
 	uint32_t i, move_send = 0, copy_send = 0, move_recv = 0, make = 0, move_so = 0;
 
 	for (i = 0; i < n; i++) {
@@ -90,36 +91,36 @@ check_name(struct task *t, const struct want *w, const struct want *all, uint32_
 
 /* Take the right out of the sender's space into *kr (which then holds a ref). */
 static void
-take_right(struct task *t, const struct want *w, struct kright *kr)
+take_right(struct ipc_space *t, const struct want *w, struct kright *kr)
 {
-	struct entry *e = space_lookup(t, w->name);
+	struct entry *e = ipc_space_lookup(t, w->name);
 	struct port *p = e->port;
 
 	kr->port = p;
 	kr->right = disp_right(e, w->disp);
 	kr->off = w->off;
-	port_ref(p);
+	ipc_port_ref(p);
 	switch (w->disp) {
 	case MX_DISP_MOVE_RECEIVE:
-		port_cancel_waiter(p, MX_ERR_BADNAME);
+		ipc_port_cancel_waiter(p, MX_ERR_BADNAME);
 		p->receiver = NULL;
 		p->recv_name = 0;
 		e->recv = 0;
 		if (e->srefs == 0)
-			space_drop(t, e);
+			ipc_space_drop(t, e);
 		break;
 	case MX_DISP_MOVE_SEND:
-		space_release_send(t, e);
+		ipc_space_release_send(t, e);
 		break;
 	case MX_DISP_MOVE_SEND_ONCE:
 		e->so = 0;	/* moved, not destroyed: no notice */
-		space_drop(t, e);
+		ipc_space_drop(t, e);
 		break;
 	}
 }
 
 int
-kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal,
+ipc_kmsg_copyin(struct ipc_space *t, const uint8_t *payload, uint32_t len, uint8_t *steal,
     struct kmsg **out, uint32_t *timeout_ms)
 {
 	struct mx_msg_hdr h;
@@ -149,11 +150,11 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 	if (r < 0)
 		return r;
 	pos = 0;
-	if ((de = space_lookup(t, h.dest)) == NULL || (!de->recv && !de->so && de->srefs == 0))
+	if ((de = ipc_space_lookup(t, h.dest)) == NULL || (!de->recv && !de->so && de->srefs == 0))
 		return -MX_ERR_BADNAME;
 	if (de->port->dead) {
 		if (de->so)
-			space_drop(t, de);
+			ipc_space_drop(t, de);
 		return -MX_ERR_DEAD;
 	}
 	/* Pass 1: the items are well formed and every right is held. */
@@ -248,10 +249,10 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		fatal("kmsg");
 	/* The destination first: a send-once destination is consumed by the send. */
 	km->dest = de->port;
-	port_ref(km->dest);
+	ipc_port_ref(km->dest);
 	if (de->so) {
 		de->so = 0;
-		space_drop(t, de);
+		ipc_space_drop(t, de);
 	}
 	for (i = 0; i < n; i++)
 		take_right(t, &w[i], &km->rights[i]);
@@ -262,7 +263,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 	km->tr.gid = t->gid;
 	km->tr.pid = (uint32_t)t->pid;
 	km->tr.port_id = km->dest->id;
-	memcpy(km->tr.node, conf.node, sizeof(km->tr.node));
+	snprintf(km->tr.node, sizeof(km->tr.node), "%s", ipc_env.conf.node);
 	if (w != wants)
 		free(w);
 	*timeout_ms = h.timeout_ms;
@@ -271,7 +272,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 }
 
 void
-kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
+ipc_kmsg_copyout(struct ipc_space *t, struct kmsg *km, uint32_t frame_id)
 {
 	uint8_t hdr[MX_FRAME_HDR + MX_TRAILER_MAX + MX_MSG_HDR];
 	struct mx_frame_hdr fh = { .type = MX_OP_MSG, .flags = MX_F_REPLY, .id = frame_id };
@@ -282,13 +283,13 @@ kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
 	for (i = 0; i < km->nrights; i++) {
 		struct kright *kr = &km->rights[i];
 		mx_name_t name;
-		space_insert(t, kr->port, kr->right, &name);
+		ipc_space_insert(t, kr->port, kr->right, &name);
 		km->items[kr->off + 1] = kr->right;
 		put_u32(km->items + kr->off + MX_ITEM_HDR, name);
 	}
 	km->nrights = 0;
 	if (km->reply.port != NULL) {
-		space_insert(t, km->reply.port, km->reply.right, &mh.reply);
+		ipc_space_insert(t, km->reply.port, km->reply.right, &mh.reply);
 		mh.reply_disp = km->reply.right;
 		km->reply.port = NULL;
 	}
@@ -297,28 +298,22 @@ kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
 	msg_hdr_pack(hdr + MX_FRAME_HDR + tl, &mh);
 	fh.len = (uint32_t)(tl + MX_MSG_HDR + km->len);
 	frame_hdr_pack(hdr, &fh);
-	task_queue_msg(t, hdr, MX_FRAME_HDR + tl + MX_MSG_HDR, km);
+	ipc_env.hooks.deliver(t, hdr, MX_FRAME_HDR + tl + MX_MSG_HDR, km);
 }
 
 static void
 release_right(struct kright *kr, int notify)
 {
 	struct port *p = kr->port;
-	struct kmsg *km;
 
 	if (p == NULL)
 		return;
 	kr->port = NULL;
-	if (kr->right == MX_RIGHT_RECEIVE) {
-		port_destroy(p);
-	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead && p->rnode != NULL) {
-		remote_so_gone(p);
-	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead) {
-		km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
-		if (port_enqueue(p, km, 1) < 0)
-			kmsg_destroy(km, 0);
-	}
-	port_unref(p);
+	if (kr->right == MX_RIGHT_RECEIVE)
+		ipc_port_destroy(p);
+	else if (kr->right == MX_RIGHT_SEND_ONCE && notify)
+		ipc_kmsg_no_reply(p);
+	ipc_port_unref(p);
 }
 
 static void
@@ -330,7 +325,7 @@ kmsg_free(struct kmsg *km)
 		release_right(&km->rights[i], 0);
 	release_right(&km->reply, 0);
 	if (km->dest)
-		port_unref(km->dest);
+		ipc_port_unref(km->dest);
 	free(km->rights);
 	free(km->mem);
 	free(km);
@@ -342,25 +337,25 @@ kmsg_free(struct kmsg *km)
  * (a receive right it carried kills that port either way).
  */
 void
-kmsg_destroy(struct kmsg *km, int notify)
+ipc_kmsg_destroy(struct kmsg *km, int notify)
 {
 	uint32_t i;
 
 	for (i = 0; i < km->nrights; i++)
 		release_right(&km->rights[i], notify);
 	release_right(&km->reply, notify);
-	kmsg_unref(km);
+	ipc_kmsg_unref(km);
 }
 
 void
-kmsg_unref(struct kmsg *km)
+ipc_kmsg_unref(struct kmsg *km)
 {
 	if (--km->refs == 0)
 		kmsg_free(km);
 }
 
 struct kmsg *
-kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
+ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 {
 	struct kmsg *km = calloc(1, sizeof(*km));
 
@@ -368,7 +363,7 @@ kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 		fatal("kmsg");
 	km->refs = 1;
 	km->dest = dest;
-	port_ref(dest);
+	ipc_port_ref(dest);
 	km->msgid = msgid;
 	if (msgid == MX_MSGID_DEAD_NAME) {
 		if ((km->mem = malloc(MX_ITEM_HDR + 8)) == NULL)
@@ -385,6 +380,23 @@ kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 	km->tr.gid = getegid();
 	km->tr.pid = (uint32_t)getpid();
 	km->tr.port_id = dest->id;
-	memcpy(km->tr.node, conf.node, sizeof(km->tr.node));
+	snprintf(km->tr.node, sizeof(km->tr.node), "%s", ipc_env.conf.node);
 	return km;
+}
+
+/* A send-once right to p died unused: "no reply will come" (the one place it is built). */
+void
+ipc_kmsg_no_reply(struct port *p)
+{
+	struct kmsg *km;
+
+	if (p->dead)
+		return;
+	if (p->rnode != NULL) {
+		ipc_env.hooks.proxy_so_gone(p);	/* its home node sends the notice */
+		return;
+	}
+	km = ipc_kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
+	if (ipc_port_enqueue(p, km, 1) < 0)
+		ipc_kmsg_destroy(km, 0);
 }
