@@ -124,7 +124,8 @@ send_msg(struct ipc_space *s, mx_name_t dest, mx_name_t reply, uint8_t reply_dis
 	if ((payload = malloc(MX_MSG_HDR + m->len)) == NULL)
 		abort();
 	msg_hdr_pack(payload, &h);
-	memcpy(payload + MX_MSG_HDR, m->items, m->len);
+	if (m->len > 0)
+		memcpy(payload + MX_MSG_HDR, m->items, m->len);
 	r = ipc_kmsg_copyin(s, payload, (uint32_t)(MX_MSG_HDR + m->len), NULL, &km, &timeout);
 	free(payload);
 	mx_msg_free(m);
@@ -437,7 +438,8 @@ copyin(struct ipc_space *s, mx_name_t dest, size_t body)
 		mx_msg_add_bytes(m, zero, body);
 	}
 	msg_hdr_pack(payload, &h);
-	memcpy(payload + MX_MSG_HDR, m->items, m->len);
+	if (m->len > 0)
+		memcpy(payload + MX_MSG_HDR, m->items, m->len);
 	if (ipc_kmsg_copyin(s, payload, (uint32_t)(MX_MSG_HDR + m->len), NULL, &km, &timeout) < 0)
 		abort();
 	mx_msg_free(m);
