@@ -93,7 +93,7 @@ psend_done(struct psend *base, int err)
 }
 
 /* The task goes away with a send still blocked. */
-void
+static void
 psend_cancel(struct task *t)
 {
 	struct ops_psend *ps = t->psend;

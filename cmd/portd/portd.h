@@ -61,6 +61,8 @@ struct task {
 	LIST_ENTRY(task) link;
 	LIST_ENTRY(task) dlink;		/* on the dirty list: output or events to update */
 	int dirty;
+	LIST_ENTRY(task) rlink;		/* on the runnable list: frames to take after this batch */
+	int runnable;
 };
 
 struct portd_conf {
@@ -145,7 +147,7 @@ struct ops_conf {
 	int has_trusted_uid;
 };
 int ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
-void psend_cancel(struct task *t);
+
 void ops_init(const struct ops_conf *c);
 static inline struct task *
 task_of(struct ipc_space *s)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include "link.h"
+#include "log.h"
 #include "portd.h"
 #include "rmsg.h"
 

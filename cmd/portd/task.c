@@ -22,6 +22,8 @@ static LIST_HEAD(, task) tasks = LIST_HEAD_INITIALIZER(tasks);
 static LIST_HEAD(, task) zombies = LIST_HEAD_INITIALIZER(zombies);
 /* Tasks with output to write or epoll events to update: the loop visits only these. */
 static LIST_HEAD(, task) dirty = LIST_HEAD_INITIALIZER(dirty);
+/* Tasks resumed during this batch: their waiting frames are taken by tasks_flush(), not at once. */
+static LIST_HEAD(, task) runnable = LIST_HEAD_INITIALIZER(runnable);
 static uint64_t next_task_id;
 static struct task_conf task_conf;
 
@@ -339,6 +341,11 @@ task_io(struct ev_io *io, uint32_t revents)
 	task_dirty(t);	/* stalls, mutes and writes change what to watch */
 }
 
+/*
+ * A send of ours ended: take frames again. Not here: this runs inside
+ * whatever completed the send (another task's request, a link's read
+ * handler, a timer), so the frames wait for the end of the batch.
+ */
 void
 task_resume(struct task *t)
 {
@@ -347,7 +354,10 @@ task_resume(struct task *t)
 	t->stalled = 0;
 	t->muted = 0;
 	task_dirty(t);
-	process_frames(t);
+	if (!t->runnable) {
+		t->runnable = 1;
+		LIST_INSERT_HEAD(&runnable, t, rlink);
+	}
 }
 
 /*
@@ -388,6 +398,10 @@ task_close(struct task *t, const char *why)
 	t->io.fd = -1;
 	LIST_REMOVE(t, link);
 	ntasks--;
+	if (t->runnable) {
+		LIST_REMOVE(t, rlink);
+		t->runnable = 0;
+	}
 	t->space.closing = 1;
 	task_conf.closed(t);
 	LIST_INSERT_HEAD(&zombies, t, link);
@@ -413,18 +427,26 @@ tasks_flush(void *arg)
 	struct task *t;
 
 	(void)arg;
-	/* Pop until empty: closing one task may give others output. */
-	while ((t = LIST_FIRST(&dirty)) != NULL) {
-		LIST_REMOVE(t, dlink);
-		t->dirty = 0;
-		if (t->closing)
-			continue;
-		if (!TAILQ_EMPTY(&t->out) && task_flush(t) < 0) {
-			task_close(t, NULL);
-			continue;
+	do {
+		/* Resumed tasks take their waiting frames: this may resume others. */
+		while ((t = LIST_FIRST(&runnable)) != NULL) {
+			LIST_REMOVE(t, rlink);
+			t->runnable = 0;
+			process_frames(t);
 		}
-		task_update_events(t);
-	}
+		/* Pop until empty: closing one task may give others output. */
+		while ((t = LIST_FIRST(&dirty)) != NULL) {
+			LIST_REMOVE(t, dlink);
+			t->dirty = 0;
+			if (t->closing)
+				continue;
+			if (!TAILQ_EMPTY(&t->out) && task_flush(t) < 0) {
+				task_close(t, NULL);
+				continue;
+			}
+			task_update_events(t);
+		}
+	} while (!LIST_EMPTY(&runnable));
 	while ((t = LIST_FIRST(&zombies)) != NULL) {
 		LIST_REMOVE(t, link);
 		task_free(t);
