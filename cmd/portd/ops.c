@@ -55,7 +55,7 @@ ops_send_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx
 
 /* A send to another node is over (its ACK, or the node went away). */
 static void
-remote_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_name_t rpc_reply,
+node_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_name_t rpc_reply,
     uint32_t rpc_timeout, int stalled)
 {
 	ops_send_done(t, op, frame_id, status, rpc_reply, rpc_timeout);
@@ -64,7 +64,7 @@ remote_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_n
 
 /* Another node's service port: its send right, or why not. */
 static void
-remote_special_done(struct task *t, uint32_t frame_id, uint32_t status, struct port *p)
+node_special_done(struct task *t, uint32_t frame_id, uint32_t status, struct port *p)
 {
 	mx_name_t name;
 	uint8_t b[4];
@@ -153,11 +153,11 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	if ((r = ipc_kmsg_copyin(&t->space, p, len, steal, &km, &timeout)) < 0)
 		return r;
 	if (km->dest->rnode != NULL) {
-		r = remote_send(t, h, km, always, timeout, reply, rpc_timeout, remote_done);
+		r = node_msg_send(t, h, km, always, timeout, reply, rpc_timeout, node_done);
 		if (r < 0)
 			task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
 		else if (r > 0)
-			task_stall(t, r == REMOTE_WINDOW);
+			task_stall(t, r == NODE_WINDOW);
 		return steal ? 1 : 0;
 	}
 	r = ipc_port_enqueue(km->dest, km, always);
@@ -223,7 +223,7 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		if (which == 0 || which >= MX_SPECIAL__MAX || strlen(node) != h->len - 4)
 			return -MX_ERR_INVAL;
 		if (strcmp(node, ops_conf.node) != 0)
-			return remote_special_get(t, h, which, node, remote_special_done) < 0 ? -MX_ERR_NODEDOWN : 0;
+			return node_special_get(t, h, which, node, node_special_done) < 0 ? -MX_ERR_NODEDOWN : 0;
 	} else if (want_len(h, h->type == MX_OP_SPECIAL_GET ? 4 : 8) < 0) {
 		return -MX_ERR_PROTO;
 	}
@@ -252,7 +252,7 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	log_info("special port %u held by pid %d", which, (int)t->pid);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	if (which == MX_SPECIAL_KEY)
-		remote_keysrv_ready();
+		node_names_keysrv_ready();
 	return 0;
 }
 
@@ -290,11 +290,11 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	if (!mx_name_valid(name))
 		return -MX_ERR_INVAL;
 	if (h->type == MX_OP_NET_QUERY) {
-		put_u32(b, (uint32_t)remote_net_query(t, name));
+		put_u32(b, (uint32_t)node_names_query(t, name));
 		task_reply(t, h->type, h->id, 0, b, sizeof(b));
 		return 0;
 	}
-	if ((r = remote_net_answer(t, name, get_u32(p))) < 0)
+	if ((r = node_names_answer(t, name, get_u32(p))) < 0)
 		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
@@ -425,7 +425,7 @@ static void
 task_closed(struct task *t)
 {
 	psend_cancel(t);
-	remote_task_gone(t);
+	node_msg_task_gone(t);
 	/* Its rights die with it: ports it received on die, send-once rights notify. */
 	ipc_space_destroy(&t->space);
 }
@@ -433,7 +433,7 @@ task_closed(struct task *t)
 void
 ops_init(const struct ops_conf *c)
 {
-	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, remote_so_gone, remote_port_died };
+	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, node_port_died };
 	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes };
 	struct task_conf tc = { c->loop, c->max_tasks, ops_dispatch, task_closed };
 

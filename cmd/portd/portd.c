@@ -159,7 +159,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		return 0;
 	}
 	/* Keys of the other daemons share the file. */
-	if (strcmp(key, "admin_dir") == 0 || strcmp(key, "announce") == 0)
+	if (strcmp(key, "admin_dir") == 0 || strcmp(key, "node_names_announce") == 0)
 		return 0;
 	snprintf(err, errsz, "unknown key");
 	return -1;
@@ -171,7 +171,7 @@ on_signal(int signo, void *arg)
 	(void)arg;
 	if (signo == SIGHUP) {
 		log_info("SIGHUP: reloading the revocation list");
-		remote_reload();
+		node_reload();
 		return;
 	}
 	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -186,7 +186,7 @@ static void
 after_batch(void *arg)
 {
 	tasks_flush(arg);
-	remote_flush();
+	node_flush();
 }
 
 static void
@@ -323,7 +323,7 @@ main(int argc, char **argv)
 	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
 		fatal("signals");
 	ev_set_after(loop, after_batch, NULL);
-	if (remote_init(&conf, loop, err, sizeof(err)) < 0)
+	if (node_init(&conf, loop, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_info("node %s serving on %s%s", conf.node, sock_is_ours ? "" : "inherited socket for ",
 	    sock_path_buf);
@@ -331,7 +331,7 @@ main(int argc, char **argv)
 	if (ev_run(loop) < 0)
 		fatal("event loop");
 	sd_stopping();
-	remote_shutdown();
+	node_shutdown();
 	tasks_close_all();
 	if (sock_is_ours)
 		unlink(sock_path_buf);

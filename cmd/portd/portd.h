@@ -108,32 +108,32 @@ void tasks_flush(void *arg);
 void tasks_close_all(void);
 int task_count(void);
 
-/* remote*.c */
-int remote_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz);
+/* node*.c */
+int node_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz);
 /*
  * How a task's send to another node ends (status 0 or a positive MX_ERR_*;
  * stalled: the task waited for this one), and how a request for another
  * node's service port ends (p referenced when status is 0): the request
  * layer's callbacks, stored with the request.
  */
-typedef void remote_done_fn(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status,
+typedef void node_done_fn(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status,
     mx_name_t rpc_reply, uint32_t rpc_timeout, int stalled);
-typedef void remote_special_fn(struct task *t, uint32_t frame_id, uint32_t status, struct port *p);
-enum { REMOTE_STALL = 1, REMOTE_WINDOW = 2 };	/* remote_send: the task must wait */
-int remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so,
-    uint32_t timeout_ms, mx_name_t rpc_reply, uint32_t rpc_timeout, remote_done_fn *done);
-void remote_port_died(struct port *p);
-void remote_so_gone(struct port *proxy);
-int remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
-    remote_special_fn *done);
-int remote_net_query(struct task *t, const char *name);
-int remote_net_answer(struct task *t, const char *name, mx_name_t right);
-void remote_task_gone(struct task *t);
-int remote_peer_count(void);
-void remote_shutdown(void);
-void remote_reload(void);
-void remote_flush(void);
-void remote_keysrv_ready(void);
+typedef void node_special_fn(struct task *t, uint32_t frame_id, uint32_t status, struct port *p);
+enum { NODE_STALL = 1, NODE_WINDOW = 2 };	/* node_msg_send: the task must wait */
+int node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so,
+    uint32_t timeout_ms, mx_name_t rpc_reply, uint32_t rpc_timeout, node_done_fn *done);
+void node_port_died(struct port *p);
+void node_so_gone(struct port *proxy);
+int node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
+    node_special_fn *done);
+int node_names_query(struct task *t, const char *name);
+int node_names_answer(struct task *t, const char *name, mx_name_t right);
+void node_msg_task_gone(struct task *t);
+int node_names_peer_count(void);
+void node_shutdown(void);
+void node_reload(void);
+void node_flush(void);
+void node_names_keysrv_ready(void);
 
 /* ops.c */
 struct ops_conf {

@@ -1,6 +1,6 @@
 /*
  * rmsg.h — the message frame between nodes (LF_MSG), decoded without
- * touching any port: every length and offset is checked here, so remote_msg.c
+ * touching any port: every length and offset is checked here, so node_msg.c
  * only maps what it is given. Kept apart so it can be fuzzed alone.
  */
 #ifndef PORTD_RMSG_H

@@ -4,7 +4,7 @@
 # from elsewhere (nm -u) and fail when one belongs to a layer above it:
 #
 #   portd.o (wiring) > ops.o (requests) > task.o (connections),
-#   remote*.o (nodes) > ipc*.o (the core), link*.o, bcast*.o, rmsg.o, map.o
+#   node*.o (nodes) > ipc*.o (the core), link*.o, bcast*.o, rmsg.o, map.o
 #
 # Globals of the wiring (conf, loop) count as the top layer: only portd.o
 # reads them. Prints one line per upward reference; exit 1 if any.
@@ -15,7 +15,7 @@ dir=${1:?usage: check-layers.sh OBJDIR}
 wiring='^(conf|loop|main)$'
 ops='^(ops_|psend_cancel$)'
 task='^(task_|tasks_)'
-node='^(remote_|rnode_|on_|ack_later$|send_frame$|deliver_kernel$|gid_of$|import$|tell_keysrv$|bcast_recv$|announce$|here_send$)'
+node='^node_'
 ipc='^ipc_'
 transport='^(link_|links_|bcast_|rmsg_)'
 
@@ -38,7 +38,7 @@ out=$(
 	forbid 'link*.o' "$wiring" "$ops" "$task" "$node" "$ipc"
 	forbid 'bcast*.o' "$wiring" "$ops" "$task" "$node" "$ipc"
 	forbid 'rmsg.o' "$wiring" "$ops" "$task" "$node" "$ipc"
-	forbid 'remote*.o' "$wiring" "$ops" "$task"
+	forbid 'node*.o' "$wiring" "$ops" "$task"
 	forbid 'task.o' "$wiring" "$ops" "$node"
 	forbid 'ops.o' "$wiring"
 )

@@ -1,5 +1,5 @@
 /*
- * remote_names.c — name resolution between nodes (the Masix paper's
+ * node_names.c — name resolution between nodes (the Masix paper's
  * protocol): questions and answers over the links and by signed broadcast,
  * handed to namesrv; how nodes find each other (broadcast announcements,
  * and linked nodes telling each other where the others listen); keysrv
@@ -13,7 +13,7 @@
 #include "keys.h"
 #include "log.h"
 #include "names.h"
-#include "remote_int.h"
+#include "node_int.h"
 
 /* Hand a name-resolution question or answer to our namesrv. */
 static void
@@ -33,12 +33,12 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 	mx_msg_add_string(m, from);
 	if (right != NULL)
 		mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
-	deliver_kernel(ns, msgid, m, right);
+	node_deliver_kernel(ns, msgid, m, right);
 	mx_msg_free(m);
 }
 
 void
-on_query(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	struct rbuf r = { p, n, 0, 0 };
 	char name[MX_NAME_LEN_MAX + 1];
@@ -52,7 +52,7 @@ on_query(struct rnode *rn, const uint8_t *p, size_t n)
 }
 
 void
-on_answer(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	struct rbuf r = { p, n, 0, 0 };
 	char name[MX_NAME_LEN_MAX + 1];
@@ -64,12 +64,12 @@ on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 		log_warnx("node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_ANSWER, name, rn->name, import(&g));
+	to_namesrv(NS_NET_ANSWER, name, rn->name, node_import(&g));
 }
 
 /* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
 void
-tell_keysrv(struct link *l, const char *node)
+node_names_tell_keysrv(struct link *l, const char *node)
 {
 	struct port *ks = ipc_port_special_get(MX_SPECIAL_KEY);
 	struct mx_msg *m;
@@ -79,35 +79,35 @@ tell_keysrv(struct link *l, const char *node)
 	if (ks == NULL || ks->dead || (pem = link_peer_cert_pem(l, &len)) == NULL)
 		return;
 	if ((m = mx_msg_new(KS_PEER_LINKED)) == NULL)
-		fatal("tell_keysrv");
+		fatal("node_names_tell_keysrv");
 	mx_msg_add_bytes(m, pem, len);
 	mx_msg_add_string(m, node);
-	deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
+	node_deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
 	mx_msg_free(m);
 	free(pem);
 }
 
 /* keysrv (re)started: tell it of every node linked now. */
 void
-remote_keysrv_ready(void)
+node_names_keysrv_ready(void)
 {
 	struct rnode *rn;
 
-	LIST_FOREACH(rn, &rnodes, link)
+	LIST_FOREACH(rn, &node_list, link)
 		if (rn->lk != NULL)
-			tell_keysrv(rn->lk, rn->name);
+			node_names_tell_keysrv(rn->lk, rn->name);
 }
 
 void
-bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
+node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from)
 {
-	struct rnode *rn = rnode_get(node, 1);
+	struct rnode *rn = node_get(node, 1);
 	char host[INET_ADDRSTRLEN];
 
 	if (type == BCAST_ANNOUNCE && n == 2 && inet_ntop(AF_INET, &from->sin_addr, host, sizeof(host))) {
 		snprintf(rn->addr, sizeof(rn->addr), "%s:%u", host, get_u16(p));
-		if (rn->lk == NULL && have_links)
+		if (rn->lk == NULL && node_have_links)
 			links_connect(node, rn->addr);
 		return;
 	}
@@ -128,43 +128,43 @@ bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_
 		if (r.bad || r.pos != n || strcmp(g.node, node) != 0 || g.inc != inc)
 			return;
 		if (rn->inc != 0 && rn->inc != inc)
-			rnode_reset(rn, "restarted");
+			node_reset(rn, "restarted");
 		rn->inc = inc;
-		if (rn->addr[0] != '\0' && have_links)
+		if (rn->addr[0] != '\0' && node_have_links)
 			links_connect(node, rn->addr);
-		to_namesrv(NS_NET_ANSWER, name, node, import(&g));
+		to_namesrv(NS_NET_ANSWER, name, node, node_import(&g));
 	}
 }
 
 int
-remote_peer_count(void)
+node_names_peer_count(void)
 {
 	struct rnode *rn;
 	int n = 0;
 
-	LIST_FOREACH(rn, &rnodes, link)
+	LIST_FOREACH(rn, &node_list, link)
 		n += rn->lk != NULL;
-	return n + have_bcast;
+	return n + node_have_bcast;
 }
 
 int
-remote_net_query(struct task *t, const char *name)
+node_names_query(struct task *t, const char *name)
 {
 	struct rnode *rn;
 	struct wbuf w = { 0 };
 
 	(void)t;
 	wb_str(&w, name);
-	LIST_FOREACH(rn, &rnodes, link)
-		send_frame(rn, LF_QUERY, &w, NULL, 0);
-	if (have_bcast)
+	LIST_FOREACH(rn, &node_list, link)
+		node_send_frame(rn, LF_QUERY, &w, NULL, 0);
+	if (node_have_bcast)
 		bcast_send(BCAST_QUERY, w.p, w.len);
 	free(w.p);
-	return remote_peer_count();
+	return node_names_peer_count();
 }
 
 int
-remote_net_answer(struct task *t, const char *name, mx_name_t right)
+node_names_answer(struct task *t, const char *name, mx_name_t right)
 {
 	struct entry *e = ipc_space_lookup(&t->space, right);
 	struct rnode *rn;
@@ -173,13 +173,13 @@ remote_net_answer(struct task *t, const char *name, mx_name_t right)
 
 	if (e == NULL || e->port->rnode != NULL || e->port->dead)
 		return -MX_ERR_BADNAME;
-	gid_of(e->port, &g);
+	node_gid_of(e->port, &g);
 	wb_str(&w, name);
 	wb_gid(&w, &g);
 	/* The owner tells every node it can reach, so they all cache the answer. */
-	LIST_FOREACH(rn, &rnodes, link)
-		send_frame(rn, LF_ANSWER, &w, NULL, 0);
-	if (have_bcast)
+	LIST_FOREACH(rn, &node_list, link)
+		node_send_frame(rn, LF_ANSWER, &w, NULL, 0);
+	if (node_have_bcast)
 		bcast_send(BCAST_ANSWER, w.p, w.len);
 	free(w.p);
 	return 0;
@@ -189,13 +189,13 @@ remote_net_answer(struct task *t, const char *name, mx_name_t right)
 static unsigned
 listen_port(void)
 {
-	const char *colon = remote_conf->nlistens > 0 ? strrchr(remote_conf->listens[0], ':') : NULL;
+	const char *colon = node_conf->nlistens > 0 ? strrchr(node_conf->listens[0], ':') : NULL;
 
 	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
 }
 
 void
-announce(struct ev_timer *tm)
+node_names_announce(struct ev_timer *tm)
 {
 	static uint8_t b[2];
 	/* Nodes that hear us dial the port of our first listen line. */
@@ -203,7 +203,7 @@ announce(struct ev_timer *tm)
 
 	put_u16(b, (uint16_t)(port ? port : LINK_DEFAULT_PORT));
 	bcast_send(BCAST_ANNOUNCE, b, sizeof(b));
-	ev_timer_arm(remote_loop, tm, ev_now() + 10000);
+	ev_timer_arm(node_loop, tm, ev_now() + 10000);
 }
 
 /*
@@ -219,12 +219,12 @@ announce(struct ev_timer *tm)
 #define NODES_MAX 256		/* entries in one LF_NODES */
 
 void
-here_send(struct rnode *rn)
+node_names_here_send(struct rnode *rn)
 {
 	struct wbuf w = { 0 };
 
 	wb_u16(&w, (uint16_t)listen_port());
-	send_frame(rn, LF_HERE, &w, NULL, 0);
+	node_send_frame(rn, LF_HERE, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -238,7 +238,7 @@ nodes_send(struct rnode *to, struct rnode *about)
 
 	wb_u16(&w, 0);
 	if (to != NULL) {
-		LIST_FOREACH(rn, &rnodes, link) {
+		LIST_FOREACH(rn, &node_list, link) {
 			if (rn == to || rn->lk == NULL || rn->addr[0] == '\0' || n == NODES_MAX)
 				continue;
 			wb_str(&w, rn->name);
@@ -253,17 +253,17 @@ nodes_send(struct rnode *to, struct rnode *about)
 	put_u16(w.p, n);
 	if (to != NULL) {
 		if (n > 0)
-			send_frame(to, LF_NODES, &w, NULL, 0);
+			node_send_frame(to, LF_NODES, &w, NULL, 0);
 	} else {
-		LIST_FOREACH(dst, &rnodes, link)
+		LIST_FOREACH(dst, &node_list, link)
 			if (dst != about && dst->lk != NULL)
-				send_frame(dst, LF_NODES, &w, NULL, 0);
+				node_send_frame(dst, LF_NODES, &w, NULL, 0);
 	}
 	free(w.p);
 }
 
 void
-on_here(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	struct rbuf r = { p, n, 0, 0 };
 	uint16_t port = rb_u16(&r);
@@ -289,18 +289,18 @@ node_heard(const char *name, const char *addr, void *arg)
 	char why[128];
 
 	(void)arg;
-	if (strcmp(name, remote_conf->node) == 0 || !crypto_node_name_valid(name) ||
+	if (strcmp(name, node_conf->node) == 0 || !crypto_node_name_valid(name) ||
 	    link_addr_check(addr, -1, why, sizeof(why)) < 0)
 		return;
-	if ((o = rnode_get(name, 0)) != NULL && o->lk != NULL)
+	if ((o = node_get(name, 0)) != NULL && o->lk != NULL)
 		return;
 	/* The node's certificate must carry that name, or the link is refused. */
-	if (have_links)
+	if (node_have_links)
 		links_connect(name, addr);
 }
 
 void
-on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	if (rmsg_nodes(p, n, node_heard, NULL) < 0)
 		log_warnx("node %s: malformed NODES frame", rn->name);

@@ -1,11 +1,11 @@
 /*
- * remote.c — ports on other nodes. A proxy port stands for a port of
+ * node.c — ports on other nodes. A proxy port stands for a port of
  * another node; sending to it sends over the link to that node, and the
  * sender's send completes when that node has queued the message (its ACK).
  * Rights inside a message travel as global ids (node, incarnation, port id)
  * and become proxies (or the real port, back home) on arrival. This file
  * keeps the nodes, ids, deaths, special ports and the link callbacks;
- * messages are in remote_msg.c, name resolution in remote_names.c.
+ * messages are in node_msg.c, name resolution in node_names.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +16,12 @@
 #include "log.h"
 #include "portd.h"
 #include "rmsg.h"
-#include "remote_int.h"
+#include "node_int.h"
 
-struct rnodelist rnodes = LIST_HEAD_INITIALIZER(rnodes);
-int have_links, have_bcast;
-struct portd_conf *remote_conf;
-struct ev_loop *remote_loop;
+struct rnodelist node_list = LIST_HEAD_INITIALIZER(node_list);
+int node_have_links, node_have_bcast;
+struct portd_conf *node_conf;
+struct ev_loop *node_loop;
 
 /* ---- nodes ---- */
 
@@ -32,16 +32,16 @@ gone_timeout(struct ev_timer *tm)
 {
 	struct rnode *rn = tm->arg;
 
-	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, remote_conf->node_timeout_ms / 1000);
-	rnode_reset(rn, "gone");
+	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, node_conf->node_timeout_ms / 1000);
+	node_reset(rn, "gone");
 }
 
 struct rnode *
-rnode_get(const char *name, int create)
+node_get(const char *name, int create)
 {
 	struct rnode *rn;
 
-	LIST_FOREACH(rn, &rnodes, link)
+	LIST_FOREACH(rn, &node_list, link)
 		if (strcmp(rn->name, name) == 0)
 			return rn;
 	if (!create)
@@ -51,7 +51,7 @@ rnode_get(const char *name, int create)
 	snprintf(rn->name, sizeof(rn->name), "%s", name);
 	ev_timer_init(&rn->gone, gone_timeout, rn);
 	ev_timer_init(&rn->acktimer, acktimer_cb, rn);
-	LIST_INSERT_HEAD(&rnodes, rn, link);
+	LIST_INSERT_HEAD(&node_list, rn, link);
 	return rn;
 }
 
@@ -60,7 +60,7 @@ acks_flush(struct rnode *rn)
 {
 	size_t i;
 
-	ev_timer_disarm(remote_loop, &rn->acktimer);
+	ev_timer_disarm(node_loop, &rn->acktimer);
 	for (i = 0; rn->lk != NULL && i < rn->nacks; i++)
 		link_send(rn->lk, LF_ACK, rn->acks + i * 12, 12, NULL, 0);
 	rn->nacks = 0;
@@ -73,7 +73,7 @@ acktimer_cb(struct ev_timer *tm)
 }
 
 void
-ack_later(struct rnode *rn, uint64_t seq)
+node_ack_later(struct rnode *rn, uint64_t seq)
 {
 	if (rn->nacks * 12 == rn->capacks) {
 		rn->capacks = rn->capacks ? rn->capacks * 2 : 12 * 16;
@@ -84,11 +84,11 @@ ack_later(struct rnode *rn, uint64_t seq)
 	put_u32(rn->acks + rn->nacks * 12 + 8, 0);
 	rn->nacks++;
 	if (!ev_timer_armed(&rn->acktimer))
-		ev_timer_arm(remote_loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
+		ev_timer_arm(node_loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
 }
 
 int
-send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen)
+node_send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen)
 {
 	if (rn->lk == NULL)
 		return -1;
@@ -99,7 +99,7 @@ send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, 
 
 /* A notice from portd itself, with items built by the caller. */
 void
-deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
+node_deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
 {
 	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
 	struct mx_item it;
@@ -128,7 +128,7 @@ deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct p
 
 /* The node is gone, or came back as a new life: what stood for its ports dies. */
 void
-rnode_reset(struct rnode *rn, const char *why)
+node_reset(struct rnode *rn, const char *why)
 {
 	size_t i = 0;
 	uint64_t k;
@@ -136,10 +136,10 @@ rnode_reset(struct rnode *rn, const char *why)
 	struct port **all;
 	size_t n = 0, cap = rn->proxies.count;
 
-	ev_timer_disarm(remote_loop, &rn->gone);
+	ev_timer_disarm(node_loop, &rn->gone);
 	if (cap > 0) {
 		if ((all = calloc(cap, sizeof(*all))) == NULL)
-			fatal("rnode_reset");
+			fatal("node_reset");
 		while (map_iter(&rn->proxies, &i, &k, &v) && n < cap)
 			all[n++] = v;
 		map_free(&rn->proxies);
@@ -166,15 +166,15 @@ rnode_reset(struct rnode *rn, const char *why)
 /* ---- global ids ---- */
 
 void
-gid_of(struct port *p, struct gid *g)
+node_gid_of(struct port *p, struct gid *g)
 {
 	if (p->rnode != NULL) {
 		snprintf(g->node, sizeof(g->node), "%s", p->rnode->name);
 		g->inc = p->rnode->inc;
 		g->id = p->dead ? 0 : p->rid;
 	} else {
-		snprintf(g->node, sizeof(g->node), "%s", remote_conf->node);
-		g->inc = remote_conf->incarnation;
+		snprintf(g->node, sizeof(g->node), "%s", node_conf->node);
+		g->inc = node_conf->incarnation;
 		g->id = p->dead ? 0 : p->id;
 		p->exported = 1;
 	}
@@ -191,13 +191,13 @@ dead_port(void)
 
 /* The port a global id names here, referenced: ours, a proxy, or a dead name. */
 struct port *
-import(const struct gid *g)
+node_import(const struct gid *g)
 {
 	struct rnode *rn;
 	struct port *p;
 
-	if (strcmp(g->node, remote_conf->node) == 0) {
-		p = g->inc == remote_conf->incarnation && g->id != 0 ? ipc_port_by_id(g->id) : NULL;
+	if (strcmp(g->node, node_conf->node) == 0) {
+		p = g->inc == node_conf->incarnation && g->id != 0 ? ipc_port_by_id(g->id) : NULL;
 		if (p == NULL || p->dead || p->rnode != NULL)
 			return dead_port();
 		ipc_port_ref(p);
@@ -205,7 +205,7 @@ import(const struct gid *g)
 	}
 	if (g->id == 0)
 		return dead_port();
-	rn = rnode_get(g->node, 1);
+	rn = node_get(g->node, 1);
 	if (rn->inc == 0)
 		rn->inc = g->inc;
 	if (g->inc != rn->inc)
@@ -241,7 +241,7 @@ on_so_gone(struct rnode *rn, struct rbuf *r)
 	struct soexp *se;
 	struct port *p;
 
-	if (r->bad || inc != remote_conf->incarnation)
+	if (r->bad || inc != node_conf->incarnation)
 		return;
 	if ((se = map_get(&rn->soexp, id)) != NULL && se->count > 0 && --se->count == 0) {
 		map_del(&rn->soexp, id);
@@ -269,7 +269,7 @@ on_special_req(struct rnode *rn, struct rbuf *r)
 		wb_u32(&w, 0);
 		wb_u64(&w, sp->id);
 	}
-	send_frame(rn, LF_SPECIAL_ANS, &w, NULL, 0);
+	node_send_frame(rn, LF_SPECIAL_ANS, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -292,7 +292,7 @@ on_special_ans(struct rnode *rn, struct rbuf *r)
 			snprintf(g.node, sizeof(g.node), "%s", rn->name);
 			g.inc = rn->inc;
 			g.id = id;
-			p = import(&g);
+			p = node_import(&g);
 			sp->done(sp->task, sp->frame_id, 0, p);
 		}
 	}
@@ -304,19 +304,19 @@ on_special_ans(struct rnode *rn, struct rbuf *r)
 static void
 link_up(struct link *l, const char *node, uint64_t inc)
 {
-	struct rnode *rn = rnode_get(node, 1);
+	struct rnode *rn = node_get(node, 1);
 
 	if (rn->inc != 0 && rn->inc != inc) {
 		log_info("node %s: restarted (new incarnation): its old ports are dead here", node);
-		rnode_reset(rn, "restarted");
+		node_reset(rn, "restarted");
 	}
-	ev_timer_disarm(remote_loop, &rn->gone);
+	ev_timer_disarm(node_loop, &rn->gone);
 	rn->inc = inc;
 	rn->lk = l;
 	link_set_data(l, rn);
 	log_info("node %s: linked", node);
-	tell_keysrv(l, node);
-	here_send(rn);
+	node_names_tell_keysrv(l, node);
+	node_names_here_send(rn);
 }
 
 static void
@@ -327,11 +327,11 @@ link_down(struct link *l, const char *why)
 	if (rn == NULL || rn->lk != l)
 		return;
 	rn->nacks = 0;
-	ev_timer_disarm(remote_loop, &rn->acktimer);
+	ev_timer_disarm(node_loop, &rn->acktimer);
 	rn->lk = NULL;
 	log_info("node %s: link down: %s", rn->name, why);
-	rnode_fail_pending(rn);
-	ev_timer_arm(remote_loop, &rn->gone, ev_now() + remote_conf->node_timeout_ms);
+	node_msg_fail_pending(rn);
+	ev_timer_arm(node_loop, &rn->gone, ev_now() + node_conf->node_timeout_ms);
 }
 
 static void
@@ -343,16 +343,16 @@ link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 	if (rn == NULL || rn->lk != l)
 		return;
 	switch (type) {
-	case LF_MSG: on_msg(rn, &r); break;
-	case LF_ACK: on_ack(rn, &r); break;
+	case LF_MSG: node_msg_on_msg(rn, &r); break;
+	case LF_ACK: node_msg_on_ack(rn, &r); break;
 	case LF_DEAD: on_dead(rn, &r); break;
 	case LF_SO_GONE: on_so_gone(rn, &r); break;
 	case LF_SPECIAL_REQ: on_special_req(rn, &r); break;
 	case LF_SPECIAL_ANS: on_special_ans(rn, &r); break;
-	case LF_QUERY: on_query(rn, p, len); break;
-	case LF_ANSWER: on_answer(rn, p, len); break;
-	case LF_HERE: on_here(rn, p, len); break;
-	case LF_NODES: on_nodes(rn, p, len); break;
+	case LF_QUERY: node_names_on_query(rn, p, len); break;
+	case LF_ANSWER: node_names_on_answer(rn, p, len); break;
+	case LF_HERE: node_names_on_here(rn, p, len); break;
+	case LF_NODES: node_names_on_nodes(rn, p, len); break;
 	default:
 		log_warnx("node %s: unknown frame type %u: closing the link", rn->name, type);
 		link_close(l, "unknown frame type");
@@ -363,7 +363,7 @@ link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 /* ---- what portd's other parts ask ---- */
 
 void
-remote_port_died(struct port *p)
+node_port_died(struct port *p)
 {
 	struct rnode *rn;
 	struct wbuf w = { 0 };
@@ -371,7 +371,7 @@ remote_port_died(struct port *p)
 
 	if (p->rnode != NULL)
 		return;
-	LIST_FOREACH(rn, &rnodes, link) {
+	LIST_FOREACH(rn, &node_list, link) {
 		if ((se = map_del(&rn->soexp, p->id)) != NULL) {
 			ipc_port_unref(se->p);
 			free(se);
@@ -379,15 +379,15 @@ remote_port_died(struct port *p)
 	}
 	if (!p->exported)
 		return;
-	wb_u64(&w, remote_conf->incarnation);
+	wb_u64(&w, node_conf->incarnation);
 	wb_u64(&w, p->id);
-	LIST_FOREACH(rn, &rnodes, link)
-		send_frame(rn, LF_DEAD, &w, NULL, 0);
+	LIST_FOREACH(rn, &node_list, link)
+		node_send_frame(rn, LF_DEAD, &w, NULL, 0);
 	free(w.p);
 }
 
 void
-remote_so_gone(struct port *proxy)
+node_so_gone(struct port *proxy)
 {
 	struct wbuf w = { 0 };
 
@@ -395,28 +395,28 @@ remote_so_gone(struct port *proxy)
 		return;
 	wb_u64(&w, proxy->rnode->inc);
 	wb_u64(&w, proxy->rid);
-	send_frame(proxy->rnode, LF_SO_GONE, &w, NULL, 0);
+	node_send_frame(proxy->rnode, LF_SO_GONE, &w, NULL, 0);
 	free(w.p);
 }
 
 int
-remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
-    remote_special_fn *done)
+node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
+    node_special_fn *done)
 {
-	struct rnode *rn = rnode_get(node, 0);
+	struct rnode *rn = node_get(node, 0);
 	struct rspecial *sp;
 	struct wbuf w = { 0 };
 	uint64_t req;
 
 	if (rn == NULL || rn->lk == NULL) {
-		if (rn != NULL && rn->addr[0] != '\0' && have_links)
+		if (rn != NULL && rn->addr[0] != '\0' && node_have_links)
 			links_connect(node, rn->addr);
 		return -MX_ERR_NODEDOWN;
 	}
 	req = ++rn->next_req;
 	wb_u64(&w, req);
 	wb_u32(&w, which);
-	if (send_frame(rn, LF_SPECIAL_REQ, &w, NULL, 0) < 0) {
+	if (node_send_frame(rn, LF_SPECIAL_REQ, &w, NULL, 0) < 0) {
 		free(w.p);
 		return -MX_ERR_NODEDOWN;
 	}
@@ -432,7 +432,7 @@ remote_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which,
 }
 
 int
-remote_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz)
+node_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz)
 {
 	static const struct link_cb cb = { link_up, link_frame, link_down };
 	static struct ev_timer announce_timer;
@@ -444,62 +444,62 @@ remote_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz)
 	int default_listen = 0;
 
 	/* A certified node listens on the default port unless told otherwise. */
-	remote_conf = c;
-	remote_loop = l;
-	snprintf(crt, sizeof(crt), "%s/node.crt", remote_conf->state_dir);
-	if (remote_conf->nlistens == 0 && access(crt, R_OK) == 0) {
-		snprintf(remote_conf->listens[0], sizeof(remote_conf->listens[0]), ":%u", LINK_DEFAULT_PORT);
-		remote_conf->nlistens = 1;
+	node_conf = c;
+	node_loop = l;
+	snprintf(crt, sizeof(crt), "%s/node.crt", node_conf->state_dir);
+	if (node_conf->nlistens == 0 && access(crt, R_OK) == 0) {
+		snprintf(node_conf->listens[0], sizeof(node_conf->listens[0]), ":%u", LINK_DEFAULT_PORT);
+		node_conf->nlistens = 1;
 		default_listen = 1;
 	}
-	if (remote_conf->nlistens == 0 && remote_conf->npeers == 0 && remote_conf->broadcast[0] == '\0')
+	if (node_conf->nlistens == 0 && node_conf->npeers == 0 && node_conf->broadcast[0] == '\0')
 		return 0;	/* a node on its own */
-	if (links_init(remote_loop, &lc, &cb, why, whysz) < 0)
+	if (links_init(node_loop, &lc, &cb, why, whysz) < 0)
 		return -1;
-	have_links = 1;
-	for (i = 0; i < remote_conf->nlistens; i++) {
-		if (links_listen(remote_conf->listens[i], why, whysz) == 0)
+	node_have_links = 1;
+	for (i = 0; i < node_conf->nlistens; i++) {
+		if (links_listen(node_conf->listens[i], why, whysz) == 0)
 			continue;
 		if (!default_listen)
 			return -1;
 		/* Another node of this machine has the default port: links go out only. */
 		log_warnx("%s: not listening for links", why);
-		remote_conf->nlistens = 0;
+		node_conf->nlistens = 0;
 	}
-	for (i = 0; i < remote_conf->npeers; i++)
-		if (links_add_peer(remote_conf->peers[i], why, whysz) < 0)
+	for (i = 0; i < node_conf->npeers; i++)
+		if (links_add_peer(node_conf->peers[i], why, whysz) < 0)
 			return -1;
-	if (remote_conf->broadcast[0] != '\0') {
-		if (bcast_init(remote_loop, &bc, bcast_recv, why, whysz) < 0)
+	if (node_conf->broadcast[0] != '\0') {
+		if (bcast_init(node_loop, &bc, node_names_bcast_recv, why, whysz) < 0)
 			return -1;
-		have_bcast = 1;
-		ev_timer_init(&announce_timer, announce, NULL);
-		ev_timer_arm(remote_loop, &announce_timer, ev_now());
+		node_have_bcast = 1;
+		ev_timer_init(&announce_timer, node_names_announce, NULL);
+		ev_timer_arm(node_loop, &announce_timer, ev_now());
 	}
 	return 0;
 }
 
 void
-remote_flush(void)
+node_flush(void)
 {
-	if (have_links)
+	if (node_have_links)
 		links_flush();
 }
 
 void
-remote_reload(void)
+node_reload(void)
 {
-	if (have_links)
+	if (node_have_links)
 		links_reload();
-	if (have_bcast)
+	if (node_have_bcast)
 		bcast_reload();
 }
 
 void
-remote_shutdown(void)
+node_shutdown(void)
 {
-	if (have_links)
+	if (node_have_links)
 		links_close_all();
-	if (have_bcast)
+	if (node_have_bcast)
 		bcast_close();
 }

@@ -1,11 +1,11 @@
 /*
- * remote_int.h — what remote.c (nodes, ids, deaths, specials, link
- * callbacks), remote_msg.c (messages to and from proxies) and
- * remote_names.c (name resolution, keysrv notices, broadcast) share. Not
+ * node_int.h — what node.c (nodes, ids, deaths, specials, link
+ * callbacks), node_msg.c (messages to and from proxies) and
+ * node_names.c (name resolution, keysrv notices, broadcast) share. Not
  * for the rest of portd, which uses portd.h.
  */
-#ifndef PORTD_REMOTE_INT_H
-#define PORTD_REMOTE_INT_H
+#ifndef PORTD_NODE_INT_H
+#define PORTD_NODE_INT_H
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +77,7 @@ struct rsend {
 	uint8_t op;
 	mx_name_t rpc_reply;
 	uint32_t rpc_timeout;
-	remote_done_fn *done;		/* how it ends for the task: the request layer's */
+	node_done_fn *done;		/* how it ends for the task: the request layer's */
 };
 
 /* A message from another node waiting for room in a full queue here. */
@@ -90,7 +90,7 @@ struct node_psend {
 struct rspecial {
 	struct task *task;
 	uint32_t frame_id;
-	remote_special_fn *done;	/* the request layer's */
+	node_special_fn *done;	/* the request layer's */
 };
 
 /* Building a frame. */
@@ -137,34 +137,34 @@ wb_gid(struct wbuf *w, const struct gid *g)
 }
 
 LIST_HEAD(rnodelist, rnode);
-extern struct rnodelist rnodes;
-extern int have_links, have_bcast;
-extern struct portd_conf *remote_conf;	/* the node layer's settings, from remote_init() */
-extern struct ev_loop *remote_loop;
+extern struct rnodelist node_list;
+extern int node_have_links, node_have_bcast;
+extern struct portd_conf *node_conf;	/* the node layer's settings, from node_init() */
+extern struct ev_loop *node_loop;
 
-/* remote.c */
-struct rnode *rnode_get(const char *name, int create);
-void rnode_reset(struct rnode *rn, const char *why);
-void ack_later(struct rnode *rn, uint64_t seq);
-int send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
-void deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right);
-void gid_of(struct port *p, struct gid *g);
-struct port *import(const struct gid *g);
+/* node.c */
+struct rnode *node_get(const char *name, int create);
+void node_reset(struct rnode *rn, const char *why);
+void node_ack_later(struct rnode *rn, uint64_t seq);
+int node_send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
+void node_deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right);
+void node_gid_of(struct port *p, struct gid *g);
+struct port *node_import(const struct gid *g);
 
-/* remote_msg.c */
-void rnode_fail_pending(struct rnode *rn);
-void on_msg(struct rnode *rn, struct rbuf *r);
-void on_ack(struct rnode *rn, struct rbuf *r);
+/* node_msg.c */
+void node_msg_fail_pending(struct rnode *rn);
+void node_msg_on_msg(struct rnode *rn, struct rbuf *r);
+void node_msg_on_ack(struct rnode *rn, struct rbuf *r);
 
-/* remote_names.c */
-void on_query(struct rnode *rn, const uint8_t *p, size_t n);
-void on_answer(struct rnode *rn, const uint8_t *p, size_t n);
-void tell_keysrv(struct link *l, const char *node);
-void bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
+/* node_names.c */
+void node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_tell_keysrv(struct link *l, const char *node);
+void node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from);
-void announce(struct ev_timer *tm);
-void here_send(struct rnode *rn);
-void on_here(struct rnode *rn, const uint8_t *p, size_t n);
-void on_nodes(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_announce(struct ev_timer *tm);
+void node_names_here_send(struct rnode *rn);
+void node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_on_nodes(struct rnode *rn, const uint8_t *p, size_t n);
 
 #endif

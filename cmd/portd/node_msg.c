@@ -1,5 +1,5 @@
 /*
- * remote_msg.c — messages to and from proxy ports: a send to a proxy goes
+ * node_msg.c — messages to and from proxy ports: a send to a proxy goes
  * over the link and completes on the other node's ACK (up to RSEND_WINDOW
  * plain sends pipelined per task); a message from a link is queued here
  * and ACKed, at once or riding with the next frame the other way.
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "log.h"
-#include "remote_int.h"
+#include "node_int.h"
 
 /* The task no longer waits for rs. */
 static void
@@ -20,7 +20,7 @@ rsend_detach(struct rsend *rs)
 
 /* Fail what waits on the link. */
 void
-rnode_fail_pending(struct rnode *rn)
+node_msg_fail_pending(struct rnode *rn)
 {
 	size_t i = 0;
 	uint64_t k;
@@ -48,8 +48,8 @@ rnode_fail_pending(struct rnode *rn)
 }
 
 int
-remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
-    mx_name_t rpc_reply, uint32_t rpc_timeout, remote_done_fn *done)
+node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
+    mx_name_t rpc_reply, uint32_t rpc_timeout, node_done_fn *done)
 {
 	static struct wbuf w;	/* kept between messages: no malloc per send */
 	struct port *dest = km->dest;
@@ -87,17 +87,17 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	w.len += tl;
 	if (km->reply.port != NULL) {
 		wb_u8(&w, km->reply.right);
-		gid_of(km->reply.port, &g);
+		node_gid_of(km->reply.port, &g);
 		wb_gid(&w, &g);
 	}
 	for (i = 0; i < km->nrights; i++) {
 		wb_u32(&w, km->rights[i].off);
 		wb_u8(&w, km->rights[i].right);
-		gid_of(km->rights[i].port, &g);
+		node_gid_of(km->rights[i].port, &g);
 		wb_gid(&w, &g);
 	}
 	wb_u32(&w, km->len);
-	if (send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
+	if (node_send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
 		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
@@ -136,13 +136,13 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	/* Complete only once the other node has queued it. */
 	if (h->type != MX_OP_SEND) {
 		rs->stalls = 1;
-		return REMOTE_STALL;
+		return NODE_STALL;
 	}
-	return t->nrsends >= RSEND_WINDOW ? REMOTE_WINDOW : 0;
+	return t->nrsends >= RSEND_WINDOW ? NODE_WINDOW : 0;
 }
 
 void
-on_ack(struct rnode *rn, struct rbuf *r)
+node_msg_on_ack(struct rnode *rn, struct rbuf *r)
 {
 	uint64_t seq = rb_u64(r);
 	uint32_t status = rb_u32(r);
@@ -167,7 +167,7 @@ on_ack(struct rnode *rn, struct rbuf *r)
 }
 
 void
-remote_task_gone(struct task *t)
+node_msg_task_gone(struct task *t)
 {
 	struct rnode *rn;
 	size_t i;
@@ -176,7 +176,7 @@ remote_task_gone(struct task *t)
 
 	while (!LIST_EMPTY(&t->rsends))
 		rsend_detach(LIST_FIRST(&t->rsends));
-	LIST_FOREACH(rn, &rnodes, link) {
+	LIST_FOREACH(rn, &node_list, link) {
 		i = 0;
 		while (map_iter(&rn->specials, &i, &k, &v))
 			if (((struct rspecial *)v)->task == t)
@@ -192,7 +192,7 @@ send_ack(struct rnode *rn, uint64_t seq, uint32_t status)
 
 	put_u64(b, seq);
 	put_u32(b + 8, status);
-	send_frame(rn, LF_ACK, &w, NULL, 0);
+	node_send_frame(rn, LF_ACK, &w, NULL, 0);
 }
 
 /* A message of rn's that waited for room here is over: ACK it there. */
@@ -206,7 +206,7 @@ psend_done(struct psend *base, int err)
 }
 
 void
-on_msg(struct rnode *rn, struct rbuf *r)
+node_msg_on_msg(struct rnode *rn, struct rbuf *r)
 {
 	struct rmsg m;
 	struct port *dest;
@@ -220,7 +220,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		send_ack(rn, m.seq, MX_ERR_PROTO);
 		return;
 	}
-	dest = m.dest_inc == remote_conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
+	dest = m.dest_inc == node_conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
 	if (dest == NULL || dest->dead || dest->rnode != NULL) {
 		rmsg_free(&m);
 		send_ack(rn, m.seq, MX_ERR_DEAD);
@@ -238,12 +238,12 @@ on_msg(struct rnode *rn, struct rbuf *r)
 	km->tr.port_id = dest->id;
 	if (m.has_reply) {
 		km->reply.right = m.reply.right;
-		km->reply.port = import(&m.reply.gid);
+		km->reply.port = node_import(&m.reply.gid);
 	}
 	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
 		fatal("kmsg");
 	for (i = 0; i < m.nrights; i++)
-		km->rights[i] = (struct kright){ import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
+		km->rights[i] = (struct kright){ node_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
 	km->nrights = m.nrights;
 	km->len = m.ilen;
 	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)
@@ -274,7 +274,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		ipc_kmsg_destroy(km, 0);
 		send_ack(rn, m.seq, (uint32_t)-ret);
 	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & RMSGF_DEST_SO)) {
-		ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
+		node_ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
 	} else {
 		send_ack(rn, m.seq, 0);
 	}
