@@ -222,12 +222,12 @@ node_import(const struct gid *g)
 }
 
 static void
-on_dead(struct rnode *rn, struct rbuf *r)
+on_dead(struct rnode *rn, const uint8_t *b, size_t n)
 {
-	uint64_t inc = rb_u64(r), id = rb_u64(r);
+	uint64_t inc, id;
 	struct port *p;
 
-	if (r->bad || inc != rn->inc || (p = map_del(&rn->proxies, id)) == NULL)
+	if (rmsg_port_event(b, n, &inc, &id) < 0 || inc != rn->inc || (p = map_del(&rn->proxies, id)) == NULL)
 		return;
 	log_debug("node %s: port %llu died", rn->name, (unsigned long long)id);
 	ipc_port_destroy(p);
@@ -235,13 +235,13 @@ on_dead(struct rnode *rn, struct rbuf *r)
 }
 
 static void
-on_so_gone(struct rnode *rn, struct rbuf *r)
+on_so_gone(struct rnode *rn, const uint8_t *b, size_t n)
 {
-	uint64_t inc = rb_u64(r), id = rb_u64(r);
+	uint64_t inc, id;
 	struct soexp *se;
 	struct port *p;
 
-	if (r->bad || inc != node_conf->incarnation)
+	if (rmsg_port_event(b, n, &inc, &id) < 0 || inc != node_conf->incarnation)
 		return;
 	if ((se = map_get(&rn->soexp, id)) != NULL && se->count > 0 && --se->count == 0) {
 		map_del(&rn->soexp, id);
@@ -253,12 +253,14 @@ on_so_gone(struct rnode *rn, struct rbuf *r)
 }
 
 static void
-on_special_req(struct rnode *rn, struct rbuf *r)
+on_special_req(struct rnode *rn, const uint8_t *b, size_t n)
 {
-	uint64_t req = rb_u64(r);
-	uint32_t which = rb_u32(r);
-	struct port *sp = r->bad ? NULL : ipc_port_special_get((int)which);
+	uint64_t req;
+	uint32_t which;
+	struct port *sp;
 	struct wbuf w = { 0 };
+
+	sp = rmsg_special_req(b, n, &req, &which) < 0 ? NULL : ipc_port_special_get((int)which);
 
 	wb_u64(&w, req);
 	if (sp == NULL || sp->dead) {
@@ -274,16 +276,15 @@ on_special_req(struct rnode *rn, struct rbuf *r)
 }
 
 static void
-on_special_ans(struct rnode *rn, struct rbuf *r)
+on_special_ans(struct rnode *rn, const uint8_t *b, size_t n)
 {
-	uint64_t req = rb_u64(r), id;
-	uint32_t status = rb_u32(r);
+	uint64_t req, id;
+	uint32_t status;
 	struct rspecial *sp;
 	struct gid g;
 	struct port *p;
 
-	id = rb_u64(r);
-	if (r->bad || (sp = map_del(&rn->specials, req)) == NULL)
+	if (rmsg_special_ans(b, n, &req, &status, &id) < 0 || (sp = map_del(&rn->specials, req)) == NULL)
 		return;
 	if (sp->task != NULL) {
 		if (status != 0) {
@@ -338,17 +339,16 @@ static void
 link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 {
 	struct rnode *rn = link_data(l);
-	struct rbuf r = { p, len, 0, 0 };
 
 	if (rn == NULL || rn->lk != l)
 		return;
 	switch (type) {
-	case LF_MSG: node_msg_on_msg(rn, &r); break;
-	case LF_ACK: node_msg_on_ack(rn, &r); break;
-	case LF_DEAD: on_dead(rn, &r); break;
-	case LF_SO_GONE: on_so_gone(rn, &r); break;
-	case LF_SPECIAL_REQ: on_special_req(rn, &r); break;
-	case LF_SPECIAL_ANS: on_special_ans(rn, &r); break;
+	case LF_MSG: node_msg_on_msg(rn, p, len); break;
+	case LF_ACK: node_msg_on_ack(rn, p, len); break;
+	case LF_DEAD: on_dead(rn, p, len); break;
+	case LF_SO_GONE: on_so_gone(rn, p, len); break;
+	case LF_SPECIAL_REQ: on_special_req(rn, p, len); break;
+	case LF_SPECIAL_ANS: on_special_ans(rn, p, len); break;
 	case LF_QUERY: node_names_on_query(rn, p, len); break;
 	case LF_ANSWER: node_names_on_answer(rn, p, len); break;
 	case LF_HERE: node_names_on_here(rn, p, len); break;

@@ -153,8 +153,8 @@ struct port *node_import(const struct gid *g);
 
 /* node_msg.c */
 void node_msg_fail_pending(struct rnode *rn);
-void node_msg_on_msg(struct rnode *rn, struct rbuf *r);
-void node_msg_on_ack(struct rnode *rn, struct rbuf *r);
+void node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n);
+void node_msg_on_ack(struct rnode *rn, const uint8_t *p, size_t n);
 
 /* node_names.c */
 void node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n);

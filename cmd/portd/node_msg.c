@@ -142,14 +142,14 @@ node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int
 }
 
 void
-node_msg_on_ack(struct rnode *rn, struct rbuf *r)
+node_msg_on_ack(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	uint64_t seq = rb_u64(r);
-	uint32_t status = rb_u32(r);
+	uint64_t seq;
+	uint32_t status;
 	struct rsend *rs;
 	struct task *t;
 
-	if (r->bad || (rs = map_del(&rn->pending, seq)) == NULL) {
+	if (rmsg_ack(p, n, &seq, &status) < 0 || (rs = map_del(&rn->pending, seq)) == NULL) {
 		log_warnx("node %s: unexpected ACK", rn->name);
 		return;
 	}
@@ -206,7 +206,7 @@ psend_done(struct psend *base, int err)
 }
 
 void
-node_msg_on_msg(struct rnode *rn, struct rbuf *r)
+node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	struct rmsg m;
 	struct port *dest;
@@ -215,7 +215,7 @@ node_msg_on_msg(struct rnode *rn, struct rbuf *r)
 	uint32_t i;
 	int ret;
 
-	if (rmsg_decode(r->p, r->len, &m) < 0) {
+	if (rmsg_decode(p, n, &m) < 0) {
 		log_warnx("node %s: malformed message frame", rn->name);
 		send_ack(rn, m.seq, MX_ERR_PROTO);
 		return;

@@ -40,11 +40,9 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 void
 node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
 	char name[MX_NAME_LEN_MAX + 1];
 
-	rb_str(&r, name, sizeof(name));
-	if (r.bad || r.pos != n) {
+	if (rmsg_query(p, n, name) < 0) {
 		log_warnx("node %s: malformed name query", rn->name);
 		return;
 	}
@@ -54,13 +52,10 @@ node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 void
 node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
 	char name[MX_NAME_LEN_MAX + 1];
 	struct gid g;
 
-	rb_str(&r, name, sizeof(name));
-	rb_gid(&r, &g);
-	if (r.bad || r.pos != n || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
+	if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
 		log_warnx("node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
@@ -103,29 +98,24 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
     const struct sockaddr_in *from)
 {
 	struct rnode *rn = node_get(node, 1);
-	char host[INET_ADDRSTRLEN];
+	char host[INET_ADDRSTRLEN], name[MX_NAME_LEN_MAX + 1];
+	uint16_t port;
+	struct gid g;
 
-	if (type == BCAST_ANNOUNCE && n == 2 && inet_ntop(AF_INET, &from->sin_addr, host, sizeof(host))) {
-		snprintf(rn->addr, sizeof(rn->addr), "%s:%u", host, get_u16(p));
+	/* The payloads are those of LF_HERE, LF_QUERY and LF_ANSWER: the same decoders. */
+	if (type == BCAST_ANNOUNCE && rmsg_here(p, n, &port) == 0 &&
+	    inet_ntop(AF_INET, &from->sin_addr, host, sizeof(host))) {
+		snprintf(rn->addr, sizeof(rn->addr), "%s:%u", host, port);
 		if (rn->lk == NULL && node_have_links)
 			links_connect(node, rn->addr);
 		return;
 	}
 	if (type == BCAST_QUERY) {
-		struct rbuf r = { p, n, 0, 0 };
-		char name[MX_NAME_LEN_MAX + 1];
-		rb_str(&r, name, sizeof(name));
-		if (!r.bad && r.pos == n && rn->lk == NULL)	/* linked nodes ask over the link */
+		if (rmsg_query(p, n, name) == 0 && rn->lk == NULL)	/* linked nodes ask over the link */
 			to_namesrv(NS_NET_QUERY, name, node, NULL);
 	} else if (type == BCAST_ANSWER && rn->lk == NULL) {
 		/* Linked nodes answer over the link; this one is not linked yet: link, and take the answer. */
-		struct rbuf r = { p, n, 0, 0 };
-		char name[MX_NAME_LEN_MAX + 1];
-		struct gid g;
-
-		rb_str(&r, name, sizeof(name));
-		rb_gid(&r, &g);
-		if (r.bad || r.pos != n || strcmp(g.node, node) != 0 || g.inc != inc)
+		if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, node) != 0 || g.inc != inc)
 			return;
 		if (rn->inc != 0 && rn->inc != inc)
 			node_reset(rn, "restarted");
@@ -265,11 +255,10 @@ nodes_send(struct rnode *to, struct rnode *about)
 void
 node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
-	uint16_t port = rb_u16(&r);
+	uint16_t port;
 	const char *from = link_addr(rn->lk), *colon = strrchr(from, ':');
 
-	if (r.bad || r.pos != n) {
+	if (rmsg_here(p, n, &port) < 0) {
 		log_warnx("node %s: malformed HERE frame", rn->name);
 		return;
 	}

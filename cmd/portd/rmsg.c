@@ -1,4 +1,4 @@
-/* rmsg.c — decode and check a message frame from another node. */
+/* rmsg.c — decode and check the frames another node sends: every link frame type. */
 #include <stdlib.h>
 #include <string.h>
 #include "rmsg.h"
@@ -137,4 +137,81 @@ rmsg_free(struct rmsg *m)
 {
 	free(m->rights);
 	m->rights = NULL;
+}
+
+/* ---- the small frames ---- */
+
+static int
+rb_done(const struct rbuf *r)
+{
+	return r->bad || r->pos != r->len ? -1 : 0;
+}
+
+int
+rmsg_ack(const uint8_t *p, size_t len, uint64_t *seq, uint32_t *status)
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	*seq = rb_u64(&r);
+	*status = rb_u32(&r);
+	return rb_done(&r);
+}
+
+int
+rmsg_port_event(const uint8_t *p, size_t len, uint64_t *inc, uint64_t *id)
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	*inc = rb_u64(&r);
+	*id = rb_u64(&r);
+	return rb_done(&r);
+}
+
+int
+rmsg_special_req(const uint8_t *p, size_t len, uint64_t *req, uint32_t *which)
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	*req = rb_u64(&r);
+	*which = rb_u32(&r);
+	return rb_done(&r);
+}
+
+int
+rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, uint64_t *id)
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	*req = rb_u64(&r);
+	*status = rb_u32(&r);
+	*id = rb_u64(&r);
+	return rb_done(&r);
+}
+
+int
+rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1])
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	rb_str(&r, name, MX_NAME_LEN_MAX + 1);
+	return rb_done(&r);
+}
+
+int
+rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g)
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	rb_str(&r, name, MX_NAME_LEN_MAX + 1);
+	rb_gid(&r, g);
+	return rb_done(&r);
+}
+
+int
+rmsg_here(const uint8_t *p, size_t len, uint16_t *port)
+{
+	struct rbuf r = { p, len, 0, 0 };
+
+	*port = rb_u16(&r);
+	return rb_done(&r);
 }

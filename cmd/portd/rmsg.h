@@ -59,6 +59,19 @@ void rb_gid(struct rbuf *r, struct gid *g);
 int rmsg_nodes(const uint8_t *p, size_t len, void (*each)(const char *node, const char *addr, void *arg),
     void *arg);
 
+/*
+ * The small link frames, each decoded whole (a short frame or bytes left
+ * over are malformed): 0, or -1. Pure functions: nothing but the output is
+ * touched, so the fuzzer reaches every frame type.
+ */
+int rmsg_ack(const uint8_t *p, size_t len, uint64_t *seq, uint32_t *status);		/* LF_ACK */
+int rmsg_port_event(const uint8_t *p, size_t len, uint64_t *inc, uint64_t *id);	/* LF_DEAD, LF_SO_GONE */
+int rmsg_special_req(const uint8_t *p, size_t len, uint64_t *req, uint32_t *which);	/* LF_SPECIAL_REQ */
+int rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, uint64_t *id);
+int rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1]);		/* LF_QUERY */
+int rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g);	/* LF_ANSWER */
+int rmsg_here(const uint8_t *p, size_t len, uint16_t *port);				/* LF_HERE */
+
 /* 0, or -1 for a malformed frame (*m is then empty). seq is set as soon as it is read. */
 int rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m);
 void rmsg_free(struct rmsg *m);
