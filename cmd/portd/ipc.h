@@ -156,7 +156,7 @@ int ipc_port_enqueue(struct port *p, struct kmsg *km, int always);	/* 0 or -MX_E
 void ipc_port_block(struct psend *ps, uint32_t timeout_ms);	/* wait for room in ps->km->dest */
 void ipc_port_unblock(struct psend *ps);	/* its sender is gone: drop it, no done call */
 void ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint32_t credit, uint32_t timeout_ms);
-void ipc_port_cancel_waiter(struct port *p, int err);
+void ipc_port_cancel_waiter(struct port *p, int err);	/* the receive ends with err (negative) */
 void ipc_port_notify_dead(struct port *notify, mx_name_t name);
 int ipc_port_request_dead(struct port *p, struct port *notify, mx_name_t name);
 struct port *ipc_port_special_get(int which);

@@ -102,7 +102,7 @@ take_right(struct ipc_space *t, const struct want *w, struct kright *kr)
 	ipc_port_ref(p);
 	switch (w->disp) {
 	case MX_DISP_MOVE_RECEIVE:
-		ipc_port_cancel_waiter(p, MX_ERR_BADNAME);
+		ipc_port_cancel_waiter(p, -MX_ERR_BADNAME);
 		p->receiver = NULL;
 		p->recv_name = 0;
 		e->recv = 0;

@@ -108,7 +108,7 @@ ipc_port_cancel_waiter(struct port *p, int err)
 	if (p->waiter.space == NULL)
 		return;
 	if (!p->waiter.space->closing)
-		ipc_env.hooks.recv_end(p->waiter.space, p->waiter.frame_id, (uint32_t)err);
+		ipc_env.hooks.recv_end(p->waiter.space, p->waiter.frame_id, (uint32_t)-err);	/* the wire's status is positive */
 	waiter_clear(p);
 }
 
@@ -223,7 +223,7 @@ void
 ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint32_t credit, uint32_t timeout_ms)
 {
 	if (p->waiter.space != NULL)
-		ipc_port_cancel_waiter(p, MX_ERR_INVAL);
+		ipc_port_cancel_waiter(p, -MX_ERR_INVAL);
 	p->waiter.space = s;
 	p->waiter.frame_id = frame_id;
 	p->waiter.credit = credit ? credit : 1;
@@ -285,7 +285,7 @@ ipc_port_destroy(struct port *p)
 	log_debug("port %llu died", (unsigned long long)p->id);
 	if (p->special)
 		ipc_port_special_set(p->special, NULL);
-	ipc_port_cancel_waiter(p, MX_ERR_DEAD);
+	ipc_port_cancel_waiter(p, -MX_ERR_DEAD);
 	while ((km = TAILQ_FIRST(&p->queue)) != NULL) {
 		TAILQ_REMOVE(&p->queue, km, link);
 		p->nqueued--;

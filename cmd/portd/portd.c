@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include "bcast.h"
 #include "conf.h"
+#include "crypto.h"
 #include "link.h"
 #include "log.h"
 #include "portd.h"
@@ -38,21 +39,12 @@ usage(FILE *f, int code)
 static int
 set_node(const char *v, char *err, size_t errsz)
 {
-	size_t i, n = strlen(v);
-
-	if (n == 0 || n > 63 || v[0] == '-' || v[0] == '.') {
+	/* The rule of node certificates too: one spelling, crypto_node_name_valid(). */
+	if (!crypto_node_name_valid(v)) {
 		snprintf(err, errsz, "invalid node name");
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		char ch = v[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.')) {
-			snprintf(err, errsz, "invalid node name");
-			return -1;
-		}
-	}
-	memcpy(conf.node, v, n + 1);
+	memcpy(conf.node, v, strlen(v) + 1);
 	return 0;
 }
 

@@ -516,7 +516,7 @@ test_queue_limits(void)
 	/* The byte limit: one message past it is refused, even on an empty queue. */
 	ipc_port_recv(port, a, 8, 2, MX_FOREVER);
 	EXPECT_EQ(port->nqueued, 0);
-	ipc_port_cancel_waiter(port, MX_ERR_INVAL);
+	ipc_port_cancel_waiter(port, -MX_ERR_INVAL);
 	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 2000), -MX_ERR_FULL);
 	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 500), 0);
 	check(a, b);
