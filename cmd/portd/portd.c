@@ -21,8 +21,8 @@
 #include "sd.h"
 #include "sock.h"
 
-struct portd_conf conf;
-struct ev_loop *loop;
+static struct portd_conf conf;	/* read here only: each layer gets its values at init */
+static struct ev_loop *loop;
 
 static struct ev_io listen_io;
 static char sock_path_buf[256];

@@ -85,8 +85,6 @@ struct portd_conf {
 	uint32_t resolve_ms;		/* how long namesrv waits for network answers */
 };
 
-extern struct portd_conf conf;
-extern struct ev_loop *loop;
 
 /* task.c: connections. It calls up only through these, given at init. */
 struct task_conf {
