@@ -14,13 +14,12 @@
 #include "bcast.h"
 #include "link.h"
 #include "log.h"
-#include "portd.h"
 #include "rmsg.h"
 #include "node_int.h"
 
 struct rnodelist node_list = LIST_HEAD_INITIALIZER(node_list);
 int node_have_links, node_have_bcast;
-struct portd_conf *node_conf;
+struct node_conf *node_conf;
 struct ev_loop *node_loop;
 
 /* ---- nodes ---- */
@@ -432,7 +431,7 @@ node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, c
 }
 
 int
-node_init(struct portd_conf *c, struct ev_loop *l, char *why, size_t whysz)
+node_init(struct node_conf *c, struct ev_loop *l, char *why, size_t whysz)
 {
 	static const struct link_cb cb = { link_up, link_frame, link_down };
 	static struct ev_timer announce_timer;

@@ -12,7 +12,8 @@
 #include <netinet/in.h>
 #include "link.h"
 #include "log.h"
-#include "portd.h"
+#include "node.h"
+#include "task.h"
 #include "rmsg.h"
 
 /* Frame types on a link (1..99 are ours, the link layer keeps 100 and up). */
@@ -139,7 +140,7 @@ wb_gid(struct wbuf *w, const struct gid *g)
 LIST_HEAD(rnodelist, rnode);
 extern struct rnodelist node_list;
 extern int node_have_links, node_have_bcast;
-extern struct portd_conf *node_conf;	/* the node layer's settings, from node_init() */
+extern struct node_conf *node_conf;	/* the node layer's settings, from node_init() */
 extern struct ev_loop *node_loop;
 
 /* node.c */

@@ -126,7 +126,7 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 	}
 }
 
-int
+static int
 node_names_peer_count(void)
 {
 	struct rnode *rn;

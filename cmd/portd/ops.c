@@ -3,7 +3,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
-#include "portd.h"
+#include "node.h"
+#include "ops.h"
+#include "task.h"
 
 static struct ops_conf ops_conf;
 

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "log.h"
-#include "portd.h"
+#include "task.h"
 
 #define IN_DEFAULT	(64 * 1024)
 #define BIG_FRAME	(64 * 1024)	/* from here on a frame's buffer is handed over, not copied */
@@ -31,7 +31,6 @@ static int ntasks;
 
 static void task_io(struct ev_io *io, uint32_t revents);
 
-int task_count(void) { return ntasks; }
 
 void
 task_init(const struct task_conf *c)
