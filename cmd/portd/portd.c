@@ -154,7 +154,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		return 0;
 	}
 	/* Keys of the other daemons share the file. */
-	if (strcmp(key, "admin_dir") == 0 || strcmp(key, "node_names_announce") == 0)
+	if (strcmp(key, "admin_dir") == 0 || strcmp(key, "announce") == 0)
 		return 0;
 	snprintf(err, errsz, "unknown key");
 	return -1;
