@@ -5,6 +5,7 @@
 #include "log.h"
 #include "node.h"
 #include "ops.h"
+#include "rbuf.h"
 #include "task.h"
 
 static struct ops_conf ops_conf;
@@ -17,10 +18,31 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
 };
 
+/* A request of n u32 fields and nothing more (rbuf.h): 0 with v[] filled, or -MX_ERR_PROTO. */
 static int
-want_len(const struct mx_frame_hdr *h, uint32_t n)
+get_u32s(const struct mx_frame_hdr *h, const uint8_t *p, uint32_t *v, int n)
 {
-	return h->len == n ? 0 : -MX_ERR_PROTO;
+	struct rbuf r;
+	int i;
+
+	rbuf_init(&r, p, h->len);
+	for (i = 0; i < n; i++)
+		v[i] = rbuf_u32(&r);
+	return rbuf_end(&r) < 0 ? -MX_ERR_PROTO : 0;
+}
+
+/* What is left of r as a string of 1..max bytes: 0, -MX_ERR_PROTO (length) or -MX_ERR_INVAL (a NUL). */
+static int
+get_tail(struct rbuf *r, char *out, size_t max)
+{
+	size_t n = rbuf_left(r);
+	const uint8_t *a;
+
+	if (n == 0 || n > max || (a = rbuf_take(r, n)) == NULL)
+		return -MX_ERR_PROTO;
+	memcpy(out, a, n);
+	out[n] = '\0';
+	return strlen(out) == n ? 0 : -MX_ERR_INVAL;
 }
 
 static void
@@ -132,9 +154,11 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 
 	if (rpc) {
 		struct mx_msg_hdr mh;
-		if (len < 4 + MX_MSG_HDR)
+		struct rbuf r4;
+		rbuf_init(&r4, p, len);
+		rpc_timeout = rbuf_u32(&r4);
+		if (rbuf_take(&r4, MX_MSG_HDR) == NULL)
 			return -MX_ERR_PROTO;
-		rpc_timeout = get_u32(p);
 		p += 4;
 		len -= 4;
 		msg_hdr_unpack(p, &mh);
@@ -147,7 +171,7 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	if (len < MX_MSG_HDR)
 		return -MX_ERR_PROTO;
 	{
-		struct entry *de = ipc_space_lookup(&t->space, get_u32(p));
+		struct entry *de = ipc_space_lookup(&t->space, get_u32(p));	/* dest: len >= MX_MSG_HDR */
 		always = de != NULL && de->so;	/* replies never wait for room */
 		if (de != NULL && de->port->rnode != NULL && carries_receive(p, len))
 			return -MX_ERR_NOTSUP;	/* a receive right does not leave its node */
@@ -191,12 +215,13 @@ static int
 op_recv(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct entry *e;
+	uint32_t v[3];		/* port, timeout, credit */
 
-	if (want_len(h, 12) < 0)
+	if (get_u32s(h, p, v, 3) < 0)
 		return -MX_ERR_PROTO;
-	if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL || !e->recv)
+	if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || !e->recv)
 		return -MX_ERR_BADNAME;
-	ipc_port_recv(e->port, &t->space, h->id, get_u32(p + 8), get_u32(p + 4));
+	ipc_port_recv(e->port, &t->space, h->id, v[2], v[1]);
 	return 0;
 }
 
@@ -209,27 +234,29 @@ may_hold_special(const struct task *t)
 static int
 op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
-	uint32_t which;
+	uint32_t which, v[2];	/* which, port (SET) */
 	struct port *sp;
 	struct entry *e;
 	mx_name_t name;
+	struct rbuf r;
 
 	if (h->type == MX_OP_SPECIAL_GET && h->len > 4) {
 		/* Another node's service port: u32 which, then its node name. */
 		char node[MX_NODE_MAX + 1];
-		if (h->len - 4 > MX_NODE_MAX)
-			return -MX_ERR_PROTO;
-		memcpy(node, p + 4, h->len - 4);
-		node[h->len - 4] = '\0';
-		which = get_u32(p);
-		if (which == 0 || which >= MX_SPECIAL__MAX || strlen(node) != h->len - 4)
+		int ret;
+		rbuf_init(&r, p, h->len);
+		which = rbuf_u32(&r);
+		if ((ret = get_tail(&r, node, MX_NODE_MAX)) == -MX_ERR_PROTO)
+			return ret;
+		if (which == 0 || which >= MX_SPECIAL__MAX || ret < 0)
 			return -MX_ERR_INVAL;
 		if (strcmp(node, ops_conf.node) != 0)
 			return node_special_get(t, h, which, node, node_special_done) < 0 ? -MX_ERR_NODEDOWN : 0;
-	} else if (want_len(h, h->type == MX_OP_SPECIAL_GET ? 4 : 8) < 0) {
+		v[0] = which;
+	} else if (get_u32s(h, p, v, h->type == MX_OP_SPECIAL_GET ? 1 : 2) < 0) {
 		return -MX_ERR_PROTO;
 	}
-	which = get_u32(p);
+	which = v[0];
 	if (which == 0 || which >= MX_SPECIAL__MAX)
 		return -MX_ERR_INVAL;
 	sp = ipc_port_special_get((int)which);
@@ -246,7 +273,7 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		    (unsigned long long)t->id, (int)t->pid, (unsigned)t->uid, which);
 		return -MX_ERR_PERM;
 	}
-	if ((e = ipc_space_lookup(&t->space, get_u32(p + 4))) == NULL || !e->recv)
+	if ((e = ipc_space_lookup(&t->space, v[1])) == NULL || !e->recv)
 		return -MX_ERR_BADNAME;
 	if (sp != NULL && !sp->dead && sp != e->port)
 		return -MX_ERR_EXISTS;
@@ -262,10 +289,11 @@ static int
 op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct entry *e, *ne;
+	uint32_t v[2];		/* name, notify */
 
-	if (want_len(h, 8) < 0)
+	if (get_u32s(h, p, v, 2) < 0)
 		return -MX_ERR_PROTO;
-	if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL || (ne = ipc_space_lookup(&t->space, get_u32(p + 4))) == NULL ||
+	if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || (ne = ipc_space_lookup(&t->space, v[1])) == NULL ||
 	    !ne->recv)
 		return -MX_ERR_BADNAME;
 	ipc_port_request_dead(e->port, ne->port, e->name);
@@ -279,24 +307,26 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	char name[MX_NAME_LEN_MAX + 1];
-	size_t off = h->type == MX_OP_NET_ANSWER ? 4 : 0;
+	mx_name_t right = 0;
+	struct rbuf rb;
 	uint8_t b[4];
 	int r;
 
 	if (ns == NULL || ns->receiver != &t->space)
 		return -MX_ERR_PERM;
-	if (h->len <= off || h->len - off > MX_NAME_LEN_MAX)
+	rbuf_init(&rb, p, h->len);
+	if (h->type == MX_OP_NET_ANSWER)
+		right = rbuf_u32(&rb);
+	if (rb.bad || (r = get_tail(&rb, name, MX_NAME_LEN_MAX)) == -MX_ERR_PROTO)
 		return -MX_ERR_PROTO;
-	memcpy(name, p + off, h->len - off);
-	name[h->len - off] = '\0';
-	if (!mx_name_valid(name))
+	if (r < 0 || !mx_name_valid(name))
 		return -MX_ERR_INVAL;
 	if (h->type == MX_OP_NET_QUERY) {
 		put_u32(b, (uint32_t)node_names_query(t, name));
 		task_reply(t, h->type, h->id, 0, b, sizeof(b));
 		return 0;
 	}
-	if ((r = node_names_answer(t, name, get_u32(p))) < 0)
+	if ((r = node_names_answer(t, name, right)) < 0)
 		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
@@ -308,6 +338,7 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 	struct entry *e;
 	struct port *np;
 	mx_name_t name;
+	uint32_t v[2];
 	int r = 0;
 
 	if (h->flags != 0 || h->status != 0) {
@@ -316,12 +347,12 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 	}
 	switch (h->type) {
 	case MX_OP_HELLO:
-		if ((r = want_len(h, 0)) < 0)
+		if ((r = get_u32s(h, p, v, 0)) < 0)
 			break;
 		task_reply(t, h->type, h->id, 0, ops_conf.node, strlen(ops_conf.node));
 		break;
 	case MX_OP_PORT_ALLOC:
-		if ((r = want_len(h, 0)) < 0)
+		if ((r = get_u32s(h, p, v, 0)) < 0)
 			break;
 		if (t->space.nentries >= ops_conf.max_names) {
 			r = -MX_ERR_NOMEM;
@@ -333,9 +364,9 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 		break;
 	case MX_OP_PORT_DESTROY:
 	case MX_OP_RIGHT_DEALLOC:
-		if ((r = want_len(h, 4)) < 0)
+		if ((r = get_u32s(h, p, v, 1)) < 0)
 			break;
-		if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL) {
+		if ((e = ipc_space_lookup(&t->space, v[0])) == NULL) {
 			r = -MX_ERR_BADNAME;
 			break;
 		}
@@ -349,17 +380,17 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 			task_reply(t, h->type, h->id, 0, NULL, 0);
 		break;
 	case MX_OP_QLIMIT:
-		if ((r = want_len(h, 8)) < 0)
+		if ((r = get_u32s(h, p, v, 2)) < 0)	/* port, limit */
 			break;
-		if ((e = ipc_space_lookup(&t->space, get_u32(p))) == NULL || !e->recv) {
+		if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || !e->recv) {
 			r = -MX_ERR_BADNAME;
 			break;
 		}
-		if (get_u32(p + 4) == 0 || get_u32(p + 4) > 65536) {
+		if (v[1] == 0 || v[1] > 65536) {
 			r = -MX_ERR_INVAL;
 			break;
 		}
-		e->port->qlimit = get_u32(p + 4);
+		e->port->qlimit = v[1];
 		task_reply(t, h->type, h->id, 0, NULL, 0);
 		break;
 	case MX_OP_SEND:

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "masix.h"
+#include "rbuf.h"
 
 #define RMSG_MAX_RIGHTS 1024
 #define RMSGF_DEST_SO 0x01	/* sent through a send-once right: never waits for room */
@@ -36,20 +37,6 @@ struct rmsg {
 	const uint8_t *items;	/* points into the frame */
 	uint32_t ilen;
 };
-
-/* A bounds-checked reader: any short read sets bad and yields zeros. */
-struct rbuf {
-	const uint8_t *p;
-	size_t len, pos;
-	int bad;
-};
-const uint8_t *rb_take(struct rbuf *r, size_t n);
-uint8_t rb_u8(struct rbuf *r);
-uint16_t rb_u16(struct rbuf *r);
-uint32_t rb_u32(struct rbuf *r);
-uint64_t rb_u64(struct rbuf *r);
-void rb_str(struct rbuf *r, char *out, size_t outsz);	/* u8 length, bytes, no NUL inside */
-void rb_gid(struct rbuf *r, struct gid *g);
 
 /*
  * An LF_NODES payload: u16 n, then n times a node name and its "host:port"
