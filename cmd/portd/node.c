@@ -4,8 +4,10 @@
  * sender's send completes when that node has queued the message (its ACK).
  * Rights inside a message travel as global ids (node, incarnation, port id)
  * and become proxies (or the real port, back home) on arrival. This file
- * keeps the nodes, ids, deaths, special ports and the link callbacks;
- * messages are in node_msg.c, name resolution in node_names.c.
+ * is the node layer's face: its init, the link callbacks that hand each
+ * frame to its handler, deaths and special ports; the table of nodes and
+ * the global ids are in node_peer.c, messages in node_msg.c, name
+ * resolution in node_names.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,209 +18,6 @@
 #include "log.h"
 #include "rmsg.h"
 #include "node_int.h"
-
-struct rnodelist node_list = LIST_HEAD_INITIALIZER(node_list);
-int node_have_links, node_have_bcast;
-struct node_conf *node_conf;
-struct ev_loop *node_loop;
-
-/* ---- nodes ---- */
-
-static void acktimer_cb(struct ev_timer *tm);
-
-static void
-gone_timeout(struct ev_timer *tm)
-{
-	struct rnode *rn = tm->arg;
-
-	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, node_conf->node_timeout_ms / 1000);
-	node_reset(rn, "gone");
-}
-
-struct rnode *
-node_get(const char *name, int create)
-{
-	struct rnode *rn;
-
-	LIST_FOREACH(rn, &node_list, link)
-		if (strcmp(rn->name, name) == 0)
-			return rn;
-	if (!create)
-		return NULL;
-	if ((rn = calloc(1, sizeof(*rn))) == NULL)
-		fatal("rnode");
-	snprintf(rn->name, sizeof(rn->name), "%s", name);
-	ev_timer_init(&rn->gone, gone_timeout, rn);
-	ev_timer_init(&rn->acktimer, acktimer_cb, rn);
-	LIST_INSERT_HEAD(&node_list, rn, link);
-	return rn;
-}
-
-static void
-acks_flush(struct rnode *rn)
-{
-	size_t i;
-
-	ev_timer_disarm(node_loop, &rn->acktimer);
-	for (i = 0; rn->lk != NULL && i < rn->nacks; i++)
-		link_send(rn->lk, LF_ACK, rn->acks + i * 12, 12, NULL, 0);
-	rn->nacks = 0;
-}
-
-static void
-acktimer_cb(struct ev_timer *tm)
-{
-	acks_flush(tm->arg);
-}
-
-void
-node_ack_later(struct rnode *rn, uint64_t seq)
-{
-	if (rn->nacks * 12 == rn->capacks) {
-		rn->capacks = rn->capacks ? rn->capacks * 2 : 12 * 16;
-		if ((rn->acks = realloc(rn->acks, rn->capacks)) == NULL)
-			fatal("acks");
-	}
-	put_u64(rn->acks + rn->nacks * 12, seq);
-	put_u32(rn->acks + rn->nacks * 12 + 8, 0);
-	rn->nacks++;
-	if (!ev_timer_armed(&rn->acktimer))
-		ev_timer_arm(node_loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
-}
-
-int
-node_send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen)
-{
-	if (rn->lk == NULL)
-		return -1;
-	if (rn->nacks > 0)
-		acks_flush(rn);	/* in order, and they ride in the same write */
-	return link_send(rn->lk, type, w->p, w->len, b, blen);
-}
-
-/* A notice from portd itself, with items built by the caller. */
-void
-node_deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
-{
-	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
-	struct mx_item it;
-	size_t pos = 0;
-
-	km->len = (uint32_t)items->len;
-	if ((km->mem = malloc(items->len ? items->len : 1)) == NULL)
-		fatal("kmsg");
-	memcpy(km->mem, items->items, items->len);
-	km->items = km->mem;
-	if (right != NULL) {
-		/* The one PORT item carries it. */
-		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
-			fatal("kmsg");
-		while (items_next(km->items, km->len, &pos, &it) > 0) {
-			if (it.type == MX_ITEM_PORT) {
-				km->rights[0] = (struct kright){ right, MX_RIGHT_SEND,
-				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
-				km->nrights = 1;
-			}
-		}
-	}
-	if (ipc_port_enqueue(dest, km, 1) < 0)
-		ipc_kmsg_destroy(km, 0);
-}
-
-/* The node is gone, or came back as a new life: what stood for its ports dies. */
-void
-node_reset(struct rnode *rn, const char *why)
-{
-	size_t i = 0;
-	uint64_t k;
-	void *v;
-	struct port **all;
-	size_t n = 0, cap = rn->proxies.count;
-
-	ev_timer_disarm(node_loop, &rn->gone);
-	if (cap > 0) {
-		if ((all = calloc(cap, sizeof(*all))) == NULL)
-			fatal("node_reset");
-		while (map_iter(&rn->proxies, &i, &k, &v) && n < cap)
-			all[n++] = v;
-		map_free(&rn->proxies);
-		for (i = 0; i < n; i++) {
-			ipc_port_destroy(all[i]);
-			ipc_port_unref(all[i]);
-		}
-		free(all);
-	}
-	map_free(&rn->proxies);
-	/* Send-once rights it held for our ports will never be used. */
-	i = 0;
-	while (map_iter(&rn->soexp, &i, &k, &v)) {
-		struct soexp *se = v;
-		while (se->count-- > 0)
-			ipc_kmsg_no_reply(se->p);
-		ipc_port_unref(se->p);
-		free(se);
-	}
-	map_free(&rn->soexp);
-	log_debug("node %s: %s: %zu proxies dead", rn->name, why, n);
-}
-
-/* ---- global ids ---- */
-
-void
-node_gid_of(struct port *p, struct gid *g)
-{
-	if (p->rnode != NULL) {
-		snprintf(g->node, sizeof(g->node), "%s", p->rnode->name);
-		g->inc = p->rnode->inc;
-		g->id = p->dead ? 0 : p->rid;
-	} else {
-		snprintf(g->node, sizeof(g->node), "%s", node_conf->node);
-		g->inc = node_conf->incarnation;
-		g->id = p->dead ? 0 : p->id;
-		p->exported = 1;
-	}
-}
-
-static struct port *
-dead_port(void)
-{
-	struct port *p = ipc_port_new();
-
-	p->dead = 1;
-	return p;
-}
-
-/* The port a global id names here, referenced: ours, a proxy, or a dead name. */
-struct port *
-node_import(const struct gid *g)
-{
-	struct rnode *rn;
-	struct port *p;
-
-	if (strcmp(g->node, node_conf->node) == 0) {
-		p = g->inc == node_conf->incarnation && g->id != 0 ? ipc_port_by_id(g->id) : NULL;
-		if (p == NULL || p->dead || p->rnode != NULL)
-			return dead_port();
-		ipc_port_ref(p);
-		return p;
-	}
-	if (g->id == 0)
-		return dead_port();
-	rn = node_get(g->node, 1);
-	if (rn->inc == 0)
-		rn->inc = g->inc;
-	if (g->inc != rn->inc)
-		return dead_port();	/* a port of another life of that node */
-	if ((p = map_get(&rn->proxies, g->id)) == NULL) {
-		p = ipc_port_new();		/* the map holds this first reference */
-		p->rnode = rn;
-		p->rid = g->id;
-		if (map_put(&rn->proxies, g->id, p) < 0)
-			fatal("proxy");
-	}
-	ipc_port_ref(p);
-	return p;
-}
 
 static void
 on_dead(struct rnode *rn, const uint8_t *b, size_t n)
@@ -240,7 +39,7 @@ on_so_gone(struct rnode *rn, const uint8_t *b, size_t n)
 	struct soexp *se;
 	struct port *p;
 
-	if (rmsg_port_event(b, n, &inc, &id) < 0 || inc != node_conf->incarnation)
+	if (rmsg_port_event(b, n, &inc, &id) < 0 || inc != node_peers.conf->incarnation)
 		return;
 	if ((se = map_get(&rn->soexp, id)) != NULL && se->count > 0 && --se->count == 0) {
 		map_del(&rn->soexp, id);
@@ -270,7 +69,7 @@ on_special_req(struct rnode *rn, const uint8_t *b, size_t n)
 		wb_u32(&w, 0);
 		wb_u64(&w, sp->id);
 	}
-	node_send_frame(rn, LF_SPECIAL_ANS, &w, NULL, 0);
+	node_peer_send(rn, LF_SPECIAL_ANS, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -292,7 +91,7 @@ on_special_ans(struct rnode *rn, const uint8_t *b, size_t n)
 			snprintf(g.node, sizeof(g.node), "%s", rn->name);
 			g.inc = rn->inc;
 			g.id = id;
-			p = node_import(&g);
+			p = node_peer_import(&g);
 			sp->done(sp->task, sp->frame_id, 0, p);
 		}
 	}
@@ -304,13 +103,13 @@ on_special_ans(struct rnode *rn, const uint8_t *b, size_t n)
 static void
 link_up(struct link *l, const char *node, uint64_t inc)
 {
-	struct rnode *rn = node_get(node, 1);
+	struct rnode *rn = node_peer_get(node, 1);
 
 	if (rn->inc != 0 && rn->inc != inc) {
 		log_info("node %s: restarted (new incarnation): its old ports are dead here", node);
-		node_reset(rn, "restarted");
+		node_peer_reset(rn, "restarted");
 	}
-	ev_timer_disarm(node_loop, &rn->gone);
+	ev_timer_disarm(node_peers.loop, &rn->gone);
 	rn->inc = inc;
 	rn->lk = l;
 	link_set_data(l, rn);
@@ -327,11 +126,11 @@ link_down(struct link *l, const char *why)
 	if (rn == NULL || rn->lk != l)
 		return;
 	rn->nacks = 0;
-	ev_timer_disarm(node_loop, &rn->acktimer);
+	ev_timer_disarm(node_peers.loop, &rn->acktimer);
 	rn->lk = NULL;
 	log_info("node %s: link down: %s", rn->name, why);
 	node_msg_fail_pending(rn);
-	ev_timer_arm(node_loop, &rn->gone, ev_now() + node_conf->node_timeout_ms);
+	ev_timer_arm(node_peers.loop, &rn->gone, ev_now() + node_peers.conf->node_timeout_ms);
 }
 
 static void
@@ -370,7 +169,7 @@ node_port_died(struct port *p)
 
 	if (p->rnode != NULL)
 		return;
-	LIST_FOREACH(rn, &node_list, link) {
+	LIST_FOREACH(rn, &node_peers.list, link) {
 		if ((se = map_del(&rn->soexp, p->id)) != NULL) {
 			ipc_port_unref(se->p);
 			free(se);
@@ -378,10 +177,10 @@ node_port_died(struct port *p)
 	}
 	if (!p->exported)
 		return;
-	wb_u64(&w, node_conf->incarnation);
+	wb_u64(&w, node_peers.conf->incarnation);
 	wb_u64(&w, p->id);
-	LIST_FOREACH(rn, &node_list, link)
-		node_send_frame(rn, LF_DEAD, &w, NULL, 0);
+	LIST_FOREACH(rn, &node_peers.list, link)
+		node_peer_send(rn, LF_DEAD, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -394,7 +193,7 @@ node_so_gone(struct port *proxy)
 		return;
 	wb_u64(&w, proxy->rnode->inc);
 	wb_u64(&w, proxy->rid);
-	node_send_frame(proxy->rnode, LF_SO_GONE, &w, NULL, 0);
+	node_peer_send(proxy->rnode, LF_SO_GONE, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -402,20 +201,20 @@ int
 node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
     node_special_fn *done)
 {
-	struct rnode *rn = node_get(node, 0);
+	struct rnode *rn = node_peer_get(node, 0);
 	struct rspecial *sp;
 	struct wbuf w = { 0 };
 	uint64_t req;
 
 	if (rn == NULL || rn->lk == NULL) {
-		if (rn != NULL && rn->addr[0] != '\0' && node_have_links)
+		if (rn != NULL && rn->addr[0] != '\0' && node_peers.have_links)
 			links_connect(node, rn->addr);
 		return -MX_ERR_NODEDOWN;
 	}
 	req = ++rn->next_req;
 	wb_u64(&w, req);
 	wb_u32(&w, which);
-	if (node_send_frame(rn, LF_SPECIAL_REQ, &w, NULL, 0) < 0) {
+	if (node_peer_send(rn, LF_SPECIAL_REQ, &w, NULL, 0) < 0) {
 		free(w.p);
 		return -MX_ERR_NODEDOWN;
 	}
@@ -443,37 +242,37 @@ node_init(struct node_conf *c, struct ev_loop *l, char *why, size_t whysz)
 	int default_listen = 0;
 
 	/* A certified node listens on the default port unless told otherwise. */
-	node_conf = c;
-	node_loop = l;
-	snprintf(crt, sizeof(crt), "%s/node.crt", node_conf->state_dir);
-	if (node_conf->nlistens == 0 && access(crt, R_OK) == 0) {
-		snprintf(node_conf->listens[0], sizeof(node_conf->listens[0]), ":%u", LINK_DEFAULT_PORT);
-		node_conf->nlistens = 1;
+	node_peers.conf = c;
+	node_peers.loop = l;
+	snprintf(crt, sizeof(crt), "%s/node.crt", node_peers.conf->state_dir);
+	if (node_peers.conf->nlistens == 0 && access(crt, R_OK) == 0) {
+		snprintf(node_peers.conf->listens[0], sizeof(node_peers.conf->listens[0]), ":%u", LINK_DEFAULT_PORT);
+		node_peers.conf->nlistens = 1;
 		default_listen = 1;
 	}
-	if (node_conf->nlistens == 0 && node_conf->npeers == 0 && node_conf->broadcast[0] == '\0')
+	if (node_peers.conf->nlistens == 0 && node_peers.conf->npeers == 0 && node_peers.conf->broadcast[0] == '\0')
 		return 0;	/* a node on its own */
-	if (links_init(node_loop, &lc, &cb, why, whysz) < 0)
+	if (links_init(node_peers.loop, &lc, &cb, why, whysz) < 0)
 		return -1;
-	node_have_links = 1;
-	for (i = 0; i < node_conf->nlistens; i++) {
-		if (links_listen(node_conf->listens[i], why, whysz) == 0)
+	node_peers.have_links = 1;
+	for (i = 0; i < node_peers.conf->nlistens; i++) {
+		if (links_listen(node_peers.conf->listens[i], why, whysz) == 0)
 			continue;
 		if (!default_listen)
 			return -1;
 		/* Another node of this machine has the default port: links go out only. */
 		log_warnx("%s: not listening for links", why);
-		node_conf->nlistens = 0;
+		node_peers.conf->nlistens = 0;
 	}
-	for (i = 0; i < node_conf->npeers; i++)
-		if (links_add_peer(node_conf->peers[i], why, whysz) < 0)
+	for (i = 0; i < node_peers.conf->npeers; i++)
+		if (links_add_peer(node_peers.conf->peers[i], why, whysz) < 0)
 			return -1;
-	if (node_conf->broadcast[0] != '\0') {
-		if (bcast_init(node_loop, &bc, node_names_bcast_recv, why, whysz) < 0)
+	if (node_peers.conf->broadcast[0] != '\0') {
+		if (bcast_init(node_peers.loop, &bc, node_names_bcast_recv, why, whysz) < 0)
 			return -1;
-		node_have_bcast = 1;
+		node_peers.have_bcast = 1;
 		ev_timer_init(&announce_timer, node_names_announce, NULL);
-		ev_timer_arm(node_loop, &announce_timer, ev_now());
+		ev_timer_arm(node_peers.loop, &announce_timer, ev_now());
 	}
 	return 0;
 }
@@ -481,24 +280,24 @@ node_init(struct node_conf *c, struct ev_loop *l, char *why, size_t whysz)
 void
 node_flush(void)
 {
-	if (node_have_links)
+	if (node_peers.have_links)
 		links_flush();
 }
 
 void
 node_reload(void)
 {
-	if (node_have_links)
+	if (node_peers.have_links)
 		links_reload();
-	if (node_have_bcast)
+	if (node_peers.have_bcast)
 		bcast_reload();
 }
 
 void
 node_shutdown(void)
 {
-	if (node_have_links)
+	if (node_peers.have_links)
 		links_close_all();
-	if (node_have_bcast)
+	if (node_peers.have_bcast)
 		bcast_close();
 }

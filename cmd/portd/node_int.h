@@ -1,8 +1,9 @@
 /*
- * node_int.h — what node.c (nodes, ids, deaths, specials, link
- * callbacks), node_msg.c (messages to and from proxies) and
- * node_names.c (name resolution, keysrv notices, broadcast) share. Not
- * for the rest of portd, which uses portd.h.
+ * node_int.h — what the node layer's files share: node_peer.c (the table
+ * of nodes, frames and ACKs, global ids), node_msg.c (messages to and from
+ * proxies), node_names.c (name resolution, keysrv notices, broadcast) and
+ * node.c (init, link callbacks, deaths, specials). Not for the rest of
+ * portd, which uses node.h.
  */
 #ifndef PORTD_NODE_INT_H
 #define PORTD_NODE_INT_H
@@ -138,19 +139,22 @@ wb_gid(struct wbuf *w, const struct gid *g)
 }
 
 LIST_HEAD(rnodelist, rnode);
-extern struct rnodelist node_list;
-extern int node_have_links, node_have_bcast;
-extern struct node_conf *node_conf;	/* the node layer's settings, from node_init() */
-extern struct ev_loop *node_loop;
+/* The node layer's state, one for the layer (node_peer.c). */
+struct node_peers {
+	struct rnodelist list;		/* every node we know of */
+	struct node_conf *conf;		/* the settings node_init() was given */
+	struct ev_loop *loop;
+	int have_links, have_bcast;	/* the transports started */
+};
+extern struct node_peers node_peers;
 
-/* node.c */
-struct rnode *node_get(const char *name, int create);
-void node_reset(struct rnode *rn, const char *why);
-void node_ack_later(struct rnode *rn, uint64_t seq);
-int node_send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
-void node_deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right);
-void node_gid_of(struct port *p, struct gid *g);
-struct port *node_import(const struct gid *g);
+/* node_peer.c */
+struct rnode *node_peer_get(const char *name, int create);
+void node_peer_reset(struct rnode *rn, const char *why);
+void node_peer_ack_later(struct rnode *rn, uint64_t seq);
+int node_peer_send(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
+void node_peer_gid(struct port *p, struct gid *g);
+struct port *node_peer_import(const struct gid *g);
 
 /* node_msg.c */
 void node_msg_fail_pending(struct rnode *rn);

@@ -87,17 +87,17 @@ node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int
 	w.len += tl;
 	if (km->reply.port != NULL) {
 		wb_u8(&w, km->reply.right);
-		node_gid_of(km->reply.port, &g);
+		node_peer_gid(km->reply.port, &g);
 		wb_gid(&w, &g);
 	}
 	for (i = 0; i < km->nrights; i++) {
 		wb_u32(&w, km->rights[i].off);
 		wb_u8(&w, km->rights[i].right);
-		node_gid_of(km->rights[i].port, &g);
+		node_peer_gid(km->rights[i].port, &g);
 		wb_gid(&w, &g);
 	}
 	wb_u32(&w, km->len);
-	if (node_send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
+	if (node_peer_send(rn, LF_MSG, &w, km->items, km->len) < 0) {
 		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
@@ -176,7 +176,7 @@ node_msg_task_gone(struct task *t)
 
 	while (!LIST_EMPTY(&t->rsends))
 		rsend_detach(LIST_FIRST(&t->rsends));
-	LIST_FOREACH(rn, &node_list, link) {
+	LIST_FOREACH(rn, &node_peers.list, link) {
 		i = 0;
 		while (map_iter(&rn->specials, &i, &k, &v))
 			if (((struct rspecial *)v)->task == t)
@@ -192,7 +192,7 @@ send_ack(struct rnode *rn, uint64_t seq, uint32_t status)
 
 	put_u64(b, seq);
 	put_u32(b + 8, status);
-	node_send_frame(rn, LF_ACK, &w, NULL, 0);
+	node_peer_send(rn, LF_ACK, &w, NULL, 0);
 }
 
 /* A message of rn's that waited for room here is over: ACK it there. */
@@ -220,7 +220,7 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 		send_ack(rn, m.seq, MX_ERR_PROTO);
 		return;
 	}
-	dest = m.dest_inc == node_conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
+	dest = m.dest_inc == node_peers.conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
 	if (dest == NULL || dest->dead || dest->rnode != NULL) {
 		rmsg_free(&m);
 		send_ack(rn, m.seq, MX_ERR_DEAD);
@@ -238,12 +238,12 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	km->tr.port_id = dest->id;
 	if (m.has_reply) {
 		km->reply.right = m.reply.right;
-		km->reply.port = node_import(&m.reply.gid);
+		km->reply.port = node_peer_import(&m.reply.gid);
 	}
 	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
 		fatal("kmsg");
 	for (i = 0; i < m.nrights; i++)
-		km->rights[i] = (struct kright){ node_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
+		km->rights[i] = (struct kright){ node_peer_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
 	km->nrights = m.nrights;
 	km->len = m.ilen;
 	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)
@@ -274,7 +274,7 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 		ipc_kmsg_destroy(km, 0);
 		send_ack(rn, m.seq, (uint32_t)-ret);
 	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & RMSGF_DEST_SO)) {
-		node_ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
+		node_peer_ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
 	} else {
 		send_ack(rn, m.seq, 0);
 	}

@@ -15,6 +15,36 @@
 #include "names.h"
 #include "node_int.h"
 
+/* A notice from portd itself, with items built by the caller. */
+static void
+deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
+{
+	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
+	struct mx_item it;
+	size_t pos = 0;
+
+	km->len = (uint32_t)items->len;
+	if ((km->mem = malloc(items->len ? items->len : 1)) == NULL)
+		fatal("kmsg");
+	memcpy(km->mem, items->items, items->len);
+	km->items = km->mem;
+	if (right != NULL) {
+		/* The one PORT item carries it. */
+		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
+			fatal("kmsg");
+		while (items_next(km->items, km->len, &pos, &it) > 0) {
+			if (it.type == MX_ITEM_PORT) {
+				km->rights[0] = (struct kright){ right, MX_RIGHT_SEND,
+				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
+				km->nrights = 1;
+			}
+		}
+	}
+	if (ipc_port_enqueue(dest, km, 1) < 0)
+		ipc_kmsg_destroy(km, 0);
+}
+
+
 /* Hand a name-resolution question or answer to our namesrv. */
 static void
 to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *right)
@@ -33,7 +63,7 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 	mx_msg_add_string(m, from);
 	if (right != NULL)
 		mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
-	node_deliver_kernel(ns, msgid, m, right);
+	deliver_kernel(ns, msgid, m, right);
 	mx_msg_free(m);
 }
 
@@ -59,7 +89,7 @@ node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 		log_warnx("node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_ANSWER, name, rn->name, node_import(&g));
+	to_namesrv(NS_NET_ANSWER, name, rn->name, node_peer_import(&g));
 }
 
 /* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
@@ -77,7 +107,7 @@ node_names_tell_keysrv(struct link *l, const char *node)
 		fatal("node_names_tell_keysrv");
 	mx_msg_add_bytes(m, pem, len);
 	mx_msg_add_string(m, node);
-	node_deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
+	deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
 	mx_msg_free(m);
 	free(pem);
 }
@@ -88,7 +118,7 @@ node_names_keysrv_ready(void)
 {
 	struct rnode *rn;
 
-	LIST_FOREACH(rn, &node_list, link)
+	LIST_FOREACH(rn, &node_peers.list, link)
 		if (rn->lk != NULL)
 			node_names_tell_keysrv(rn->lk, rn->name);
 }
@@ -97,7 +127,7 @@ void
 node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from)
 {
-	struct rnode *rn = node_get(node, 1);
+	struct rnode *rn = node_peer_get(node, 1);
 	char host[INET_ADDRSTRLEN], name[MX_NAME_LEN_MAX + 1];
 	uint16_t port;
 	struct gid g;
@@ -106,7 +136,7 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 	if (type == BCAST_ANNOUNCE && rmsg_here(p, n, &port) == 0 &&
 	    inet_ntop(AF_INET, &from->sin_addr, host, sizeof(host))) {
 		snprintf(rn->addr, sizeof(rn->addr), "%s:%u", host, port);
-		if (rn->lk == NULL && node_have_links)
+		if (rn->lk == NULL && node_peers.have_links)
 			links_connect(node, rn->addr);
 		return;
 	}
@@ -118,11 +148,11 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 		if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, node) != 0 || g.inc != inc)
 			return;
 		if (rn->inc != 0 && rn->inc != inc)
-			node_reset(rn, "restarted");
+			node_peer_reset(rn, "restarted");
 		rn->inc = inc;
-		if (rn->addr[0] != '\0' && node_have_links)
+		if (rn->addr[0] != '\0' && node_peers.have_links)
 			links_connect(node, rn->addr);
-		to_namesrv(NS_NET_ANSWER, name, node, node_import(&g));
+		to_namesrv(NS_NET_ANSWER, name, node, node_peer_import(&g));
 	}
 }
 
@@ -132,9 +162,9 @@ node_names_peer_count(void)
 	struct rnode *rn;
 	int n = 0;
 
-	LIST_FOREACH(rn, &node_list, link)
+	LIST_FOREACH(rn, &node_peers.list, link)
 		n += rn->lk != NULL;
-	return n + node_have_bcast;
+	return n + node_peers.have_bcast;
 }
 
 int
@@ -145,9 +175,9 @@ node_names_query(struct task *t, const char *name)
 
 	(void)t;
 	wb_str(&w, name);
-	LIST_FOREACH(rn, &node_list, link)
-		node_send_frame(rn, LF_QUERY, &w, NULL, 0);
-	if (node_have_bcast)
+	LIST_FOREACH(rn, &node_peers.list, link)
+		node_peer_send(rn, LF_QUERY, &w, NULL, 0);
+	if (node_peers.have_bcast)
 		bcast_send(BCAST_QUERY, w.p, w.len);
 	free(w.p);
 	return node_names_peer_count();
@@ -163,13 +193,13 @@ node_names_answer(struct task *t, const char *name, mx_name_t right)
 
 	if (e == NULL || e->port->rnode != NULL || e->port->dead)
 		return -MX_ERR_BADNAME;
-	node_gid_of(e->port, &g);
+	node_peer_gid(e->port, &g);
 	wb_str(&w, name);
 	wb_gid(&w, &g);
 	/* The owner tells every node it can reach, so they all cache the answer. */
-	LIST_FOREACH(rn, &node_list, link)
-		node_send_frame(rn, LF_ANSWER, &w, NULL, 0);
-	if (node_have_bcast)
+	LIST_FOREACH(rn, &node_peers.list, link)
+		node_peer_send(rn, LF_ANSWER, &w, NULL, 0);
+	if (node_peers.have_bcast)
 		bcast_send(BCAST_ANSWER, w.p, w.len);
 	free(w.p);
 	return 0;
@@ -179,7 +209,7 @@ node_names_answer(struct task *t, const char *name, mx_name_t right)
 static unsigned
 listen_port(void)
 {
-	const char *colon = node_conf->nlistens > 0 ? strrchr(node_conf->listens[0], ':') : NULL;
+	const char *colon = node_peers.conf->nlistens > 0 ? strrchr(node_peers.conf->listens[0], ':') : NULL;
 
 	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
 }
@@ -193,7 +223,7 @@ node_names_announce(struct ev_timer *tm)
 
 	put_u16(b, (uint16_t)(port ? port : LINK_DEFAULT_PORT));
 	bcast_send(BCAST_ANNOUNCE, b, sizeof(b));
-	ev_timer_arm(node_loop, tm, ev_now() + 10000);
+	ev_timer_arm(node_peers.loop, tm, ev_now() + 10000);
 }
 
 /*
@@ -214,7 +244,7 @@ node_names_here_send(struct rnode *rn)
 	struct wbuf w = { 0 };
 
 	wb_u16(&w, (uint16_t)listen_port());
-	node_send_frame(rn, LF_HERE, &w, NULL, 0);
+	node_peer_send(rn, LF_HERE, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -228,7 +258,7 @@ nodes_send(struct rnode *to, struct rnode *about)
 
 	wb_u16(&w, 0);
 	if (to != NULL) {
-		LIST_FOREACH(rn, &node_list, link) {
+		LIST_FOREACH(rn, &node_peers.list, link) {
 			if (rn == to || rn->lk == NULL || rn->addr[0] == '\0' || n == NODES_MAX)
 				continue;
 			wb_str(&w, rn->name);
@@ -243,11 +273,11 @@ nodes_send(struct rnode *to, struct rnode *about)
 	put_u16(w.p, n);
 	if (to != NULL) {
 		if (n > 0)
-			node_send_frame(to, LF_NODES, &w, NULL, 0);
+			node_peer_send(to, LF_NODES, &w, NULL, 0);
 	} else {
-		LIST_FOREACH(dst, &node_list, link)
+		LIST_FOREACH(dst, &node_peers.list, link)
 			if (dst != about && dst->lk != NULL)
-				node_send_frame(dst, LF_NODES, &w, NULL, 0);
+				node_peer_send(dst, LF_NODES, &w, NULL, 0);
 	}
 	free(w.p);
 }
@@ -278,13 +308,13 @@ node_heard(const char *name, const char *addr, void *arg)
 	char why[128];
 
 	(void)arg;
-	if (strcmp(name, node_conf->node) == 0 || !crypto_node_name_valid(name) ||
+	if (strcmp(name, node_peers.conf->node) == 0 || !crypto_node_name_valid(name) ||
 	    link_addr_check(addr, -1, why, sizeof(why)) < 0)
 		return;
-	if ((o = node_get(name, 0)) != NULL && o->lk != NULL)
+	if ((o = node_peer_get(name, 0)) != NULL && o->lk != NULL)
 		return;
 	/* The node's certificate must carry that name, or the link is refused. */
-	if (node_have_links)
+	if (node_peers.have_links)
 		links_connect(name, addr);
 }
 

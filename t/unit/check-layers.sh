@@ -6,6 +6,8 @@
 #   portd.o (wiring) > ops.o (requests) > task.o (connections),
 #   node*.o (nodes) > ipc*.o (the core), link*.o, bcast*.o, rmsg.o, map.o
 #
+# and inside the node layer node.c > node_msg.c, node_names.c > node_peer.c.
+#
 # Globals of the wiring (conf, loop) count as the top layer: only portd.o
 # reads them. Prints one line per upward reference; exit 1 if any.
 set -eu
@@ -17,6 +19,7 @@ ops='^(ops_|psend_cancel$)'
 task='^(task_|tasks_)'
 node='^node_'
 ipc='^ipc_'
+node_face='^node_(init|flush|reload|shutdown|port_died|so_gone|special_get)$'
 transport='^(link_|links_|bcast_|rmsg_)'
 
 # forbidden OBJ-GLOB REGEX...: the symbols objects matching OBJ-GLOB may not need
@@ -39,6 +42,10 @@ out=$(
 	forbid 'bcast*.o' "$wiring" "$ops" "$task" "$node" "$ipc"
 	forbid 'rmsg.o' "$wiring" "$ops" "$task" "$node" "$ipc"
 	forbid 'node*.o' "$wiring" "$ops" "$task"
+	# Inside the node layer: node.c > node_msg.c, node_names.c > node_peer.c.
+	forbid 'node_peer.o' '^node_(msg|names)_' "$node_face"
+	forbid 'node_msg.o' '^node_names_' "$node_face"
+	forbid 'node_names.o' '^node_msg_' "$node_face"
 	forbid 'task.o' "$wiring" "$ops" "$node"
 	forbid 'ops.o' "$wiring"
 )
