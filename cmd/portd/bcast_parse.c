@@ -1,28 +1,12 @@
 /*
  * bcast_parse.c — encode and parse broadcast packets (bcast_parse.h).
- * Every length is checked against what is left of the datagram before the
- * bytes it covers are touched; nothing here allocates.
+ * Every length is checked against what is left of the datagram (rbuf.h)
+ * before the bytes it covers are touched; nothing here allocates.
  */
 #include <string.h>
 #include "bcast_parse.h"
 #include "crypto.h"
-
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
+#include "rbuf.h"
 
 static void
 wr16(uint8_t *p, uint16_t v)
@@ -40,81 +24,65 @@ wr64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
-#define NEED(k, what) do { if (n - off < (size_t)(k)) { *why = (what); return -1; } } while (0)
+#define FAIL(what) do { *why = (what); return -1; } while (0)
 
 int
 bcast_parse(const uint8_t *p, size_t n, struct bcast_pkt *pkt, const char **why)
 {
-	size_t off = 0, len;
+	const uint8_t *magic, *at;
+	struct rbuf r;
+	size_t len;
+	uint8_t version;
 
 	memset(pkt, 0, sizeof(*pkt));
-	if (n > BCAST_PACKET_MAX) {
-		*why = "packet too long";
-		return -1;
-	}
-	NEED(BCAST_MAGIC_LEN + 3, "truncated header");
-	if (memcmp(p, BCAST_MAGIC, BCAST_MAGIC_LEN) != 0) {
-		*why = "bad magic";
-		return -1;
-	}
-	off = BCAST_MAGIC_LEN;
-	if (p[off] != BCAST_VERSION) {
-		*why = "unsupported version";
-		return -1;
-	}
-	pkt->type = p[off + 1];
-	if (pkt->type == 0) {
-		*why = "bad type 0";
-		return -1;
-	}
-	len = p[off + 2];
-	off += 3;
-	if (len == 0 || len > BCAST_NODE_MAX) {
-		*why = "bad node name length";
-		return -1;
-	}
-	NEED(len, "truncated node name");
-	memcpy(pkt->node, p + off, len);
+	if (n > BCAST_PACKET_MAX)
+		FAIL("packet too long");
+	rbuf_init(&r, p, n);
+	magic = rbuf_take(&r, BCAST_MAGIC_LEN);
+	version = rbuf_u8(&r);
+	pkt->type = rbuf_u8(&r);
+	len = rbuf_u8(&r);
+	if (r.bad)
+		FAIL("truncated header");
+	if (memcmp(magic, BCAST_MAGIC, BCAST_MAGIC_LEN) != 0)
+		FAIL("bad magic");
+	if (version != BCAST_VERSION)
+		FAIL("unsupported version");
+	if (pkt->type == 0)
+		FAIL("bad type 0");
+	if (len == 0 || len > BCAST_NODE_MAX)
+		FAIL("bad node name length");
+	if ((at = rbuf_take(&r, len)) == NULL)
+		FAIL("truncated node name");
+	memcpy(pkt->node, at, len);
 	pkt->node[len] = '\0';
-	if (strlen(pkt->node) != len || !crypto_node_name_valid(pkt->node)) {
-		*why = "invalid node name";
-		return -1;
-	}
-	off += len;
-	NEED(8 + 8 + BCAST_NONCE_LEN + 2, "truncated header");
-	pkt->incarnation = rd64(p + off);
-	pkt->timestamp = rd64(p + off + 8);
-	memcpy(pkt->nonce, p + off + 16, BCAST_NONCE_LEN);
-	off += 16 + BCAST_NONCE_LEN;
-	len = rd16(p + off);
-	off += 2;
-	if (len > BCAST_PAYLOAD_MAX) {
-		*why = "payload too long";
-		return -1;
-	}
-	NEED(len, "truncated payload");
-	pkt->payload = p + off;
+	if (strlen(pkt->node) != len || !crypto_node_name_valid(pkt->node))
+		FAIL("invalid node name");
+	pkt->incarnation = rbuf_u64(&r);
+	pkt->timestamp = rbuf_u64(&r);
+	at = rbuf_take(&r, BCAST_NONCE_LEN);
+	len = rbuf_u16(&r);
+	if (r.bad)
+		FAIL("truncated header");
+	memcpy(pkt->nonce, at, BCAST_NONCE_LEN);
+	if (len > BCAST_PAYLOAD_MAX)
+		FAIL("payload too long");
+	if ((pkt->payload = rbuf_take(&r, len)) == NULL)
+		FAIL("truncated payload");
 	pkt->payload_len = len;
-	off += len;
-	NEED(2, "truncated certificate length");
-	len = rd16(p + off);
-	off += 2;
-	if (len == 0 || len > BCAST_CERT_MAX) {
-		*why = "bad certificate length";
-		return -1;
-	}
-	NEED(len, "truncated certificate");
-	pkt->cert = p + off;
+	len = rbuf_u16(&r);
+	if (r.bad)
+		FAIL("truncated certificate length");
+	if (len == 0 || len > BCAST_CERT_MAX)
+		FAIL("bad certificate length");
+	if ((pkt->cert = rbuf_take(&r, len)) == NULL)
+		FAIL("truncated certificate");
 	pkt->cert_len = len;
-	off += len;
-	pkt->signed_len = off;
-	NEED(BCAST_SIG_LEN, "truncated signature");
-	pkt->sig = p + off;
-	off += BCAST_SIG_LEN;
-	if (off != n) {
-		*why = "trailing bytes after the signature";
-		return -1;
-	}
+	pkt->signed_len = r.pos;
+	if ((pkt->sig = rbuf_take(&r, BCAST_SIG_LEN)) == NULL)
+		FAIL("truncated signature");
+	if (rbuf_left(&r) != 0)
+		FAIL("trailing bytes after the signature");
 	return 0;
 }
 

@@ -27,13 +27,10 @@
 #include "wire.h"
 #include "link_int.h"
 
-struct ev_loop *links_loop;
-char self_node[CRYPTO_NODE_MAX + 1];
-struct linklist links = LIST_HEAD_INITIALIZER(links);
-struct lpeerlist peers = LIST_HEAD_INITIALIZER(peers);
-struct listener listeners[LISTEN_MAX];
-int nlisteners;
-int closing_all;
+struct link_env link_env = {
+	.links = LIST_HEAD_INITIALIZER(link_env.links),
+	.peers = LIST_HEAD_INITIALIZER(link_env.peers),
+};
 static struct link_cb cb;
 static uint64_t self_inc;
 static struct linklist zombies = LIST_HEAD_INITIALIZER(zombies);
@@ -50,7 +47,7 @@ static void
 kick_arm(void)
 {
 	if (!ev_timer_armed(&kick))
-		ev_timer_arm(links_loop, &kick, 0);
+		ev_timer_arm(link_env.loop, &kick, 0);
 }
 
 /* ---- link life ---- */
@@ -73,12 +70,12 @@ link_new(int fd, int outgoing, const char *addr)
 	l->io.arg = l;
 	l->io.fd = -1;
 	ev_timer_init(&l->timer, link_deadline, l);
-	if (ev_io_add(links_loop, &l->io, fd, outgoing ? EPOLLOUT : EPOLLIN) < 0) {
+	if (ev_io_add(link_env.loop, &l->io, fd, outgoing ? EPOLLOUT : EPOLLIN) < 0) {
 		free(l);
 		return NULL;
 	}
-	ev_timer_arm(links_loop, &l->timer, ev_now() + HANDSHAKE_MS);
-	LIST_INSERT_HEAD(&links, l, entry);
+	ev_timer_arm(link_env.loop, &l->timer, ev_now() + HANDSHAKE_MS);
+	LIST_INSERT_HEAD(&link_env.links, l, entry);
 	return l;
 }
 
@@ -91,7 +88,7 @@ link_free(struct link *l)
 }
 
 /*
- * Close l: unhook it from the links_loop and from its peer entry, tell portd if
+ * Close l: unhook it from the loop and from its peer entry, tell portd if
  * it knew the link, and leave it to be freed after this batch of events.
  * quiet: a routine close (duplicate, shutdown, the peer's orderly close of
  * an up link, portd's own link_close) that needs no warning.
@@ -110,8 +107,8 @@ link_end(struct link *l, const char *why, int quiet)
 		LIST_REMOVE(l, fentry);
 		l->flushing = 0;
 	}
-	ev_timer_disarm(links_loop, &l->timer);
-	ev_io_del(links_loop, &l->io);
+	ev_timer_disarm(link_env.loop, &l->timer);
+	ev_io_del(link_env.loop, &l->io);
 	if (l->ssl != NULL) {
 		/* close_notify, best effort: the socket is non-blocking. */
 		if (SSL_is_init_finished(l->ssl))
@@ -133,10 +130,10 @@ link_end(struct link *l, const char *why, int quiet)
 	if (p != NULL) {
 		l->peer = NULL;
 		p->conn = NULL;
-		if (!closing_all) {
+		if (!link_env.closing_all) {
 			if (was_up && ev_now() - l->up_at >= STABLE_MS)
 				p->backoff = BACKOFF_MIN_MS;
-			peer_schedule(p, p->backoff);
+			link_dial_schedule(p, p->backoff);
 		}
 	}
 	if (l->upcalled) {
@@ -144,8 +141,8 @@ link_end(struct link *l, const char *why, int quiet)
 		if (cb.down != NULL)
 			cb.down(l, why);
 	}
-	if (was_up && !closing_all)
-		peers_wake(l->node);
+	if (was_up && !link_env.closing_all)
+		link_dial_wake(l->node);
 }
 
 void
@@ -172,7 +169,7 @@ link_watch(struct link *l)
 		ev = EPOLLOUT;
 	else if (l->rd_want_w || (l->out.head != NULL && !l->wr_want_r))
 		ev |= EPOLLOUT;
-	ev_io_set(links_loop, &l->io, ev);
+	ev_io_set(link_env.loop, &l->io, ev);
 }
 
 /* Write out; 0, or -1 when the link died. */
@@ -284,7 +281,7 @@ link_other(const struct link *l, const char *node)
 {
 	struct link *o;
 
-	LIST_FOREACH(o, &links, entry) {
+	LIST_FOREACH(o, &link_env.links, entry) {
 		if (o != l && (o->state == L_UP || o->state == L_ACCEPT) && strcmp(o->node, node) == 0)
 			return o;
 	}
@@ -295,10 +292,10 @@ static void
 link_send_hello(struct link *l)
 {
 	uint8_t hello[1 + CRYPTO_NODE_MAX + 8];
-	size_t n = strlen(self_node);
+	size_t n = strlen(link_env.self_node);
 
 	hello[0] = (uint8_t)n;
-	memcpy(hello + 1, self_node, n);
+	memcpy(hello + 1, link_env.self_node, n);
 	put_u64(hello + 1 + n, self_inc);
 	queue_frame(l, LINK_HELLO, hello, 1 + n + 8, NULL, 0);
 }
@@ -306,14 +303,14 @@ link_send_hello(struct link *l)
 static void
 link_up(struct link *l)
 {
-	ev_timer_disarm(links_loop, &l->timer);
+	ev_timer_disarm(link_env.loop, &l->timer);
 	l->state = L_UP;
 	l->up_at = ev_now();
 	l->upcalled = 1;
 	if (l->peer != NULL) {
 		l->peer->tries = 0;
 		if (l->peer->oneshot)
-			peer_drop(l->peer);	/* its job is done; no reconnecting */
+			link_dial_drop(l->peer);	/* its job is done; no reconnecting */
 	}
 	log_debug("link %s: up", l->desc);
 	if (cb.up != NULL)
@@ -380,14 +377,14 @@ link_tls_done(struct link *l)
 	}
 	if (l->peer != NULL)
 		snprintf(l->peer->node, sizeof(l->peer->node), "%s", cn);
-	if (strcmp(cn, self_node) == 0) {
+	if (strcmp(cn, link_env.self_node) == 0) {
 		if (l->peer != NULL)
 			l->peer->self = 1;
 		link_end(l, "the peer is this node", 0);
 		return;
 	}
 	l->state = L_HELLO;
-	l->leader = strcmp(self_node, cn) < 0;
+	l->leader = strcmp(link_env.self_node, cn) < 0;
 	if (l->leader)
 		link_send_hello(l);
 }
@@ -573,12 +570,12 @@ links_init(struct ev_loop *lp, const struct link_conf *conf, const struct link_c
 	}
 	if (link_tls_init(conf->state_dir, conf->node, why, whysz) != 0)
 		return -1;
-	links_loop = lp;
+	link_env.loop = lp;
 	cb = *c;
-	snprintf(self_node, sizeof(self_node), "%s", conf->node);
+	snprintf(link_env.self_node, sizeof(link_env.self_node), "%s", conf->node);
 	self_inc = conf->incarnation;
 	ev_timer_init(&kick, kick_cb, NULL);
-	closing_all = 0;
+	link_env.closing_all = 0;
 	return 0;
 }
 
@@ -587,7 +584,7 @@ link_by_node(const char *node)
 {
 	struct link *l;
 
-	LIST_FOREACH(l, &links, entry) {
+	LIST_FOREACH(l, &link_env.links, entry) {
 		if (l->state == L_UP && strcmp(l->node, node) == 0)
 			return l;
 	}
@@ -616,14 +613,14 @@ links_reload(void)
 	char why[CRYPTO_WHY_MAX + PATH_MAX], reason[CRYPTO_WHY_MAX], cn[CRYPTO_NODE_MAX + 1];
 	struct link *l, *next;
 
-	if (links_loop == NULL)
+	if (link_env.loop == NULL)
 		return;
 	if (link_tls_reload(why, sizeof(why)) != 0) {
 		log_warnx("%s", why);
 		return;
 	}
 	/* A link whose peer was revoked since goes now. */
-	for (l = LIST_FIRST(&links); l != NULL; l = next) {
+	for (l = LIST_FIRST(&link_env.links); l != NULL; l = next) {
 		X509 *cert;
 
 		next = LIST_NEXT(l, entry);
@@ -633,7 +630,7 @@ links_reload(void)
 			snprintf(why, sizeof(why), "certificate refused: %s", reason);
 			log_warnx("link %s: %s", l->desc, why);
 			link_end(l, why, 1);
-			next = LIST_FIRST(&links);	/* callbacks may have closed others */
+			next = LIST_FIRST(&link_env.links);	/* callbacks may have closed others */
 		}
 	}
 }
@@ -645,27 +642,27 @@ links_close_all(void)
 	struct link *l;
 	int i;
 
-	if (links_loop == NULL)
+	if (link_env.loop == NULL)
 		return;
-	closing_all = 1;
-	while ((p = LIST_FIRST(&peers)) != NULL)
-		peer_drop(p);
+	link_env.closing_all = 1;
+	while ((p = LIST_FIRST(&link_env.peers)) != NULL)
+		link_dial_drop(p);
 	/* What is queued goes out if the kernel takes it now. */
-	LIST_FOREACH(l, &links, entry) {
+	LIST_FOREACH(l, &link_env.links, entry) {
 		if (l->state == L_UP && l->out.head != NULL)
 			link_outq_flush(&l->out, l->ssl, &i, NULL, 0);
 	}
-	while ((l = LIST_FIRST(&links)) != NULL)
+	while ((l = LIST_FIRST(&link_env.links)) != NULL)
 		link_end(l, "shutting down", 1);
-	for (i = 0; i < nlisteners; i++) {
-		ev_io_del(links_loop, &listeners[i].io);
-		close(listeners[i].io.fd);
+	for (i = 0; i < link_env.nlisteners; i++) {
+		ev_io_del(link_env.loop, &link_env.listeners[i].io);
+		close(link_env.listeners[i].io.fd);
 	}
-	nlisteners = 0;
-	/* Called once the links_loop is done: free now. */
+	link_env.nlisteners = 0;
+	/* Called once the loop is done: free now. */
 	LIST_INIT(&flushq);
-	ev_timer_disarm(links_loop, &kick);
+	ev_timer_disarm(link_env.loop, &kick);
 	kick_cb(&kick);
 	link_tls_free();
-	links_loop = NULL;
+	link_env.loop = NULL;
 }

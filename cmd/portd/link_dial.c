@@ -19,7 +19,7 @@ static void peer_connect(struct lpeer *p);
 /* ---- addresses ---- */
 
 void
-addr_format(const struct sockaddr *sa, char *out, size_t outsz)
+link_dial_addr_format(const struct sockaddr *sa, char *out, size_t outsz)
 {
 	char h[INET6_ADDRSTRLEN];
 
@@ -46,7 +46,7 @@ addr_format(const struct sockaddr *sa, char *out, size_t outsz)
  * -1 with why when malformed.
  */
 int
-hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
+link_dial_hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
     int defport, char *why, size_t whysz)
 {
 	const char *colon, *h = s, *pe;
@@ -95,7 +95,7 @@ link_addr_check(const char *s, int defport, char *why, size_t whysz)
 {
 	char host[256], port[16];
 
-	return hostport_split(s, host, sizeof(host), port, sizeof(port), defport, why, whysz);
+	return link_dial_hostport_split(s, host, sizeof(host), port, sizeof(port), defport, why, whysz);
 }
 
 static int
@@ -125,14 +125,14 @@ sock_tune(int fd)
 
 /* Peers whose node is n may reconnect now that its link is gone. */
 void
-peers_wake(const char *n)
+link_dial_wake(const char *n)
 {
 	struct lpeer *p, *next;
 
-	for (p = LIST_FIRST(&peers); p != NULL; p = next) {
+	for (p = LIST_FIRST(&link_env.peers); p != NULL; p = next) {
 		next = LIST_NEXT(p, entry);
 		if (p->conn == NULL && !p->self && strcmp(p->node, n) == 0)
-			peer_schedule(p, p->backoff);
+			link_dial_schedule(p, p->backoff);
 	}
 }
 
@@ -143,9 +143,9 @@ peer_timer(struct ev_timer *t)
 }
 
 void
-peer_drop(struct lpeer *p)
+link_dial_drop(struct lpeer *p)
 {
-	ev_timer_disarm(links_loop, &p->timer);
+	ev_timer_disarm(link_env.loop, &p->timer);
 	if (p->conn != NULL)
 		p->conn->peer = NULL;
 	LIST_REMOVE(p, entry);
@@ -154,17 +154,17 @@ peer_drop(struct lpeer *p)
 
 /* Try again after delay ms, doubling the next delay. */
 void
-peer_schedule(struct lpeer *p, uint64_t delay)
+link_dial_schedule(struct lpeer *p, uint64_t delay)
 {
 	if (p->self || p->conn != NULL)
 		return;
 	if (p->oneshot && p->tries >= ONESHOT_TRIES) {
 		log_warnx("link to %s:%s (node %s): giving up after %d attempts",
 		    p->host, p->port, p->expect, p->tries);
-		peer_drop(p);
+		link_dial_drop(p);
 		return;
 	}
-	ev_timer_arm(links_loop, &p->timer, ev_now() + delay);
+	ev_timer_arm(link_env.loop, &p->timer, ev_now() + delay);
 	p->backoff = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
 	if (p->backoff < BACKOFF_MIN_MS)
 		p->backoff = BACKOFF_MIN_MS;
@@ -183,9 +183,9 @@ peer_connect(struct lpeer *p)
 	/* Linked already (the other side's link won): check again later. */
 	if (p->node[0] != '\0' && link_by_node(p->node) != NULL) {
 		if (p->oneshot)
-			peer_drop(p);
+			link_dial_drop(p);
 		else
-			ev_timer_arm(links_loop, &p->timer, ev_now() + BACKOFF_MAX_MS);
+			ev_timer_arm(link_env.loop, &p->timer, ev_now() + BACKOFF_MAX_MS);
 		return;
 	}
 	p->tries++;
@@ -197,12 +197,12 @@ peer_connect(struct lpeer *p)
 	if ((r = getaddrinfo(p->host, p->port, &hints, &res)) != 0) {
 		log_warnx("link to %s:%s: %s", p->host, p->port,
 		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		peer_schedule(p, p->backoff);
+		link_dial_schedule(p, p->backoff);
 		return;
 	}
 	why[0] = '\0';
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		addr_format(ai->ai_addr, addr, sizeof(addr));
+		link_dial_addr_format(ai->ai_addr, addr, sizeof(addr));
 		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			snprintf(why, sizeof(why), "socket: %s", strerror(errno));
@@ -218,13 +218,13 @@ peer_connect(struct lpeer *p)
 	freeaddrinfo(res);
 	if (fd < 0) {
 		log_warnx("link to %s:%s: %s", p->host, p->port, why[0] ? why : "no address");
-		peer_schedule(p, p->backoff);
+		link_dial_schedule(p, p->backoff);
 		return;
 	}
 	if ((l = link_new(fd, 1, addr)) == NULL) {
 		close(fd);
 		log_warnx("link to %s:%s: out of memory", p->host, p->port);
-		peer_schedule(p, p->backoff);
+		link_dial_schedule(p, p->backoff);
 		return;
 	}
 	if (!host_numeric(p->host))
@@ -243,7 +243,7 @@ peer_new(const char *hostport, const char *expect, int oneshot, char *why, size_
 		snprintf(why, whysz, "out of memory");
 		return NULL;
 	}
-	if (hostport_split(hostport, p->host, sizeof(p->host), p->port, sizeof(p->port),
+	if (link_dial_hostport_split(hostport, p->host, sizeof(p->host), p->port, sizeof(p->port),
 	    LINK_DEFAULT_PORT, why, whysz) != 0 || p->host[0] == '\0') {
 		if (p->host[0] == '\0')
 			snprintf(why, whysz, "'%s': not HOST[:PORT]", hostport);
@@ -257,7 +257,7 @@ peer_new(const char *hostport, const char *expect, int oneshot, char *why, size_
 	p->oneshot = oneshot;
 	p->backoff = BACKOFF_MIN_MS;
 	ev_timer_init(&p->timer, peer_timer, p);
-	LIST_INSERT_HEAD(&peers, p, entry);
+	LIST_INSERT_HEAD(&link_env.peers, p, entry);
 	return p;
 }
 
@@ -282,7 +282,7 @@ listener_io(struct ev_io *io, uint32_t revents)
 				log_warn("link: accept on %s", ((struct listener *)io->arg)->addr);
 			return;
 		}
-		addr_format((struct sockaddr *)&ss, addr, sizeof(addr));
+		link_dial_addr_format((struct sockaddr *)&ss, addr, sizeof(addr));
 		sock_tune(fd);
 		if ((l = link_new(fd, 0, addr)) == NULL) {
 			log_warnx("link from %s: out of memory", addr);
@@ -301,15 +301,15 @@ links_listen(const char *spec, char *why, size_t whysz)
 	struct listener *ls;
 	int fd = -1, r, one = 1, zero = 0;
 
-	if (links_loop == NULL) {
+	if (link_env.loop == NULL) {
 		snprintf(why, whysz, "links not initialised");
 		return -1;
 	}
-	if (nlisteners == LISTEN_MAX) {
+	if (link_env.nlisteners == LISTEN_MAX) {
 		snprintf(why, whysz, "%s: too many listening addresses", spec);
 		return -1;
 	}
-	if (hostport_split(spec, host, sizeof(host), port, sizeof(port), -1, why, whysz) != 0)
+	if (link_dial_hostport_split(spec, host, sizeof(host), port, sizeof(port), -1, why, whysz) != 0)
 		return -1;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -343,16 +343,16 @@ links_listen(const char *spec, char *why, size_t whysz)
 	freeaddrinfo(res);
 	if (fd < 0)
 		return -1;
-	ls = &listeners[nlisteners];
+	ls = &link_env.listeners[link_env.nlisteners];
 	snprintf(ls->addr, sizeof(ls->addr), "%s", spec);
 	ls->io.cb = listener_io;
 	ls->io.arg = ls;
-	if (ev_io_add(links_loop, &ls->io, fd, EPOLLIN) < 0) {
+	if (ev_io_add(link_env.loop, &ls->io, fd, EPOLLIN) < 0) {
 		snprintf(why, whysz, "%s: %s", spec, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	nlisteners++;
+	link_env.nlisteners++;
 	return 0;
 }
 
@@ -363,7 +363,7 @@ links_add_peer(const char *hostport, char *why, size_t whysz)
 {
 	struct lpeer *p;
 
-	if (links_loop == NULL) {
+	if (link_env.loop == NULL) {
 		snprintf(why, whysz, "links not initialised");
 		return -1;
 	}
@@ -380,15 +380,15 @@ links_connect(const char *node, const char *hostport)
 	struct lpeer *p;
 	struct link *l;
 
-	if (links_loop == NULL || !crypto_node_name_valid(node) || strcmp(node, self_node) == 0)
+	if (link_env.loop == NULL || !crypto_node_name_valid(node) || strcmp(node, link_env.self_node) == 0)
 		return;
 	if (link_by_node(node) != NULL)
 		return;
-	LIST_FOREACH(l, &links, entry) {
+	LIST_FOREACH(l, &link_env.links, entry) {
 		if (strcmp(l->tls.expect, node) == 0 || strcmp(l->node, node) == 0)
 			return;		/* connecting, or in HELLO */
 	}
-	LIST_FOREACH(p, &peers, entry) {
+	LIST_FOREACH(p, &link_env.peers, entry) {
 		if (strcmp(p->node, node) == 0 && (p->conn != NULL || ev_timer_armed(&p->timer)))
 			return;
 	}

@@ -74,24 +74,28 @@ struct listener {
 	char addr[ADDR_MAX];
 };
 
-extern struct ev_loop *links_loop;
-extern char self_node[CRYPTO_NODE_MAX + 1];
-extern struct linklist links;
-extern struct lpeerlist peers;
-extern struct listener listeners[LISTEN_MAX];
-extern int nlisteners;
-extern int closing_all;
+/* The link layer's state, one for the layer (link.c). */
+struct link_env {
+	struct ev_loop *loop;
+	char self_node[CRYPTO_NODE_MAX + 1];
+	struct linklist links;
+	struct lpeerlist peers;		/* static and one-off peers (link_dial.c) */
+	struct listener listeners[LISTEN_MAX];
+	int nlisteners;
+	int closing_all;		/* shutting down: no redial, no callbacks */
+};
+extern struct link_env link_env;
 
 /* link.c */
 struct link *link_new(int fd, int outgoing, const char *addr);
 void link_start_tls(struct link *l);
 
 /* link_dial.c */
-void addr_format(const struct sockaddr *sa, char *out, size_t outsz);
-int hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
+void link_dial_addr_format(const struct sockaddr *sa, char *out, size_t outsz);
+int link_dial_hostport_split(const char *s, char *host, size_t hostsz, char *port, size_t portsz,
     int defport, char *why, size_t whysz);
-void peers_wake(const char *n);
-void peer_schedule(struct lpeer *p, uint64_t delay);
-void peer_drop(struct lpeer *p);
+void link_dial_wake(const char *n);
+void link_dial_schedule(struct lpeer *p, uint64_t delay);
+void link_dial_drop(struct lpeer *p);
 
 #endif

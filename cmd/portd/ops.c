@@ -3,7 +3,12 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
-#include "portd.h"
+#include "node.h"
+#include "ops.h"
+#include "rbuf.h"
+#include "task.h"
+
+static struct ops_conf ops_conf;
 
 static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_PORT_ALLOC] = "PORT_ALLOC", [MX_OP_PORT_DESTROY] = "PORT_DESTROY",
@@ -13,10 +18,31 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
 };
 
+/* A request of n u32 fields and nothing more (rbuf.h): 0 with v[] filled, or -MX_ERR_PROTO. */
 static int
-want_len(const struct mx_frame_hdr *h, uint32_t n)
+get_u32s(const struct mx_frame_hdr *h, const uint8_t *p, uint32_t *v, int n)
 {
-	return h->len == n ? 0 : -MX_ERR_PROTO;
+	struct rbuf r;
+	int i;
+
+	rbuf_init(&r, p, h->len);
+	for (i = 0; i < n; i++)
+		v[i] = rbuf_u32(&r);
+	return rbuf_end(&r) < 0 ? -MX_ERR_PROTO : 0;
+}
+
+/* What is left of r as a string of 1..max bytes: 0, -MX_ERR_PROTO (length) or -MX_ERR_INVAL (a NUL). */
+static int
+get_tail(struct rbuf *r, char *out, size_t max)
+{
+	size_t n = rbuf_left(r);
+	const uint8_t *a;
+
+	if (n == 0 || n > max || (a = rbuf_take(r, n)) == NULL)
+		return -MX_ERR_PROTO;
+	memcpy(out, a, n);
+	out[n] = '\0';
+	return strlen(out) == n ? 0 : -MX_ERR_INVAL;
 }
 
 static void
@@ -28,57 +54,78 @@ reply_name(struct task *t, const struct mx_frame_hdr *h, mx_name_t name)
 	task_reply(t, h->type, h->id, 0, b, sizeof(b));
 }
 
-void
-psend_timeout(struct ev_timer *tm)
+/*
+ * The RPC continuation, the one home of how a send ends for its task
+ * (local or remote): the answer, or for an RPC that was queued the receive
+ * on its reply port. status is 0 or a positive MX_ERR_*.
+ */
+static void
+ops_send_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_name_t rpc_reply,
+    uint32_t rpc_timeout)
 {
-	struct psend *ps = tm->arg;
-	struct port *p = ps->km->dest;
+	struct entry *e;
 
-	TAILQ_REMOVE(&p->blocked, ps, link);
-	psend_complete(ps, -MX_ERR_TIMEOUT);
-}
-
-/* A blocked send is over: queued (err 0), timed out, or its port died. */
-void
-psend_complete(struct psend *ps, int err)
-{
-	struct task *t = ps->task;
-
-	if (t == NULL) {
-		remote_psend_done(ps, err);	/* it came from another node: ACK it there */
+	if (status != 0 || op != MX_OP_RPC) {
+		task_reply(t, op, frame_id, status, NULL, 0);
 		return;
 	}
-	ev_timer_disarm(loop, &ps->timer);
-	t->psend = NULL;
-	if (err < 0) {
-		if (ps->km)
-			kmsg_destroy(ps->km, 0);
-		task_reply(t, ps->rpc ? MX_OP_RPC : MX_OP_SEND, ps->frame_id, (uint32_t)-err, NULL, 0);
-	} else if (ps->rpc) {
-		struct entry *e = space_lookup(t, ps->rpc_reply);
-		if (e != NULL && e->recv)
-			port_recv(e->port, t, ps->frame_id, 1, ps->rpc_timeout);
-		else
-			task_reply(t, MX_OP_RPC, ps->frame_id, MX_ERR_BADNAME, NULL, 0);
-	} else {
-		task_reply(t, MX_OP_SEND, ps->frame_id, 0, NULL, 0);
+	/* The send may have killed nothing of ours, but look the port up again anyway. */
+	e = ipc_space_lookup(&t->space, rpc_reply);
+	if (e != NULL && e->recv)
+		ipc_port_recv(e->port, &t->space, frame_id, 1, rpc_timeout);
+	else
+		task_reply(t, MX_OP_RPC, frame_id, MX_ERR_BADNAME, NULL, 0);
+}
+
+/* A send to another node is over (its ACK, or the node went away). */
+static void
+node_done(struct task *t, uint8_t op, uint32_t frame_id, uint32_t status, mx_name_t rpc_reply,
+    uint32_t rpc_timeout, int stalled)
+{
+	ops_send_done(t, op, frame_id, status, rpc_reply, rpc_timeout);
+	task_send_ended(t, stalled);
+}
+
+/* Another node's service port: its send right, or why not. */
+static void
+node_special_done(struct task *t, uint32_t frame_id, uint32_t status, struct port *p)
+{
+	mx_name_t name;
+	uint8_t b[4];
+
+	if (status != 0) {
+		task_reply(t, MX_OP_SPECIAL_GET, frame_id, status, NULL, 0);
+		return;
 	}
+	ipc_space_insert(&t->space, p, MX_RIGHT_SEND, &name);
+	put_u32(b, name);
+	task_reply(t, MX_OP_SPECIAL_GET, frame_id, 0, b, sizeof(b));
+}
+
+/* A task's blocked send is over: queued (err 0), timed out, or its port died. */
+static void
+psend_done(struct psend *base, int err)
+{
+	struct ops_psend *ps = (struct ops_psend *)base;
+	struct task *t = ps->task;
+
+	t->psend = NULL;
+	ops_send_done(t, ps->rpc ? MX_OP_RPC : MX_OP_SEND, ps->frame_id, (uint32_t)(err < 0 ? -err : 0),
+	    ps->rpc_reply, ps->rpc_timeout);
 	free(ps);
-	task_resume(t);
+	task_send_ended(t, 1);
 }
 
 /* The task goes away with a send still blocked. */
-void
+static void
 psend_cancel(struct task *t)
 {
-	struct psend *ps = t->psend;
+	struct ops_psend *ps = t->psend;
 
 	if (ps == NULL)
 		return;
 	t->psend = NULL;
-	TAILQ_REMOVE(&ps->km->dest->blocked, ps, link);
-	ev_timer_disarm(loop, &ps->timer);
-	kmsg_destroy(ps->km, 0);
+	ipc_port_unblock(&ps->ps);
 	free(ps);
 }
 
@@ -99,7 +146,7 @@ static int
 op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
 {
 	struct kmsg *km;
-	struct psend *ps;
+	struct ops_psend *ps;
 	struct entry *re = NULL;
 	uint32_t timeout, rpc_timeout = 0, len = h->len;
 	mx_name_t reply = 0;
@@ -107,67 +154,60 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 
 	if (rpc) {
 		struct mx_msg_hdr mh;
-		if (len < 4 + MX_MSG_HDR)
+		struct rbuf r4;
+		rbuf_init(&r4, p, len);
+		rpc_timeout = rbuf_u32(&r4);
+		if (rbuf_take(&r4, MX_MSG_HDR) == NULL)
 			return -MX_ERR_PROTO;
-		rpc_timeout = get_u32(p);
 		p += 4;
 		len -= 4;
 		msg_hdr_unpack(p, &mh);
 		/* The reply comes back to a port of ours, through a send-once right. */
 		reply = mh.reply;
-		re = space_lookup(t, reply);
+		re = ipc_space_lookup(&t->space, reply);
 		if (re == NULL || !re->recv || mh.reply_disp != MX_DISP_MAKE_SEND_ONCE)
 			return -MX_ERR_BADNAME;
 	}
 	if (len < MX_MSG_HDR)
 		return -MX_ERR_PROTO;
 	{
-		struct entry *de = space_lookup(t, get_u32(p));
+		struct entry *de = ipc_space_lookup(&t->space, get_u32(p));	/* dest: len >= MX_MSG_HDR */
 		always = de != NULL && de->so;	/* replies never wait for room */
 		if (de != NULL && de->port->rnode != NULL && carries_receive(p, len))
 			return -MX_ERR_NOTSUP;	/* a receive right does not leave its node */
 	}
-	if ((r = kmsg_copyin(t, p, len, steal, &km, &timeout)) < 0)
+	if ((r = ipc_kmsg_copyin(&t->space, p, len, steal, &km, &timeout)) < 0)
 		return r;
 	if (km->dest->rnode != NULL) {
-		r = remote_send(t, h, km, always, timeout, reply, rpc_timeout);
+		r = node_msg_send(t, h, km, always, timeout, reply, rpc_timeout, node_done);
 		if (r < 0)
 			task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
+		else if (r > 0)
+			task_stall(t, r == NODE_WINDOW);
 		return steal ? 1 : 0;
 	}
-	r = port_enqueue(km->dest, km, always);
+	r = ipc_port_enqueue(km->dest, km, always);
 	if (r == -MX_ERR_FULL && timeout != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
 			fatal("psend");
-		ps->km = km;
+		ps->ps.km = km;
+		ps->ps.done = psend_done;
 		ps->task = t;
 		ps->frame_id = h->id;
 		ps->rpc = rpc;
 		ps->rpc_reply = reply;
 		ps->rpc_timeout = rpc_timeout;
-		ev_timer_init(&ps->timer, psend_timeout, ps);
-		if (timeout != MX_FOREVER)
-			ev_timer_arm(loop, &ps->timer, ev_now() + timeout);
-		TAILQ_INSERT_TAIL(&km->dest->blocked, ps, link);
+		ipc_port_block(&ps->ps, timeout);
 		t->psend = ps;
-		t->stalled = 1;	/* FIFO per sender: nothing of ours overtakes it */
+		task_stall(t, 0);	/* FIFO per sender: nothing of ours overtakes it */
 		return steal ? 1 : 0;
 	}
 	if (r < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);
 		return steal ? 1 : 0;
 	}
-	if (rpc) {
-		/* The send may have killed nothing of ours, but look the port up again anyway. */
-		re = space_lookup(t, reply);
-		if (re != NULL && re->recv)
-			port_recv(re->port, t, h->id, 1, rpc_timeout);
-		else
-			task_reply(t, h->type, h->id, MX_ERR_BADNAME, NULL, 0);
-	} else {
-		task_reply(t, h->type, h->id, 0, NULL, 0);
-	}
+	ops_send_done(t, h->type, h->id, 0, reply, rpc_timeout);
 	return steal ? 1 : 0;
 }
 
@@ -175,53 +215,56 @@ static int
 op_recv(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct entry *e;
+	uint32_t v[3];		/* port, timeout, credit */
 
-	if (want_len(h, 12) < 0)
+	if (get_u32s(h, p, v, 3) < 0)
 		return -MX_ERR_PROTO;
-	if ((e = space_lookup(t, get_u32(p))) == NULL || !e->recv)
+	if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || !e->recv)
 		return -MX_ERR_BADNAME;
-	port_recv(e->port, t, h->id, get_u32(p + 8), get_u32(p + 4));
+	ipc_port_recv(e->port, &t->space, h->id, v[2], v[1]);
 	return 0;
 }
 
 static int
 may_hold_special(const struct task *t)
 {
-	return t->uid == 0 || t->uid == geteuid() || (conf.has_trusted_uid && t->uid == conf.trusted_uid);
+	return t->uid == 0 || t->uid == geteuid() || (ops_conf.has_trusted_uid && t->uid == ops_conf.trusted_uid);
 }
 
 static int
 op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
-	uint32_t which;
+	uint32_t which, v[2];	/* which, port (SET) */
 	struct port *sp;
 	struct entry *e;
 	mx_name_t name;
+	struct rbuf r;
 
 	if (h->type == MX_OP_SPECIAL_GET && h->len > 4) {
 		/* Another node's service port: u32 which, then its node name. */
 		char node[MX_NODE_MAX + 1];
-		if (h->len - 4 > MX_NODE_MAX)
-			return -MX_ERR_PROTO;
-		memcpy(node, p + 4, h->len - 4);
-		node[h->len - 4] = '\0';
-		which = get_u32(p);
-		if (which == 0 || which >= MX_SPECIAL__MAX || strlen(node) != h->len - 4)
+		int ret;
+		rbuf_init(&r, p, h->len);
+		which = rbuf_u32(&r);
+		if ((ret = get_tail(&r, node, MX_NODE_MAX)) == -MX_ERR_PROTO)
+			return ret;
+		if (which == 0 || which >= MX_SPECIAL__MAX || ret < 0)
 			return -MX_ERR_INVAL;
-		if (strcmp(node, conf.node) != 0)
-			return remote_special_get(t, h, which, node) < 0 ? -MX_ERR_NODEDOWN : 0;
-	} else if (want_len(h, h->type == MX_OP_SPECIAL_GET ? 4 : 8) < 0) {
+		if (strcmp(node, ops_conf.node) != 0)
+			return node_special_get(t, h, which, node, node_special_done) < 0 ? -MX_ERR_NODEDOWN : 0;
+		v[0] = which;
+	} else if (get_u32s(h, p, v, h->type == MX_OP_SPECIAL_GET ? 1 : 2) < 0) {
 		return -MX_ERR_PROTO;
 	}
-	which = get_u32(p);
+	which = v[0];
 	if (which == 0 || which >= MX_SPECIAL__MAX)
 		return -MX_ERR_INVAL;
-	sp = special_get((int)which);
+	sp = ipc_port_special_get((int)which);
 	if (h->type == MX_OP_SPECIAL_GET) {
 		if (sp == NULL || sp->dead)
 			return -MX_ERR_UNAVAIL;
-		port_ref(sp);
-		space_insert(t, sp, MX_RIGHT_SEND, &name);
+		ipc_port_ref(sp);
+		ipc_space_insert(&t->space, sp, MX_RIGHT_SEND, &name);
 		reply_name(t, h, name);
 		return 0;
 	}
@@ -230,15 +273,15 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		    (unsigned long long)t->id, (int)t->pid, (unsigned)t->uid, which);
 		return -MX_ERR_PERM;
 	}
-	if ((e = space_lookup(t, get_u32(p + 4))) == NULL || !e->recv)
+	if ((e = ipc_space_lookup(&t->space, v[1])) == NULL || !e->recv)
 		return -MX_ERR_BADNAME;
 	if (sp != NULL && !sp->dead && sp != e->port)
 		return -MX_ERR_EXISTS;
-	special_set((int)which, e->port);
+	ipc_port_special_set((int)which, e->port);
 	log_info("special port %u held by pid %d", which, (int)t->pid);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	if (which == MX_SPECIAL_KEY)
-		remote_keysrv_ready();
+		node_names_keysrv_ready();
 	return 0;
 }
 
@@ -246,23 +289,14 @@ static int
 op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct entry *e, *ne;
-	struct dnreq *dn;
+	uint32_t v[2];		/* name, notify */
 
-	if (want_len(h, 8) < 0)
+	if (get_u32s(h, p, v, 2) < 0)
 		return -MX_ERR_PROTO;
-	if ((e = space_lookup(t, get_u32(p))) == NULL || (ne = space_lookup(t, get_u32(p + 4))) == NULL ||
+	if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || (ne = ipc_space_lookup(&t->space, v[1])) == NULL ||
 	    !ne->recv)
 		return -MX_ERR_BADNAME;
-	if (e->port->dead) {
-		port_notify_dead(e->port, ne->port, e->name);
-	} else {
-		if ((dn = calloc(1, sizeof(*dn))) == NULL)
-			fatal("dnreq");
-		dn->notify = ne->port;
-		port_ref(ne->port);
-		dn->name = e->name;
-		LIST_INSERT_HEAD(&e->port->dnreqs, dn, link);
-	}
+	ipc_port_request_dead(e->port, ne->port, e->name);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
@@ -271,37 +305,40 @@ op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 static int
 op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
-	struct port *ns = special_get(MX_SPECIAL_NAME);
+	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	char name[MX_NAME_LEN_MAX + 1];
-	size_t off = h->type == MX_OP_NET_ANSWER ? 4 : 0;
+	mx_name_t right = 0;
+	struct rbuf rb;
 	uint8_t b[4];
 	int r;
 
-	if (ns == NULL || ns->receiver != t)
+	if (ns == NULL || ns->receiver != &t->space)
 		return -MX_ERR_PERM;
-	if (h->len <= off || h->len - off > MX_NAME_LEN_MAX)
+	rbuf_init(&rb, p, h->len);
+	if (h->type == MX_OP_NET_ANSWER)
+		right = rbuf_u32(&rb);
+	if (rb.bad || (r = get_tail(&rb, name, MX_NAME_LEN_MAX)) == -MX_ERR_PROTO)
 		return -MX_ERR_PROTO;
-	memcpy(name, p + off, h->len - off);
-	name[h->len - off] = '\0';
-	if (!mx_name_valid(name))
+	if (r < 0 || !mx_name_valid(name))
 		return -MX_ERR_INVAL;
 	if (h->type == MX_OP_NET_QUERY) {
-		put_u32(b, (uint32_t)remote_net_query(t, name));
+		put_u32(b, (uint32_t)node_names_query(t, name));
 		task_reply(t, h->type, h->id, 0, b, sizeof(b));
 		return 0;
 	}
-	if ((r = remote_net_answer(t, name, get_u32(p))) < 0)
+	if ((r = node_names_answer(t, name, right)) < 0)
 		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
 
-int
-task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
+static int
+dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
 {
 	struct entry *e;
 	struct port *np;
 	mx_name_t name;
+	uint32_t v[2];
 	int r = 0;
 
 	if (h->flags != 0 || h->status != 0) {
@@ -310,50 +347,50 @@ task_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, ui
 	}
 	switch (h->type) {
 	case MX_OP_HELLO:
-		if ((r = want_len(h, 0)) < 0)
+		if ((r = get_u32s(h, p, v, 0)) < 0)
 			break;
-		task_reply(t, h->type, h->id, 0, conf.node, strlen(conf.node));
+		task_reply(t, h->type, h->id, 0, ops_conf.node, strlen(ops_conf.node));
 		break;
 	case MX_OP_PORT_ALLOC:
-		if ((r = want_len(h, 0)) < 0)
+		if ((r = get_u32s(h, p, v, 0)) < 0)
 			break;
-		if (t->nentries >= conf.max_names) {
+		if (t->space.nentries >= ops_conf.max_names) {
 			r = -MX_ERR_NOMEM;
 			break;
 		}
-		np = port_new();
-		space_insert(t, np, MX_RIGHT_RECEIVE, &name);
+		np = ipc_port_new();
+		ipc_space_insert(&t->space, np, MX_RIGHT_RECEIVE, &name);
 		reply_name(t, h, name);
 		break;
 	case MX_OP_PORT_DESTROY:
 	case MX_OP_RIGHT_DEALLOC:
-		if ((r = want_len(h, 4)) < 0)
+		if ((r = get_u32s(h, p, v, 1)) < 0)
 			break;
-		if ((e = space_lookup(t, get_u32(p))) == NULL) {
+		if ((e = ipc_space_lookup(&t->space, v[0])) == NULL) {
 			r = -MX_ERR_BADNAME;
 			break;
 		}
 		if (h->type == MX_OP_PORT_DESTROY)
-			space_drop(t, e);
+			ipc_space_drop(&t->space, e);
 		else if (e->recv && e->srefs == 0)
 			r = -MX_ERR_BADNAME;	/* a receive right goes with PORT_DESTROY */
 		else
-			space_release_send(t, e);
+			ipc_space_release_send(&t->space, e);
 		if (r == 0)
 			task_reply(t, h->type, h->id, 0, NULL, 0);
 		break;
 	case MX_OP_QLIMIT:
-		if ((r = want_len(h, 8)) < 0)
+		if ((r = get_u32s(h, p, v, 2)) < 0)	/* port, limit */
 			break;
-		if ((e = space_lookup(t, get_u32(p))) == NULL || !e->recv) {
+		if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || !e->recv) {
 			r = -MX_ERR_BADNAME;
 			break;
 		}
-		if (get_u32(p + 4) == 0 || get_u32(p + 4) > 65536) {
+		if (v[1] == 0 || v[1] > 65536) {
 			r = -MX_ERR_INVAL;
 			break;
 		}
-		e->port->qlimit = get_u32(p + 4);
+		e->port->qlimit = v[1];
 		task_reply(t, h->type, h->id, 0, NULL, 0);
 		break;
 	case MX_OP_SEND:
@@ -388,4 +425,52 @@ done:
 		return 0;
 	}
 	return r;
+}
+
+int
+ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal)
+{
+	int r = dispatch(t, h, p, steal);
+
+#ifdef MX_CHECK_INVARIANTS
+	if (!t->closing)
+		ipc_check_space(&t->space);
+#endif
+	return r;
+}
+
+/* ---- what the core tells us ---- */
+
+static void
+hook_deliver(struct ipc_space *s, const uint8_t *hdr, size_t hlen, struct kmsg *km)
+{
+	task_queue_msg(task_of(s), hdr, hlen, km);
+}
+
+static void
+hook_recv_end(struct ipc_space *s, uint32_t frame_id, uint32_t status)
+{
+	task_reply(task_of(s), MX_OP_RECV, frame_id, status, NULL, 0);
+}
+
+/* A connection is gone: its blocked send, its remote sends, then its rights. */
+static void
+task_closed(struct task *t)
+{
+	psend_cancel(t);
+	node_msg_task_gone(t);
+	/* Its rights die with it: ports it received on die, send-once rights notify. */
+	ipc_space_destroy(&t->space);
+}
+
+void
+ops_init(const struct ops_conf *c)
+{
+	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, node_port_died };
+	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes };
+	struct task_conf tc = { c->loop, c->max_tasks, ops_dispatch, task_closed };
+
+	ops_conf = *c;
+	ipc_init(&ic, &hooks);
+	task_init(&tc);
 }

@@ -15,14 +15,18 @@
 #include "bcast.h"
 #include "cli.h"
 #include "conf.h"
+#include "crypto.h"
 #include "link.h"
 #include "log.h"
+#include "node.h"
+#include "ops.h"
 #include "portd.h"
 #include "sd.h"
 #include "sock.h"
+#include "task.h"
 
-struct portd_conf conf;
-struct ev_loop *loop;
+static struct portd_conf conf;	/* read here only: each layer gets its values at init */
+static struct ev_loop *loop;
 
 static struct ev_io listen_io;
 static char sock_path_buf[256];
@@ -35,21 +39,12 @@ static const char usage_text[] =
 static int
 set_node(const char *v, char *err, size_t errsz)
 {
-	size_t i, n = strlen(v);
-
-	if (n == 0 || n > 63 || v[0] == '-' || v[0] == '.') {
+	/* The rule of node certificates too: one spelling, crypto_node_name_valid(). */
+	if (!crypto_node_name_valid(v)) {
 		snprintf(err, errsz, "invalid node name");
 		return -1;
 	}
-	for (i = 0; i < n; i++) {
-		char ch = v[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.')) {
-			snprintf(err, errsz, "invalid node name");
-			return -1;
-		}
-	}
-	memcpy(conf.node, v, n + 1);
+	memcpy(conf.node, v, strlen(v) + 1);
 	return 0;
 }
 
@@ -105,13 +100,13 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		return 0;
 	}
 	if (strcmp(key, "listen") == 0) {
-		if (conf.nlistens == (int)(sizeof(conf.listens) / sizeof(conf.listens[0]))) {
+		if (conf.net.nlistens == (int)(sizeof(conf.net.listens) / sizeof(conf.net.listens[0]))) {
 			snprintf(err, errsz, "too many listen addresses (8 at most)");
 			return -1;
 		}
 		if (link_addr_check(val, -1, err, errsz) < 0)
 			return -1;
-		return set_str(conf.listens[conf.nlistens++], sizeof(conf.listens[0]), val, err, errsz);
+		return set_str(conf.net.listens[conf.net.nlistens++], sizeof(conf.net.listens[0]), val, err, errsz);
 	}
 	if (strcmp(key, "broadcast") == 0) {
 		char host[64];
@@ -120,7 +115,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		size_t hl = colon ? (size_t)(colon - val) : strlen(val);
 
 		if (strcmp(val, "off") == 0)
-			return set_str(conf.broadcast, sizeof(conf.broadcast), "", err, errsz);
+			return set_str(conf.net.broadcast, sizeof(conf.net.broadcast), "", err, errsz);
 		if (hl >= sizeof(host) || link_addr_check(val, BCAST_DEFAULT_PORT, err, errsz) < 0) {
 			snprintf(err, errsz, "not an IPv4 ADDR[:PORT] or off");
 			return -1;
@@ -131,18 +126,18 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 			snprintf(err, errsz, "not an IPv4 ADDR[:PORT] or off");
 			return -1;
 		}
-		return set_str(conf.broadcast, sizeof(conf.broadcast), val, err, errsz);
+		return set_str(conf.net.broadcast, sizeof(conf.net.broadcast), val, err, errsz);
 	}
 	if (strcmp(key, "state_dir") == 0)
-		return set_str(conf.state_dir, sizeof(conf.state_dir), val, err, errsz);
+		return set_str(conf.net.state_dir, sizeof(conf.net.state_dir), val, err, errsz);
 	if (strcmp(key, "peer") == 0) {
-		if (conf.npeers == (int)(sizeof(conf.peers) / sizeof(conf.peers[0]))) {
+		if (conf.net.npeers == (int)(sizeof(conf.net.peers) / sizeof(conf.net.peers[0]))) {
 			snprintf(err, errsz, "too many peers (16 at most)");
 			return -1;
 		}
 		if (link_addr_check(val, LINK_DEFAULT_PORT, err, errsz) < 0)
 			return -1;
-		return set_str(conf.peers[conf.npeers++], sizeof(conf.peers[0]), val, err, errsz);
+		return set_str(conf.net.peers[conf.net.npeers++], sizeof(conf.net.peers[0]), val, err, errsz);
 	}
 	if (strcmp(key, "node_timeout") == 0 || strcmp(key, "resolve_timeout") == 0) {
 		if (conf_uint(val, 86400000, &u) < 0 || u == 0) {
@@ -150,7 +145,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 			return -1;
 		}
 		if (key[0] == 'n')
-			conf.node_timeout_ms = (uint32_t)u;
+			conf.net.node_timeout_ms = (uint32_t)u;
 		else
 			conf.resolve_ms = (uint32_t)u;
 		return 0;
@@ -168,7 +163,7 @@ on_signal(int signo, void *arg)
 	(void)arg;
 	if (signo == SIGHUP) {
 		log_info("SIGHUP: reloading the revocation list");
-		remote_reload();
+		node_reload();
 		return;
 	}
 	log_info("%s: stopping", signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -183,7 +178,7 @@ static void
 after_batch(void *arg)
 {
 	tasks_flush(arg);
-	remote_flush();
+	node_flush();
 }
 
 static void
@@ -208,10 +203,10 @@ main(int argc, char **argv)
 	conf.qlimit_bytes = 64u << 20;
 	conf.max_names = 65536;
 	conf.max_tasks = 4096;
-	conf.node_timeout_ms = 30000;
+	conf.net.node_timeout_ms = 30000;
 	conf.resolve_ms = 1000;
-	strcpy(conf.state_dir, "/var/lib/masix");
-	if (getrandom(&conf.incarnation, sizeof(conf.incarnation), 0) != sizeof(conf.incarnation))
+	strcpy(conf.net.state_dir, "/var/lib/masix");
+	if (getrandom(&conf.net.incarnation, sizeof(conf.net.incarnation), 0) != sizeof(conf.net.incarnation))
 		fatal("getrandom");
 	if (gethostname(conf.node, sizeof(conf.node) - 1) < 0 || set_node(conf.node, err, sizeof(err)) < 0)
 		strcpy(conf.node, "localhost");
@@ -256,18 +251,18 @@ main(int argc, char **argv)
 		die(EX_USAGE, "-N: %s: '%s'", err, opt_node);
 	if (opt_uid != NULL && set_uid(opt_uid, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-u: %s: '%s'", err, opt_uid);
-	if (opt_state != NULL && set_str(conf.state_dir, sizeof(conf.state_dir), opt_state, err, sizeof(err)) < 0)
+	if (opt_state != NULL && set_str(conf.net.state_dir, sizeof(conf.net.state_dir), opt_state, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-S: %s: '%s'", err, opt_state);
 	/* A flag beats the file: -b replaces, -l and -p lines replace the file's lines. */
 	if (nopt_listens > 0)
-		conf.nlistens = 0;
+		conf.net.nlistens = 0;
 	for (i = 0; i < nopt_listens; i++)
 		if (conf_set("listen", opt_listens[i], NULL, err, sizeof(err)) < 0)
 			die(EX_USAGE, "-l: %s: '%s'", err, opt_listens[i]);
 	if (opt_bcast != NULL && conf_set("broadcast", opt_bcast, NULL, err, sizeof(err)) < 0)
 		die(EX_USAGE, "-b: %s: '%s'", err, opt_bcast);
 	if (nopt_peers > 0)
-		conf.npeers = 0;
+		conf.net.npeers = 0;
 	for (i = 0; i < nopt_peers; i++)
 		if (conf_set("peer", opt_peers[i], NULL, err, sizeof(err)) < 0)
 			die(EX_USAGE, "-p: %s: '%s'", err, opt_peers[i]);
@@ -290,6 +285,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((loop = ev_new()) == NULL)
 		fatal("event loop");
+	{
+		/* Each layer gets the values it needs; none reads conf itself. */
+		struct ops_conf oc = { loop, conf.node, conf.qlimit, conf.qlimit_bytes, conf.max_names,
+		    conf.max_tasks, conf.trusted_uid, conf.has_trusted_uid };
+		ops_init(&oc);
+		conf.net.node = conf.node;
+	}
 	if (sd_listen_fds() >= 1) {
 		lfd = 3;	/* socket activation: the first inherited socket */
 		if (sock_nonblock(lfd) < 0)
@@ -311,7 +313,7 @@ main(int argc, char **argv)
 	    ev_signal(loop, SIGHUP, on_signal, NULL) < 0)
 		fatal("signals");
 	ev_set_after(loop, after_batch, NULL);
-	if (remote_init(err, sizeof(err)) < 0)
+	if (node_init(&conf.net, loop, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	log_info("node %s serving on %s%s", conf.node, sock_is_ours ? "" : "inherited socket for ",
 	    sock_path_buf);
@@ -319,7 +321,7 @@ main(int argc, char **argv)
 	if (ev_run(loop) < 0)
 		fatal("event loop");
 	sd_stopping();
-	remote_shutdown();
+	node_shutdown();
 	tasks_close_all();
 	if (sock_is_ours)
 		unlink(sock_path_buf);

@@ -1,66 +1,36 @@
-/* rmsg.c — decode and check a message frame from another node. */
+/* rmsg.c — decode and check the frames another node sends: every link frame type. */
 #include <stdlib.h>
 #include <string.h>
 #include "rmsg.h"
 #include "wire.h"
 
-const uint8_t *
-rb_take(struct rbuf *r, size_t n)
+/* A global id: node name, incarnation, port id. */
+static void
+rmsg_gid(struct rbuf *r, struct gid *g)
 {
-	const uint8_t *at;
-
-	if (r->bad || r->len - r->pos < n) {
-		r->bad = 1;
-		return NULL;
-	}
-	at = r->p + r->pos;
-	r->pos += n;
-	return at;
-}
-
-uint8_t rb_u8(struct rbuf *r) { const uint8_t *a = rb_take(r, 1); return a ? a[0] : 0; }
-uint16_t rb_u16(struct rbuf *r) { const uint8_t *a = rb_take(r, 2); return a ? get_u16(a) : 0; }
-uint32_t rb_u32(struct rbuf *r) { const uint8_t *a = rb_take(r, 4); return a ? get_u32(a) : 0; }
-uint64_t rb_u64(struct rbuf *r) { const uint8_t *a = rb_take(r, 8); return a ? get_u64(a) : 0; }
-
-void
-rb_str(struct rbuf *r, char *out, size_t outsz)
-{
-	size_t n = rb_u8(r);
-	const uint8_t *a = rb_take(r, n);
-
-	if (a == NULL || n >= outsz || memchr(a, 0, n) != NULL) {
-		r->bad = 1;
-		out[0] = '\0';
-		return;
-	}
-	memcpy(out, a, n);
-	out[n] = '\0';
-}
-
-void
-rb_gid(struct rbuf *r, struct gid *g)
-{
-	rb_str(r, g->node, sizeof(g->node));
-	g->inc = rb_u64(r);
-	g->id = rb_u64(r);
+	rbuf_str(r, g->node, sizeof(g->node));
+	g->inc = rbuf_u64(r);
+	g->id = rbuf_u64(r);
 }
 
 int
 rmsg_nodes(const uint8_t *p, size_t len, void (*each)(const char *node, const char *addr, void *arg),
     void *arg)
 {
-	struct rbuf r = { p, len, 0, 0 };
+	struct rbuf r;
 	char node[MX_NODE_MAX + 1], addr[128];
-	uint16_t i, n = rb_u16(&r);
+	uint16_t i, n;
+
+	rbuf_init(&r, p, len);
+	n = rbuf_u16(&r);
 
 	for (i = 0; i < n && !r.bad; i++) {
-		rb_str(&r, node, sizeof(node));
-		rb_str(&r, addr, sizeof(addr));
+		rbuf_str(&r, node, sizeof(node));
+		rbuf_str(&r, addr, sizeof(addr));
 		if (!r.bad)
 			each(node, addr, arg);
 	}
-	return r.bad || r.pos != len ? -1 : 0;
+	return rbuf_end(&r);
 }
 
 static int
@@ -72,42 +42,43 @@ right_ok(uint8_t right)
 int
 rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m)
 {
-	struct rbuf r = { p, len, 0, 0 };
+	struct rbuf r;
 	struct mx_item it;
 	size_t used, pos = 0;
 	uint32_t i, seen = 0;
 	int ret;
 
+	rbuf_init(&r, p, len);
 	memset(m, 0, sizeof(*m));
-	m->seq = rb_u64(&r);
-	m->dest_inc = rb_u64(&r);
-	m->dest_id = rb_u64(&r);
-	m->msgid = rb_u32(&r);
-	m->timeout_ms = rb_u32(&r);
-	m->flags = rb_u8(&r);
-	m->has_reply = rb_u8(&r);
-	m->nrights = rb_u16(&r);
+	m->seq = rbuf_u64(&r);
+	m->dest_inc = rbuf_u64(&r);
+	m->dest_id = rbuf_u64(&r);
+	m->msgid = rbuf_u32(&r);
+	m->timeout_ms = rbuf_u32(&r);
+	m->flags = rbuf_u8(&r);
+	m->has_reply = rbuf_u8(&r);
+	m->nrights = rbuf_u16(&r);
 	if (r.bad || m->has_reply > 1 || (m->flags & ~RMSGF_DEST_SO) || m->nrights > RMSG_MAX_RIGHTS)
 		goto bad;
 	if (trailer_unpack(p + r.pos, len - r.pos, &used, &m->tr) < 0)
 		goto bad;
-	r.pos += used;
+	(void)rbuf_take(&r, used);	/* within len: trailer_unpack checked it */
 	if (m->has_reply) {
-		m->reply.right = rb_u8(&r);
-		rb_gid(&r, &m->reply.gid);
+		m->reply.right = rbuf_u8(&r);
+		rmsg_gid(&r, &m->reply.gid);
 		if (r.bad || !right_ok(m->reply.right))
 			goto bad;
 	}
 	if (m->nrights > 0 && (m->rights = calloc(m->nrights, sizeof(*m->rights))) == NULL)
 		goto bad;
 	for (i = 0; i < m->nrights; i++) {
-		m->rights[i].off = rb_u32(&r);
-		m->rights[i].right = rb_u8(&r);
-		rb_gid(&r, &m->rights[i].gid);
+		m->rights[i].off = rbuf_u32(&r);
+		m->rights[i].right = rbuf_u8(&r);
+		rmsg_gid(&r, &m->rights[i].gid);
 		if (r.bad || !right_ok(m->rights[i].right))
 			goto bad;
 	}
-	m->ilen = rb_u32(&r);
+	m->ilen = rbuf_u32(&r);
 	if (r.bad || m->ilen != len - r.pos || m->ilen > MX_BODY_MAX)
 		goto bad;
 	m->items = p + r.pos;
@@ -137,4 +108,89 @@ rmsg_free(struct rmsg *m)
 {
 	free(m->rights);
 	m->rights = NULL;
+}
+
+/* ---- the small frames ---- */
+
+int
+rmsg_ack(const uint8_t *p, size_t len, uint64_t *seq, uint32_t *status)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	*seq = rbuf_u64(&r);
+	*status = rbuf_u32(&r);
+	return rbuf_end(&r);
+}
+
+int
+rmsg_port_event(const uint8_t *p, size_t len, uint64_t *inc, uint64_t *id)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	*inc = rbuf_u64(&r);
+	*id = rbuf_u64(&r);
+	return rbuf_end(&r);
+}
+
+int
+rmsg_special_req(const uint8_t *p, size_t len, uint64_t *req, uint32_t *which)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	*req = rbuf_u64(&r);
+	*which = rbuf_u32(&r);
+	return rbuf_end(&r);
+}
+
+int
+rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, uint64_t *id)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	*req = rbuf_u64(&r);
+	*status = rbuf_u32(&r);
+	*id = rbuf_u64(&r);
+	return rbuf_end(&r);
+}
+
+int
+rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1])
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	rbuf_str(&r, name, MX_NAME_LEN_MAX + 1);
+	return rbuf_end(&r);
+}
+
+int
+rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	rbuf_str(&r, name, MX_NAME_LEN_MAX + 1);
+	rmsg_gid(&r, g);
+	return rbuf_end(&r);
+}
+
+int
+rmsg_here(const uint8_t *p, size_t len, uint16_t *port)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	*port = rbuf_u16(&r);
+	return rbuf_end(&r);
 }

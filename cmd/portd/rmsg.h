@@ -1,6 +1,6 @@
 /*
  * rmsg.h — the message frame between nodes (LF_MSG), decoded without
- * touching any port: every length and offset is checked here, so remote_msg.c
+ * touching any port: every length and offset is checked here, so node_msg.c
  * only maps what it is given. Kept apart so it can be fuzzed alone.
  */
 #ifndef PORTD_RMSG_H
@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "masix.h"
+#include "rbuf.h"
 
 #define RMSG_MAX_RIGHTS 1024
 #define RMSGF_DEST_SO 0x01	/* sent through a send-once right: never waits for room */
@@ -37,20 +38,6 @@ struct rmsg {
 	uint32_t ilen;
 };
 
-/* A bounds-checked reader: any short read sets bad and yields zeros. */
-struct rbuf {
-	const uint8_t *p;
-	size_t len, pos;
-	int bad;
-};
-const uint8_t *rb_take(struct rbuf *r, size_t n);
-uint8_t rb_u8(struct rbuf *r);
-uint16_t rb_u16(struct rbuf *r);
-uint32_t rb_u32(struct rbuf *r);
-uint64_t rb_u64(struct rbuf *r);
-void rb_str(struct rbuf *r, char *out, size_t outsz);	/* u8 length, bytes, no NUL inside */
-void rb_gid(struct rbuf *r, struct gid *g);
-
 /*
  * An LF_NODES payload: u16 n, then n times a node name and its "host:port"
  * (strings as rb_str reads them). each is called per entry, in order; 0,
@@ -58,6 +45,19 @@ void rb_gid(struct rbuf *r, struct gid *g);
  */
 int rmsg_nodes(const uint8_t *p, size_t len, void (*each)(const char *node, const char *addr, void *arg),
     void *arg);
+
+/*
+ * The small link frames, each decoded whole (a short frame or bytes left
+ * over are malformed): 0, or -1. Pure functions: nothing but the output is
+ * touched, so the fuzzer reaches every frame type.
+ */
+int rmsg_ack(const uint8_t *p, size_t len, uint64_t *seq, uint32_t *status);		/* LF_ACK */
+int rmsg_port_event(const uint8_t *p, size_t len, uint64_t *inc, uint64_t *id);	/* LF_DEAD, LF_SO_GONE */
+int rmsg_special_req(const uint8_t *p, size_t len, uint64_t *req, uint32_t *which);	/* LF_SPECIAL_REQ */
+int rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, uint64_t *id);
+int rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1]);		/* LF_QUERY */
+int rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g);	/* LF_ANSWER */
+int rmsg_here(const uint8_t *p, size_t len, uint16_t *port);				/* LF_HERE */
 
 /* 0, or -1 for a malformed frame (*m is then empty). seq is set as soon as it is read. */
 int rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m);

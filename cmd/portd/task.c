@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "log.h"
-#include "portd.h"
+#include "task.h"
 
 #define IN_DEFAULT	(64 * 1024)
 #define BIG_FRAME	(64 * 1024)	/* from here on a frame's buffer is handed over, not copied */
@@ -22,12 +22,21 @@ static LIST_HEAD(, task) tasks = LIST_HEAD_INITIALIZER(tasks);
 static LIST_HEAD(, task) zombies = LIST_HEAD_INITIALIZER(zombies);
 /* Tasks with output to write or epoll events to update: the loop visits only these. */
 static LIST_HEAD(, task) dirty = LIST_HEAD_INITIALIZER(dirty);
+/* Tasks resumed during this batch: their waiting frames are taken by tasks_flush(), not at once. */
+static LIST_HEAD(, task) runnable = LIST_HEAD_INITIALIZER(runnable);
 static uint64_t next_task_id;
+static struct task_conf task_conf;
+
 static int ntasks;
 
 static void task_io(struct ev_io *io, uint32_t revents);
 
-int task_count(void) { return ntasks; }
+
+void
+task_init(const struct task_conf *c)
+{
+	task_conf = *c;
+}
 
 static void
 task_dirty(struct task *t)
@@ -52,7 +61,7 @@ task_accept(int lfd)
 			close(fd);
 			continue;
 		}
-		if ((uint32_t)ntasks >= conf.max_tasks) {
+		if ((uint32_t)ntasks >= task_conf.max_tasks) {
 			log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
 			close(fd);
 			continue;
@@ -64,11 +73,12 @@ task_accept(int lfd)
 		t->uid = cred.uid;
 		t->gid = cred.gid;
 		t->pid = cred.pid;
+		ipc_space_init(&t->space, cred.uid, cred.gid, cred.pid);
 		TAILQ_INIT(&t->out);
 		LIST_INIT(&t->rsends);
 		t->io.cb = task_io;
 		t->io.arg = t;
-		if (ev_io_add(loop, &t->io, fd, EPOLLIN) < 0)
+		if (ev_io_add(task_conf.loop, &t->io, fd, EPOLLIN) < 0)
 			fatal("epoll");
 		LIST_INSERT_HEAD(&tasks, t, link);
 		ntasks++;
@@ -122,7 +132,7 @@ task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
 	size_t len = km->len;
 
 	if (t->closing) {
-		kmsg_unref(km);
+		ipc_kmsg_unref(km);
 		return;
 	}
 	/* Small bodies are copied next to their header; large ones are written from the message. */
@@ -132,7 +142,7 @@ task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
 		if (km->len > 0)
 			memcpy(s->buf + s->len + hlen, km->items, km->len);
 		s->len += hlen + km->len;
-		kmsg_unref(km);
+		ipc_kmsg_unref(km);
 	} else {
 		s = oseg_tail_room(t, hlen);
 		memcpy(s->buf + s->len, hdr, hlen);
@@ -149,7 +159,7 @@ static void
 oseg_free(struct oseg *s)
 {
 	if (s->km)
-		kmsg_unref(s->km);
+		ipc_kmsg_unref(s->km);
 	free(s->buf);
 	free(s);
 }
@@ -214,7 +224,7 @@ task_update_events(struct task *t)
 		ev |= EPOLLIN;
 	if (!TAILQ_EMPTY(&t->out))
 		ev |= EPOLLOUT;
-	ev_io_set(loop, &t->io, ev);
+	ev_io_set(task_conf.loop, &t->io, ev);
 }
 
 /* ---- input ---- */
@@ -253,7 +263,7 @@ process_frames(struct task *t)
 		}
 		if (h.len >= BIG_FRAME && off == 0 && t->inlen == need)
 			steal = t->in;
-		r = task_dispatch(t, &h, t->in + off + MX_FRAME_HDR, steal);
+		r = task_conf.dispatch(t, &h, t->in + off + MX_FRAME_HDR, steal);
 		if (r == 1) {
 			/* The buffer now belongs to a message. */
 			if ((t->in = malloc(IN_DEFAULT)) == NULL)
@@ -330,6 +340,11 @@ task_io(struct ev_io *io, uint32_t revents)
 	task_dirty(t);	/* stalls, mutes and writes change what to watch */
 }
 
+/*
+ * A send of ours ended: take frames again. Not here: this runs inside
+ * whatever completed the send (another task's request, a link's read
+ * handler, a timer), so the frames wait for the end of the batch.
+ */
 void
 task_resume(struct task *t)
 {
@@ -338,7 +353,32 @@ task_resume(struct task *t)
 	t->stalled = 0;
 	t->muted = 0;
 	task_dirty(t);
-	process_frames(t);
+	if (!t->runnable) {
+		t->runnable = 1;
+		LIST_INSERT_HEAD(&runnable, t, rlink);
+	}
+}
+
+/*
+ * Flow control, all of it here: a task is stalled while a send of its own
+ * waits (a full local queue, an RPC to another node, or a full window of
+ * plain sends to other nodes); muted once input arrives meanwhile.
+ */
+void
+task_stall(struct task *t, int window)
+{
+	t->stalled = 1;
+	if (window)
+		t->rwindow = 1;
+}
+
+void
+task_send_ended(struct task *t, int stalled)
+{
+	if (stalled || t->rwindow) {
+		t->rwindow = 0;
+		task_resume(t);
+	}
 }
 
 /* ---- closing ---- */
@@ -352,15 +392,17 @@ task_close(struct task *t, const char *why)
 		log_warnx("task %llu (pid %d): %s", (unsigned long long)t->id, (int)t->pid, why);
 	log_debug("task %llu: closed", (unsigned long long)t->id);
 	t->closing = 1;
-	ev_io_del(loop, &t->io);
+	ev_io_del(task_conf.loop, &t->io);
 	close(t->io.fd);
 	t->io.fd = -1;
 	LIST_REMOVE(t, link);
 	ntasks--;
-	psend_cancel(t);
-	remote_task_gone(t);
-	/* Its rights die with it: ports it received on die, send-once rights notify. */
-	space_destroy(t);
+	if (t->runnable) {
+		LIST_REMOVE(t, rlink);
+		t->runnable = 0;
+	}
+	t->space.closing = 1;
+	task_conf.closed(t);
 	LIST_INSERT_HEAD(&zombies, t, link);
 }
 
@@ -384,18 +426,26 @@ tasks_flush(void *arg)
 	struct task *t;
 
 	(void)arg;
-	/* Pop until empty: closing one task may give others output. */
-	while ((t = LIST_FIRST(&dirty)) != NULL) {
-		LIST_REMOVE(t, dlink);
-		t->dirty = 0;
-		if (t->closing)
-			continue;
-		if (!TAILQ_EMPTY(&t->out) && task_flush(t) < 0) {
-			task_close(t, NULL);
-			continue;
+	do {
+		/* Resumed tasks take their waiting frames: this may resume others. */
+		while ((t = LIST_FIRST(&runnable)) != NULL) {
+			LIST_REMOVE(t, rlink);
+			t->runnable = 0;
+			process_frames(t);
 		}
-		task_update_events(t);
-	}
+		/* Pop until empty: closing one task may give others output. */
+		while ((t = LIST_FIRST(&dirty)) != NULL) {
+			LIST_REMOVE(t, dlink);
+			t->dirty = 0;
+			if (t->closing)
+				continue;
+			if (!TAILQ_EMPTY(&t->out) && task_flush(t) < 0) {
+				task_close(t, NULL);
+				continue;
+			}
+			task_update_events(t);
+		}
+	} while (!LIST_EMPTY(&runnable));
 	while ((t = LIST_FIRST(&zombies)) != NULL) {
 		LIST_REMOVE(t, link);
 		task_free(t);

@@ -1,8 +1,10 @@
 /*
  * linkmsg.c — libFuzzer harness for what a node reads from another node:
  * link frames (header, length, type) and the message frame inside
- * (rmsg_decode: trailer, global ids, rights table against the body), and
- * the node list linked nodes exchange (rmsg_nodes).
+ * (rmsg_decode: trailer, global ids, rights table against the body), the
+ * node list linked nodes exchange (rmsg_nodes), and every other frame type's
+ * decoder (ACK, DEAD, SO_GONE, SPECIAL_REQ/ANS, QUERY, ANSWER, HERE; the
+ * broadcast payloads use the last three too).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,24 +24,45 @@ node_seen(const char *node, const char *addr, void *arg)
 	++*(size_t *)arg;
 }
 
+/* Every decoder on one payload; each must leave its strings NUL-terminated and bounded. */
+static void
+decode_all(const uint8_t *p, size_t n)
+{
+	char name[MX_NAME_LEN_MAX + 1];
+	struct gid g;
+	uint64_t a, b;
+	uint32_t st;
+	uint16_t port;
+	size_t seen = 0;
+	struct rmsg m;
+
+	if (rmsg_decode(p, n, &m) == 0)
+		rmsg_free(&m);
+	(void)rmsg_nodes(p, n, node_seen, &seen);
+	(void)rmsg_ack(p, n, &a, &st);
+	(void)rmsg_port_event(p, n, &a, &b);
+	(void)rmsg_special_req(p, n, &a, &st);
+	(void)rmsg_special_ans(p, n, &a, &st, &b);
+	(void)rmsg_here(p, n, &port);
+	if (rmsg_query(p, n, name) == 0 && strlen(name) > MX_NAME_LEN_MAX)
+		abort();
+	if (rmsg_answer(p, n, name, &g) == 0 && (strlen(name) > MX_NAME_LEN_MAX || strlen(g.node) > MX_NODE_MAX))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct link_inbuf b = { (uint8_t *)data, size, size };
-	struct rmsg m;
 	const uint8_t *body;
 	uint32_t len;
 	uint8_t type;
 	size_t off = 0;
 	char why[128];
-	size_t seen = 0;
 
-	/* The same bytes as a message body on its own, as a node list, then as a stream of frames. */
-	if (rmsg_decode(data, size, &m) == 0)
-		rmsg_free(&m);
-	(void)rmsg_nodes(data, size, node_seen, &seen);
+	/* The same bytes as one payload of every type, then as a stream of frames. */
+	decode_all(data, size);
 	while (link_frame_next(&b, &off, &type, &body, &len, why, sizeof(why)) == 1)
-		if (rmsg_decode(body, len, &m) == 0)
-			rmsg_free(&m);
+		decode_all(body, len);
 	return 0;
 }

@@ -650,6 +650,81 @@ sc_move_recv_remote(const char *target)
 	return 0;
 }
 
+/*
+ * Items that name one right twice, where an earlier one consumes what a
+ * later one (or the reply) needs: refused whole with BADNAME, and the
+ * sender's space is as it was (issue: such a message crashed portd).
+ */
+static const char *
+same_right_send(struct mx_conn *c, mx_name_t dest, mx_name_t n1, int d1, mx_name_t n2, int d2,
+    int as_reply)
+{
+	struct mx_msg *m = text_msg(dest, "same right twice");
+	int r;
+
+	CHECK(mx_msg_add_port(m, n1, (enum mx_disp)d1));
+	if (as_reply) {
+		m->reply = n2;
+		m->reply_disp = (uint8_t)d2;
+	} else {
+		CHECK(mx_msg_add_port(m, n2, (enum mx_disp)d2));
+	}
+	r = masix_send(c, m, 2000);
+	mx_msg_free(m);
+	return mx_strerror(r);
+}
+
+static int
+sc_same_right(void)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t pa, x, x2, q, db;
+	struct mx_msg *m, *in;
+	struct mx_item it;
+	int r, n;
+
+	CHECK(masix_port_alloc(a, &pa));
+	CHECK(masix_register(a, "t.same", pa));
+	CHECK(masix_lookup(b, "t.same", 0, &x));	/* b: one send reference to a's port */
+	CHECK(masix_port_alloc(b, &db));		/* b's own destination */
+	CHECK(masix_port_alloc(b, &q));		/* a receive right, no send right */
+	printf("move-send then copy-send: %s\n",
+	    same_right_send(b, db, x, MX_DISP_MOVE_SEND, x, MX_DISP_COPY_SEND, 0));
+	printf("copy-send then move-send: %s\n",
+	    same_right_send(b, db, x, MX_DISP_COPY_SEND, x, MX_DISP_MOVE_SEND, 0));
+	printf("move-send, reply copy-send: %s\n",
+	    same_right_send(b, db, x, MX_DISP_MOVE_SEND, x, MX_DISP_COPY_SEND, 1));
+	printf("move-receive then make-send: %s\n",
+	    same_right_send(b, db, q, MX_DISP_MOVE_RECEIVE, q, MX_DISP_MAKE_SEND, 0));
+	printf("move-receive then make-send-once: %s\n",
+	    same_right_send(b, db, q, MX_DISP_MOVE_RECEIVE, q, MX_DISP_MAKE_SEND_ONCE, 0));
+	printf("move-receive, reply make-send-once: %s\n",
+	    same_right_send(b, db, q, MX_DISP_MOVE_RECEIVE, q, MX_DISP_MAKE_SEND_ONCE, 1));
+	/* Nothing moved: b still sends through x and still receives on q. */
+	m = text_msg(x, "x still works");
+	printf("send through x: %s\n", mx_strerror(masix_send(b, m, 2000)));
+	mx_msg_free(m);
+	CHECK(masix_recv(a, pa, 2000, &in));
+	print_body("a got", in);
+	mx_msg_free(in);
+	r = masix_recv(b, q, 0, &in);
+	printf("receive on q: %s\n", mx_strerror(r));
+	r = masix_recv(b, db, 0, &in);
+	printf("receive on b's port: %s\n", mx_strerror(r));
+	/* With two references the same pair is fine. */
+	CHECK(masix_lookup(b, "t.same", 0, &x2));
+	printf("second lookup, same name: %s\n", x2 == x ? "yes" : "no");
+	printf("two references, move-send then copy-send: %s\n",
+	    same_right_send(b, x, x, MX_DISP_MOVE_SEND, x, MX_DISP_COPY_SEND, 0));
+	CHECK(masix_recv(a, pa, 2000, &in));
+	CHECK(mx_msg_get_bytes(in, &(const uint8_t *){0}, &(size_t){0}));
+	for (n = 0; mx_msg_next(in, &it) > 0; n++)
+		;
+	printf("a got %d rights\n", n);
+	mx_msg_free(in);
+	return 0;
+}
+
 /* Wait until portd answers on its socket. */
 static int
 sc_wait_socket(void)
@@ -674,7 +749,7 @@ usage(void)
 	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
 	    "fifo N|fifo-send NAME N TIMEOUT_MS|fifo-recv NAME QLIMIT DELAY_MS [IDLE_MS [MAX]]|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
 	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|forward NAME TARGET COUNT|\n"
-	    "       serve NAME COUNT DELAY_MS|move-recv-remote TARGET|garbage|wait-socket\n");
+	    "       serve NAME COUNT DELAY_MS|move-recv-remote TARGET|garbage|same-right|wait-socket\n");
 	exit(64);
 }
 
@@ -730,6 +805,8 @@ main(int argc, char **argv)
 		return sc_wait_socket();
 	if (strcmp(sc, "garbage") == 0)
 		return sc_garbage();
+	if (strcmp(sc, "same-right") == 0)
+		return sc_same_right();
 	usage();
 	return 64;
 }

@@ -1,22 +1,30 @@
-/* space.c — a task's port name space: names to rights, and back. */
+/* ipc_space.c — a task's port name space: names to rights, and back. */
 #include <stdlib.h>
+#include "ipc_int.h"
 #include "log.h"
-#include "portd.h"
+
+void
+ipc_space_init(struct ipc_space *s, uid_t uid, gid_t gid, pid_t pid)
+{
+	s->uid = uid;
+	s->gid = gid;
+	s->pid = pid;
+}
 
 struct entry *
-space_lookup(struct task *t, mx_name_t name)
+ipc_space_lookup(struct ipc_space *t, mx_name_t name)
 {
 	return map_get(&t->names, name);
 }
 
 struct entry *
-space_find_port(struct task *t, struct port *p)
+ipc_space_find_port(struct ipc_space *t, struct port *p)
 {
 	return map_get(&t->byport, p->id);
 }
 
 static struct entry *
-entry_new(struct task *t, struct port *p)
+entry_new(struct ipc_space *t, struct port *p)
 {
 	struct entry *e = calloc(1, sizeof(*e));
 
@@ -34,14 +42,14 @@ entry_new(struct task *t, struct port *p)
 }
 
 int
-space_insert(struct task *t, struct port *p, uint8_t right, mx_name_t *out)
+ipc_space_insert(struct ipc_space *t, struct port *p, uint8_t right, mx_name_t *out)
 {
 	struct entry *e = NULL;
 
 	if (right != MX_RIGHT_SEND_ONCE)
-		e = space_find_port(t, p);
+		e = ipc_space_find_port(t, p);
 	if (e != NULL) {
-		port_unref(p);	/* the entry already holds one */
+		ipc_port_unref(p);	/* the entry already holds one */
 	} else {
 		e = entry_new(t, p);
 		if (right != MX_RIGHT_SEND_ONCE && map_put(&t->byport, p->id, e) < 0)
@@ -65,54 +73,37 @@ space_insert(struct task *t, struct port *p, uint8_t right, mx_name_t *out)
 }
 
 static void
-entry_remove(struct task *t, struct entry *e)
+entry_remove(struct ipc_space *t, struct entry *e)
 {
 	map_del(&t->names, e->name);
 	if (map_get(&t->byport, e->port->id) == e)
 		map_del(&t->byport, e->port->id);
 	t->nentries--;
-	port_unref(e->port);
+	ipc_port_unref(e->port);
 	free(e);
 }
 
-/* A send-once right that dies unused tells its port that no reply will come. */
-static void
-so_destroyed(struct port *p)
-{
-	struct kmsg *km;
-
-	if (p->dead)
-		return;
-	if (p->rnode != NULL) {
-		remote_so_gone(p);	/* its home node sends the notice */
-		return;
-	}
-	km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
-	if (port_enqueue(p, km, 1) < 0)
-		kmsg_destroy(km, 0);
-}
-
 void
-space_drop(struct task *t, struct entry *e)
+ipc_space_drop(struct ipc_space *t, struct entry *e)
 {
 	struct port *p = e->port;
 
-	port_ref(p);
+	ipc_port_ref(p);
 	if (e->so)
-		so_destroyed(p);
+		ipc_kmsg_no_reply(p);
 	if (e->recv) {
 		p->receiver = NULL;
-		port_destroy(p);
+		ipc_port_destroy(p);
 	}
 	entry_remove(t, e);
-	port_unref(p);
+	ipc_port_unref(p);
 }
 
 void
-space_release_send(struct task *t, struct entry *e)
+ipc_space_release_send(struct ipc_space *t, struct entry *e)
 {
 	if (e->so || e->port->dead) {
-		space_drop(t, e);
+		ipc_space_drop(t, e);
 		return;
 	}
 	if (e->srefs > 0)
@@ -122,7 +113,7 @@ space_release_send(struct task *t, struct entry *e)
 }
 
 void
-space_destroy(struct task *t)
+ipc_space_destroy(struct ipc_space *t)
 {
 	struct entry **all;
 	size_t i = 0, nrecv = 0, nother = 0, cap = t->names.count;
@@ -131,7 +122,7 @@ space_destroy(struct task *t)
 
 	if (cap > 0) {
 		if ((all = calloc(cap, sizeof(*all))) == NULL)
-			fatal("space_destroy");
+			fatal("ipc_space_destroy");
 		/*
 		 * Collect first, receive rights at the front: their ports die
 		 * before our send-once rights are dropped, so those do not
@@ -145,9 +136,9 @@ space_destroy(struct task *t)
 				all[cap - ++nother] = e;
 		}
 		for (i = 0; i < nrecv; i++)
-			space_drop(t, all[i]);
+			ipc_space_drop(t, all[i]);
 		for (i = cap - nother; i < cap; i++)
-			space_drop(t, all[i]);
+			ipc_space_drop(t, all[i]);
 		free(all);
 	}
 	map_free(&t->names);

@@ -1,17 +1,20 @@
 /*
- * remote_int.h — what remote.c (nodes, ids, deaths, specials, link
- * callbacks), remote_msg.c (messages to and from proxies) and
- * remote_names.c (name resolution, keysrv notices, broadcast) share. Not
- * for the rest of portd, which uses portd.h.
+ * node_int.h — what the node layer's files share: node_peer.c (the table
+ * of nodes, frames and ACKs, global ids), node_msg.c (messages to and from
+ * proxies), node_names.c (name resolution, keysrv notices, broadcast) and
+ * node.c (init, link callbacks, deaths, specials). Not for the rest of
+ * portd, which uses node.h.
  */
-#ifndef PORTD_REMOTE_INT_H
-#define PORTD_REMOTE_INT_H
+#ifndef PORTD_NODE_INT_H
+#define PORTD_NODE_INT_H
 
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 #include "link.h"
-#include "portd.h"
+#include "log.h"
+#include "node.h"
+#include "task.h"
 #include "rmsg.h"
 
 /* Frame types on a link (1..99 are ours, the link layer keeps 100 and up). */
@@ -76,11 +79,20 @@ struct rsend {
 	uint8_t op;
 	mx_name_t rpc_reply;
 	uint32_t rpc_timeout;
+	node_done_fn *done;		/* how it ends for the task: the request layer's */
+};
+
+/* A message from another node waiting for room in a full queue here. */
+struct node_psend {
+	struct psend ps;		/* first: the core hands back &ps */
+	struct rnode *rn;		/* ACKed there when it ends */
+	uint64_t seq;
 };
 
 struct rspecial {
 	struct task *task;
 	uint32_t frame_id;
+	node_special_fn *done;	/* the request layer's */
 };
 
 /* Building a frame. */
@@ -127,33 +139,37 @@ wb_gid(struct wbuf *w, const struct gid *g)
 }
 
 LIST_HEAD(rnodelist, rnode);
-extern struct rnodelist rnodes;
-extern int have_links, have_bcast;
+/* The node layer's state, one for the layer (node_peer.c). */
+struct node_peers {
+	struct rnodelist list;		/* every node we know of */
+	struct node_conf *conf;		/* the settings node_init() was given */
+	struct ev_loop *loop;
+	int have_links, have_bcast;	/* the transports started */
+};
+extern struct node_peers node_peers;
 
-/* remote.c */
-struct rnode *rnode_get(const char *name, int create);
-void rnode_reset(struct rnode *rn, const char *why);
-void ack_later(struct rnode *rn, uint64_t seq);
-int send_frame(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
-void deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right);
-void notify_no_reply(struct port *p);
-void gid_of(struct port *p, struct gid *g);
-struct port *import(const struct gid *g);
+/* node_peer.c */
+struct rnode *node_peer_get(const char *name, int create);
+void node_peer_reset(struct rnode *rn, const char *why);
+void node_peer_ack_later(struct rnode *rn, uint64_t seq);
+int node_peer_send(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
+void node_peer_gid(struct port *p, struct gid *g);
+struct port *node_peer_import(const struct gid *g);
 
-/* remote_msg.c */
-void rnode_fail_pending(struct rnode *rn);
-void on_msg(struct rnode *rn, struct rbuf *r);
-void on_ack(struct rnode *rn, struct rbuf *r);
+/* node_msg.c */
+void node_msg_fail_pending(struct rnode *rn);
+void node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n);
+void node_msg_on_ack(struct rnode *rn, const uint8_t *p, size_t n);
 
-/* remote_names.c */
-void on_query(struct rnode *rn, const uint8_t *p, size_t n);
-void on_answer(struct rnode *rn, const uint8_t *p, size_t n);
-void tell_keysrv(struct link *l, const char *node);
-void bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
+/* node_names.c */
+void node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_tell_keysrv(struct link *l, const char *node);
+void node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from);
-void announce(struct ev_timer *tm);
-void here_send(struct rnode *rn);
-void on_here(struct rnode *rn, const uint8_t *p, size_t n);
-void on_nodes(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_announce(struct ev_timer *tm);
+void node_names_here_send(struct rnode *rn);
+void node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_on_nodes(struct rnode *rn, const uint8_t *p, size_t n);
 
 #endif

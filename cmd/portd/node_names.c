@@ -1,5 +1,5 @@
 /*
- * remote_names.c — name resolution between nodes (the Masix paper's
+ * node_names.c — name resolution between nodes (the Masix paper's
  * protocol): questions and answers over the links and by signed broadcast,
  * handed to namesrv; how nodes find each other (broadcast announcements,
  * and linked nodes telling each other where the others listen); keysrv
@@ -13,18 +13,48 @@
 #include "keys.h"
 #include "log.h"
 #include "names.h"
-#include "remote_int.h"
+#include "node_int.h"
+
+/* A notice from portd itself, with items built by the caller. */
+static void
+deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
+{
+	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
+	struct mx_item it;
+	size_t pos = 0;
+
+	km->len = (uint32_t)items->len;
+	if ((km->mem = malloc(items->len ? items->len : 1)) == NULL)
+		fatal("kmsg");
+	memcpy(km->mem, items->items, items->len);
+	km->items = km->mem;
+	if (right != NULL) {
+		/* The one PORT item carries it. */
+		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
+			fatal("kmsg");
+		while (items_next(km->items, km->len, &pos, &it) > 0) {
+			if (it.type == MX_ITEM_PORT) {
+				km->rights[0] = (struct kright){ right, MX_RIGHT_SEND,
+				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
+				km->nrights = 1;
+			}
+		}
+	}
+	if (ipc_port_enqueue(dest, km, 1) < 0)
+		ipc_kmsg_destroy(km, 0);
+}
+
 
 /* Hand a name-resolution question or answer to our namesrv. */
 static void
 to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *right)
 {
-	struct port *ns = special_get(MX_SPECIAL_NAME);
+	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	struct mx_msg *m;
 
 	if (ns == NULL || ns->dead || !mx_name_valid(name)) {
 		if (right)
-			port_unref(right);
+			ipc_port_unref(right);
 		return;
 	}
 	if ((m = mx_msg_new(msgid)) == NULL)
@@ -38,13 +68,11 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 }
 
 void
-on_query(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
 	char name[MX_NAME_LEN_MAX + 1];
 
-	rb_str(&r, name, sizeof(name));
-	if (r.bad || r.pos != n) {
+	if (rmsg_query(p, n, name) < 0) {
 		log_warnx("node %s: malformed name query", rn->name);
 		return;
 	}
@@ -52,26 +80,23 @@ on_query(struct rnode *rn, const uint8_t *p, size_t n)
 }
 
 void
-on_answer(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
 	char name[MX_NAME_LEN_MAX + 1];
 	struct gid g;
 
-	rb_str(&r, name, sizeof(name));
-	rb_gid(&r, &g);
-	if (r.bad || r.pos != n || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
+	if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
 		log_warnx("node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_ANSWER, name, rn->name, import(&g));
+	to_namesrv(NS_NET_ANSWER, name, rn->name, node_peer_import(&g));
 }
 
 /* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
 void
-tell_keysrv(struct link *l, const char *node)
+node_names_tell_keysrv(struct link *l, const char *node)
 {
-	struct port *ks = special_get(MX_SPECIAL_KEY);
+	struct port *ks = ipc_port_special_get(MX_SPECIAL_KEY);
 	struct mx_msg *m;
 	size_t len;
 	char *pem;
@@ -79,7 +104,7 @@ tell_keysrv(struct link *l, const char *node)
 	if (ks == NULL || ks->dead || (pem = link_peer_cert_pem(l, &len)) == NULL)
 		return;
 	if ((m = mx_msg_new(KS_PEER_LINKED)) == NULL)
-		fatal("tell_keysrv");
+		fatal("node_names_tell_keysrv");
 	mx_msg_add_bytes(m, pem, len);
 	mx_msg_add_string(m, node);
 	deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
@@ -89,97 +114,92 @@ tell_keysrv(struct link *l, const char *node)
 
 /* keysrv (re)started: tell it of every node linked now. */
 void
-remote_keysrv_ready(void)
+node_names_keysrv_ready(void)
 {
 	struct rnode *rn;
 
-	LIST_FOREACH(rn, &rnodes, link)
+	LIST_FOREACH(rn, &node_peers.list, link)
 		if (rn->lk != NULL)
-			tell_keysrv(rn->lk, rn->name);
+			node_names_tell_keysrv(rn->lk, rn->name);
 }
 
 void
-bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
+node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from)
 {
-	struct rnode *rn = rnode_get(node, 1);
-	char host[INET_ADDRSTRLEN];
+	struct rnode *rn = node_peer_get(node, 1);
+	char host[INET_ADDRSTRLEN], name[MX_NAME_LEN_MAX + 1];
+	uint16_t port;
+	struct gid g;
 
-	if (type == BCAST_ANNOUNCE && n == 2 && inet_ntop(AF_INET, &from->sin_addr, host, sizeof(host))) {
-		snprintf(rn->addr, sizeof(rn->addr), "%s:%u", host, get_u16(p));
-		if (rn->lk == NULL && have_links)
+	/* The payloads are those of LF_HERE, LF_QUERY and LF_ANSWER: the same decoders. */
+	if (type == BCAST_ANNOUNCE && rmsg_here(p, n, &port) == 0 &&
+	    inet_ntop(AF_INET, &from->sin_addr, host, sizeof(host))) {
+		snprintf(rn->addr, sizeof(rn->addr), "%s:%u", host, port);
+		if (rn->lk == NULL && node_peers.have_links)
 			links_connect(node, rn->addr);
 		return;
 	}
 	if (type == BCAST_QUERY) {
-		struct rbuf r = { p, n, 0, 0 };
-		char name[MX_NAME_LEN_MAX + 1];
-		rb_str(&r, name, sizeof(name));
-		if (!r.bad && r.pos == n && rn->lk == NULL)	/* linked nodes ask over the link */
+		if (rmsg_query(p, n, name) == 0 && rn->lk == NULL)	/* linked nodes ask over the link */
 			to_namesrv(NS_NET_QUERY, name, node, NULL);
 	} else if (type == BCAST_ANSWER && rn->lk == NULL) {
 		/* Linked nodes answer over the link; this one is not linked yet: link, and take the answer. */
-		struct rbuf r = { p, n, 0, 0 };
-		char name[MX_NAME_LEN_MAX + 1];
-		struct gid g;
-
-		rb_str(&r, name, sizeof(name));
-		rb_gid(&r, &g);
-		if (r.bad || r.pos != n || strcmp(g.node, node) != 0 || g.inc != inc)
+		if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, node) != 0 || g.inc != inc)
 			return;
 		if (rn->inc != 0 && rn->inc != inc)
-			rnode_reset(rn, "restarted");
+			node_peer_reset(rn, "restarted");
 		rn->inc = inc;
-		if (rn->addr[0] != '\0' && have_links)
+		if (rn->addr[0] != '\0' && node_peers.have_links)
 			links_connect(node, rn->addr);
-		to_namesrv(NS_NET_ANSWER, name, node, import(&g));
+		to_namesrv(NS_NET_ANSWER, name, node, node_peer_import(&g));
 	}
 }
 
-int
-remote_peer_count(void)
+static int
+node_names_peer_count(void)
 {
 	struct rnode *rn;
 	int n = 0;
 
-	LIST_FOREACH(rn, &rnodes, link)
+	LIST_FOREACH(rn, &node_peers.list, link)
 		n += rn->lk != NULL;
-	return n + have_bcast;
+	return n + node_peers.have_bcast;
 }
 
 int
-remote_net_query(struct task *t, const char *name)
+node_names_query(struct task *t, const char *name)
 {
 	struct rnode *rn;
 	struct wbuf w = { 0 };
 
 	(void)t;
 	wb_str(&w, name);
-	LIST_FOREACH(rn, &rnodes, link)
-		send_frame(rn, LF_QUERY, &w, NULL, 0);
-	if (have_bcast)
+	LIST_FOREACH(rn, &node_peers.list, link)
+		node_peer_send(rn, LF_QUERY, &w, NULL, 0);
+	if (node_peers.have_bcast)
 		bcast_send(BCAST_QUERY, w.p, w.len);
 	free(w.p);
-	return remote_peer_count();
+	return node_names_peer_count();
 }
 
 int
-remote_net_answer(struct task *t, const char *name, mx_name_t right)
+node_names_answer(struct task *t, const char *name, mx_name_t right)
 {
-	struct entry *e = space_lookup(t, right);
+	struct entry *e = ipc_space_lookup(&t->space, right);
 	struct rnode *rn;
 	struct wbuf w = { 0 };
 	struct gid g;
 
 	if (e == NULL || e->port->rnode != NULL || e->port->dead)
 		return -MX_ERR_BADNAME;
-	gid_of(e->port, &g);
+	node_peer_gid(e->port, &g);
 	wb_str(&w, name);
 	wb_gid(&w, &g);
 	/* The owner tells every node it can reach, so they all cache the answer. */
-	LIST_FOREACH(rn, &rnodes, link)
-		send_frame(rn, LF_ANSWER, &w, NULL, 0);
-	if (have_bcast)
+	LIST_FOREACH(rn, &node_peers.list, link)
+		node_peer_send(rn, LF_ANSWER, &w, NULL, 0);
+	if (node_peers.have_bcast)
 		bcast_send(BCAST_ANSWER, w.p, w.len);
 	free(w.p);
 	return 0;
@@ -189,13 +209,13 @@ remote_net_answer(struct task *t, const char *name, mx_name_t right)
 static unsigned
 listen_port(void)
 {
-	const char *colon = conf.nlistens > 0 ? strrchr(conf.listens[0], ':') : NULL;
+	const char *colon = node_peers.conf->nlistens > 0 ? strrchr(node_peers.conf->listens[0], ':') : NULL;
 
 	return colon ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
 }
 
 void
-announce(struct ev_timer *tm)
+node_names_announce(struct ev_timer *tm)
 {
 	static uint8_t b[2];
 	/* Nodes that hear us dial the port of our first listen line. */
@@ -203,7 +223,7 @@ announce(struct ev_timer *tm)
 
 	put_u16(b, (uint16_t)(port ? port : LINK_DEFAULT_PORT));
 	bcast_send(BCAST_ANNOUNCE, b, sizeof(b));
-	ev_timer_arm(loop, tm, ev_now() + 10000);
+	ev_timer_arm(node_peers.loop, tm, ev_now() + 10000);
 }
 
 /*
@@ -219,12 +239,12 @@ announce(struct ev_timer *tm)
 #define NODES_MAX 256		/* entries in one LF_NODES */
 
 void
-here_send(struct rnode *rn)
+node_names_here_send(struct rnode *rn)
 {
 	struct wbuf w = { 0 };
 
 	wb_u16(&w, (uint16_t)listen_port());
-	send_frame(rn, LF_HERE, &w, NULL, 0);
+	node_peer_send(rn, LF_HERE, &w, NULL, 0);
 	free(w.p);
 }
 
@@ -238,7 +258,7 @@ nodes_send(struct rnode *to, struct rnode *about)
 
 	wb_u16(&w, 0);
 	if (to != NULL) {
-		LIST_FOREACH(rn, &rnodes, link) {
+		LIST_FOREACH(rn, &node_peers.list, link) {
 			if (rn == to || rn->lk == NULL || rn->addr[0] == '\0' || n == NODES_MAX)
 				continue;
 			wb_str(&w, rn->name);
@@ -253,23 +273,22 @@ nodes_send(struct rnode *to, struct rnode *about)
 	put_u16(w.p, n);
 	if (to != NULL) {
 		if (n > 0)
-			send_frame(to, LF_NODES, &w, NULL, 0);
+			node_peer_send(to, LF_NODES, &w, NULL, 0);
 	} else {
-		LIST_FOREACH(dst, &rnodes, link)
+		LIST_FOREACH(dst, &node_peers.list, link)
 			if (dst != about && dst->lk != NULL)
-				send_frame(dst, LF_NODES, &w, NULL, 0);
+				node_peer_send(dst, LF_NODES, &w, NULL, 0);
 	}
 	free(w.p);
 }
 
 void
-on_here(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	struct rbuf r = { p, n, 0, 0 };
-	uint16_t port = rb_u16(&r);
+	uint16_t port;
 	const char *from = link_addr(rn->lk), *colon = strrchr(from, ':');
 
-	if (r.bad || r.pos != n) {
+	if (rmsg_here(p, n, &port) < 0) {
 		log_warnx("node %s: malformed HERE frame", rn->name);
 		return;
 	}
@@ -289,18 +308,18 @@ node_heard(const char *name, const char *addr, void *arg)
 	char why[128];
 
 	(void)arg;
-	if (strcmp(name, conf.node) == 0 || !crypto_node_name_valid(name) ||
+	if (strcmp(name, node_peers.conf->node) == 0 || !crypto_node_name_valid(name) ||
 	    link_addr_check(addr, -1, why, sizeof(why)) < 0)
 		return;
-	if ((o = rnode_get(name, 0)) != NULL && o->lk != NULL)
+	if ((o = node_peer_get(name, 0)) != NULL && o->lk != NULL)
 		return;
 	/* The node's certificate must carry that name, or the link is refused. */
-	if (have_links)
+	if (node_peers.have_links)
 		links_connect(name, addr);
 }
 
 void
-on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
+node_names_on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	if (rmsg_nodes(p, n, node_heard, NULL) < 0)
 		log_warnx("node %s: malformed NODES frame", rn->name);

@@ -1,5 +1,5 @@
 /*
- * remote_msg.c — messages to and from proxy ports: a send to a proxy goes
+ * node_msg.c — messages to and from proxy ports: a send to a proxy goes
  * over the link and completes on the other node's ACK (up to RSEND_WINDOW
  * plain sends pipelined per task); a message from a link is queued here
  * and ACKed, at once or riding with the next frame the other way.
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "log.h"
-#include "remote_int.h"
+#include "node_int.h"
 
 /* The task no longer waits for rs. */
 static void
@@ -20,7 +20,7 @@ rsend_detach(struct rsend *rs)
 
 /* Fail what waits on the link. */
 void
-rnode_fail_pending(struct rnode *rn)
+node_msg_fail_pending(struct rnode *rn)
 {
 	size_t i = 0;
 	uint64_t k;
@@ -31,13 +31,9 @@ rnode_fail_pending(struct rnode *rn)
 		struct task *t = rs->task;
 		if (t != NULL) {
 			rsend_detach(rs);
-			task_reply(t, rs->op, rs->frame_id, MX_ERR_NODEDOWN, NULL, 0);
-			if (rs->stalls || t->rwindow) {
-				t->rwindow = 0;
-				task_resume(t);
-			}
+			rs->done(t, rs->op, rs->frame_id, MX_ERR_NODEDOWN, rs->rpc_reply, rs->rpc_timeout, rs->stalls);
 		}
-		port_unref(rs->dest);
+		ipc_port_unref(rs->dest);
 		free(rs);
 	}
 	map_free(&rn->pending);
@@ -45,15 +41,15 @@ rnode_fail_pending(struct rnode *rn)
 	while (map_iter(&rn->specials, &i, &k, &v)) {
 		struct rspecial *sp = v;
 		if (sp->task != NULL)
-			task_reply(sp->task, MX_OP_SPECIAL_GET, sp->frame_id, MX_ERR_NODEDOWN, NULL, 0);
+			sp->done(sp->task, sp->frame_id, MX_ERR_NODEDOWN, NULL);
 		free(sp);
 	}
 	map_free(&rn->specials);
 }
 
 int
-remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
-    mx_name_t rpc_reply, uint32_t rpc_timeout)
+node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int dest_so, uint32_t timeout_ms,
+    mx_name_t rpc_reply, uint32_t rpc_timeout, node_done_fn *done)
 {
 	static struct wbuf w;	/* kept between messages: no malloc per send */
 	struct port *dest = km->dest;
@@ -66,14 +62,14 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	int r = 0;
 
 	if (rn->lk == NULL) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
 	for (i = 0; i < km->nrights; i++)
 		if (km->rights[i].right == MX_RIGHT_RECEIVE)
 			r = -MX_ERR_NOTSUP;
 	if (r < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		return r;
 	}
 	seq = ++rn->next_seq;
@@ -91,18 +87,18 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 	w.len += tl;
 	if (km->reply.port != NULL) {
 		wb_u8(&w, km->reply.right);
-		gid_of(km->reply.port, &g);
+		node_peer_gid(km->reply.port, &g);
 		wb_gid(&w, &g);
 	}
 	for (i = 0; i < km->nrights; i++) {
 		wb_u32(&w, km->rights[i].off);
 		wb_u8(&w, km->rights[i].right);
-		gid_of(km->rights[i].port, &g);
+		node_peer_gid(km->rights[i].port, &g);
 		wb_gid(&w, &g);
 	}
 	wb_u32(&w, km->len);
-	if (send_frame(rn, LF_MSG, &w, km->items, km->len) < 0) {
-		kmsg_destroy(km, 0);
+	if (node_peer_send(rn, LF_MSG, &w, km->items, km->len) < 0) {
+		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
 	}
 	/* Send-once rights to our ports now live there: count them, for if it dies. */
@@ -115,7 +111,7 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 			if ((se = calloc(1, sizeof(*se))) == NULL)
 				fatal("soexp");
 			se->p = kr->port;
-			port_ref(se->p);
+			ipc_port_ref(se->p);
 			if (map_put(&rn->soexp, kr->port->id, se) < 0)
 				fatal("soexp");
 		}
@@ -125,67 +121,53 @@ remote_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int d
 		fatal("rsend");
 	rs->task = t;
 	rs->dest = dest;
-	port_ref(dest);
+	ipc_port_ref(dest);
 	rs->frame_id = h->id;
 	rs->op = h->type;
 	rs->rpc_reply = rpc_reply;
 	rs->rpc_timeout = rpc_timeout;
+	rs->done = done;
 	if (map_put(&rn->pending, seq, rs) < 0)
 		fatal("rsend");
 	LIST_INSERT_HEAD(&t->rsends, rs, tlink);
 	t->nrsends++;
+	/* The rights went with it: let go of ours without side effects. */
+	ipc_kmsg_destroy(km, 0);
 	/* Complete only once the other node has queued it. */
 	if (h->type != MX_OP_SEND) {
 		rs->stalls = 1;
-		t->stalled = 1;
-	} else if (t->nrsends >= RSEND_WINDOW) {
-		t->rwindow = 1;
-		t->stalled = 1;
+		return NODE_STALL;
 	}
-	/* The rights went with it: let go of ours without side effects. */
-	kmsg_destroy(km, 0);
-	return 0;
+	return t->nrsends >= RSEND_WINDOW ? NODE_WINDOW : 0;
 }
 
 void
-on_ack(struct rnode *rn, struct rbuf *r)
+node_msg_on_ack(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	uint64_t seq = rb_u64(r);
-	uint32_t status = rb_u32(r);
+	uint64_t seq;
+	uint32_t status;
 	struct rsend *rs;
 	struct task *t;
 
-	if (r->bad || (rs = map_del(&rn->pending, seq)) == NULL) {
+	if (rmsg_ack(p, n, &seq, &status) < 0 || (rs = map_del(&rn->pending, seq)) == NULL) {
 		log_warnx("node %s: unexpected ACK", rn->name);
 		return;
 	}
 	if (status == MX_ERR_DEAD && !rs->dest->dead && rs->dest->rnode == rn) {
 		map_del(&rn->proxies, rs->dest->rid);
-		port_destroy(rs->dest);
-		port_unref(rs->dest);	/* the map's */
+		ipc_port_destroy(rs->dest);
+		ipc_port_unref(rs->dest);	/* the map's */
 	}
 	if ((t = rs->task) != NULL) {
 		rsend_detach(rs);
-		if (status != 0 || rs->op != MX_OP_RPC) {
-			task_reply(t, rs->op, rs->frame_id, status, NULL, 0);
-		} else {
-			struct entry *e = space_lookup(t, rs->rpc_reply);
-			if (e != NULL && e->recv)
-				port_recv(e->port, t, rs->frame_id, 1, rs->rpc_timeout);
-			else
-				task_reply(t, MX_OP_RPC, rs->frame_id, MX_ERR_BADNAME, NULL, 0);
-		}
-		if (rs->stalls || t->rwindow) {
-			t->rwindow = 0;
-			task_resume(t);
-		}
+		rs->done(t, rs->op, rs->frame_id, status, rs->rpc_reply, rs->rpc_timeout, rs->stalls);
 	}
-	port_unref(rs->dest);
+	ipc_port_unref(rs->dest);
 	free(rs);
 }
 
 void
-remote_task_gone(struct task *t)
+node_msg_task_gone(struct task *t)
 {
 	struct rnode *rn;
 	size_t i;
@@ -194,7 +176,7 @@ remote_task_gone(struct task *t)
 
 	while (!LIST_EMPTY(&t->rsends))
 		rsend_detach(LIST_FIRST(&t->rsends));
-	LIST_FOREACH(rn, &rnodes, link) {
+	LIST_FOREACH(rn, &node_peers.list, link) {
 		i = 0;
 		while (map_iter(&rn->specials, &i, &k, &v))
 			if (((struct rspecial *)v)->task == t)
@@ -210,35 +192,35 @@ send_ack(struct rnode *rn, uint64_t seq, uint32_t status)
 
 	put_u64(b, seq);
 	put_u32(b + 8, status);
-	send_frame(rn, LF_ACK, &w, NULL, 0);
+	node_peer_send(rn, LF_ACK, &w, NULL, 0);
 }
 
-void
-remote_psend_done(struct psend *ps, int err)
+/* A message of rn's that waited for room here is over: ACK it there. */
+static void
+psend_done(struct psend *base, int err)
 {
-	if (ps->km)
-		kmsg_destroy(ps->km, 0);
+	struct node_psend *ps = (struct node_psend *)base;
+
 	send_ack(ps->rn, ps->seq, (uint32_t)(err < 0 ? -err : err));
-	ev_timer_disarm(loop, &ps->timer);
 	free(ps);
 }
 
 void
-on_msg(struct rnode *rn, struct rbuf *r)
+node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	struct rmsg m;
 	struct port *dest;
 	struct kmsg *km;
-	struct psend *ps;
+	struct node_psend *ps;
 	uint32_t i;
 	int ret;
 
-	if (rmsg_decode(r->p, r->len, &m) < 0) {
+	if (rmsg_decode(p, n, &m) < 0) {
 		log_warnx("node %s: malformed message frame", rn->name);
 		send_ack(rn, m.seq, MX_ERR_PROTO);
 		return;
 	}
-	dest = m.dest_inc == conf.incarnation ? port_by_id(m.dest_id) : NULL;
+	dest = m.dest_inc == node_peers.conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
 	if (dest == NULL || dest->dead || dest->rnode != NULL) {
 		rmsg_free(&m);
 		send_ack(rn, m.seq, MX_ERR_DEAD);
@@ -248,7 +230,7 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		fatal("kmsg");
 	km->refs = 1;
 	km->dest = dest;
-	port_ref(dest);
+	ipc_port_ref(dest);
 	km->msgid = m.msgid;
 	km->tr = m.tr;
 	/* The sender's node is the one on the link, whatever the trailer says. */
@@ -256,12 +238,12 @@ on_msg(struct rnode *rn, struct rbuf *r)
 	km->tr.port_id = dest->id;
 	if (m.has_reply) {
 		km->reply.right = m.reply.right;
-		km->reply.port = import(&m.reply.gid);
+		km->reply.port = node_peer_import(&m.reply.gid);
 	}
 	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
 		fatal("kmsg");
 	for (i = 0; i < m.nrights; i++)
-		km->rights[i] = (struct kright){ import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
+		km->rights[i] = (struct kright){ node_peer_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
 	km->nrights = m.nrights;
 	km->len = m.ilen;
 	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)
@@ -273,28 +255,26 @@ on_msg(struct rnode *rn, struct rbuf *r)
 		struct soexp *se = map_get(&rn->soexp, dest->id);
 		if (se != NULL && se->count > 0 && --se->count == 0) {
 			map_del(&rn->soexp, dest->id);
-			port_unref(se->p);
+			ipc_port_unref(se->p);
 			free(se);
 		}
 	}
-	ret = port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
+	ret = ipc_port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
 	if (ret == -MX_ERR_FULL && m.timeout_ms != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)
 			fatal("psend");
-		ps->km = km;
+		ps->ps.km = km;
+		ps->ps.done = psend_done;
 		ps->rn = rn;
 		ps->seq = m.seq;
-		ev_timer_init(&ps->timer, psend_timeout, ps);	/* psend_complete ACKs it */
-		if (m.timeout_ms != MX_FOREVER)
-			ev_timer_arm(loop, &ps->timer, ev_now() + m.timeout_ms);
-		TAILQ_INSERT_TAIL(&dest->blocked, ps, link);
+		ipc_port_block(&ps->ps, m.timeout_ms);
 		return;
 	}
 	if (ret < 0) {
-		kmsg_destroy(km, 0);
+		ipc_kmsg_destroy(km, 0);
 		send_ack(rn, m.seq, (uint32_t)-ret);
 	} else if ((m.has_reply && m.reply.right == MX_RIGHT_SEND_ONCE) || (m.flags & RMSGF_DEST_SO)) {
-		ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
+		node_peer_ack_later(rn, m.seq);	/* a request or a reply: the other way's frame comes soon */
 	} else {
 		send_ack(rn, m.seq, 0);
 	}

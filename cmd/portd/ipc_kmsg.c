@@ -1,13 +1,14 @@
 /*
- * kmsg.c — messages inside portd. Copy-in checks every right the sender
+ * ipc_kmsg.c — messages inside portd. Copy-in checks every right the sender
  * names and takes it out of the sender's space; copy-out puts the rights in
  * the receiver's space and rewrites the names in place.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "ipc_int.h"
 #include "log.h"
-#include "portd.h"
 
 #define KMSG_MAX_RIGHTS 1024
 
@@ -39,61 +40,87 @@ consumes(uint8_t disp)
 
 struct want { mx_name_t name; uint8_t disp; uint32_t off; };
 
-/* Check one right against the space, counting earlier moves of the same name. */
+/* Check one right against the space: held, and allowed to travel. */
 static int
-check_right(struct task *t, const struct want *w, const struct want *all, uint32_t n, struct port *dest)
+check_right(struct ipc_space *t, const struct want *w, struct port *dest)
 {
-	struct entry *e = space_lookup(t, w->name);
-	uint32_t i, moved = 0;
+	struct entry *e = ipc_space_lookup(t, w->name);
 
 	if (e == NULL || disp_right(e, w->disp) == 0)
 		return -MX_ERR_BADNAME;
 	if (w->disp == MX_DISP_MOVE_RECEIVE && (e->port == dest || e->port->special))
 		return -MX_ERR_INVAL;	/* a port cannot carry its own receive right; services stay put */
-	if (!consumes(w->disp))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (all[i].name == w->name && consumes(all[i].disp))
-			moved++;
-	if (w->disp == MX_DISP_MOVE_SEND && moved > e->srefs)
+	return 0;
+}
+
+/*
+ * The message as a whole against one name (the first want naming it): the
+ * references its items and reply consume must be held, and a name used
+ * without consuming (COPY_SEND, MAKE_SEND, MAKE_SEND_ONCE) must still hold
+ * its right once every consuming use is done, in whatever order the items
+ * come. Copy-in takes the rights in order; this is what keeps every later
+ * item from finding an entry an earlier one freed.
+ */
+static int
+check_name(struct ipc_space *t, const struct want *w, const struct want *all, uint32_t n)
+{
+	const struct entry *e = ipc_space_lookup(t, w->name);
+	uint32_t i, move_send = 0, copy_send = 0, move_recv = 0, make = 0, move_so = 0;
+
+	for (i = 0; i < n; i++) {
+		if (all[i].name != w->name)
+			continue;
+		switch (all[i].disp) {
+		case MX_DISP_MOVE_SEND: move_send++; break;
+		case MX_DISP_COPY_SEND: copy_send++; break;
+		case MX_DISP_MOVE_RECEIVE: move_recv++; break;
+		case MX_DISP_MAKE_SEND: case MX_DISP_MAKE_SEND_ONCE: make++; break;
+		case MX_DISP_MOVE_SEND_ONCE: move_so++; break;
+		}
+	}
+	if (move_so > 1 || move_recv > 1)
 		return -MX_ERR_BADNAME;
-	if (w->disp != MX_DISP_MOVE_SEND && moved > 1)
+	if (move_send > e->srefs || (copy_send > 0 && move_send >= e->srefs))
 		return -MX_ERR_BADNAME;
+	if (move_recv > 0 && make > 0)
+		return -MX_ERR_BADNAME;	/* the receive right leaves before a right is made from it */
+	if (e->port->dead && move_send > 0 && move_send + copy_send > 1)
+		return -MX_ERR_BADNAME;	/* a dead name moves whole: nothing is left to name again */
 	return 0;
 }
 
 /* Take the right out of the sender's space into *kr (which then holds a ref). */
 static void
-take_right(struct task *t, const struct want *w, struct kright *kr)
+take_right(struct ipc_space *t, const struct want *w, struct kright *kr)
 {
-	struct entry *e = space_lookup(t, w->name);
+	struct entry *e = ipc_space_lookup(t, w->name);
 	struct port *p = e->port;
 
 	kr->port = p;
 	kr->right = disp_right(e, w->disp);
 	kr->off = w->off;
-	port_ref(p);
+	ipc_port_ref(p);
 	switch (w->disp) {
 	case MX_DISP_MOVE_RECEIVE:
-		port_cancel_waiter(p, MX_ERR_BADNAME);
+		ipc_port_cancel_waiter(p, -MX_ERR_BADNAME);
 		p->receiver = NULL;
 		p->recv_name = 0;
 		e->recv = 0;
 		if (e->srefs == 0)
-			space_drop(t, e);
+			ipc_space_drop(t, e);
 		break;
 	case MX_DISP_MOVE_SEND:
-		space_release_send(t, e);
+		ipc_space_release_send(t, e);
 		break;
 	case MX_DISP_MOVE_SEND_ONCE:
 		e->so = 0;	/* moved, not destroyed: no notice */
-		space_drop(t, e);
+		ipc_space_drop(t, e);
 		break;
 	}
 }
 
 int
-kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal,
+ipc_kmsg_copyin(struct ipc_space *t, const uint8_t *payload, uint32_t len, uint8_t *steal,
     struct kmsg **out, uint32_t *timeout_ms)
 {
 	struct mx_msg_hdr h;
@@ -123,11 +150,11 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 	if (r < 0)
 		return r;
 	pos = 0;
-	if ((de = space_lookup(t, h.dest)) == NULL || (!de->recv && !de->so && de->srefs == 0))
+	if ((de = ipc_space_lookup(t, h.dest)) == NULL || (!de->recv && !de->so && de->srefs == 0))
 		return -MX_ERR_BADNAME;
 	if (de->port->dead) {
 		if (de->so)
-			space_drop(t, de);
+			ipc_space_drop(t, de);
 		return -MX_ERR_DEAD;
 	}
 	/* Pass 1: the items are well formed and every right is held. */
@@ -151,7 +178,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		w[n].disp = it.right;
 		w[n].off = (uint32_t)(it.data - items) - MX_ITEM_HDR;
 		n++;
-		if ((r = check_right(t, &w[n - 1], w, n, de->port)) < 0)
+		if ((r = check_right(t, &w[n - 1], de->port)) < 0)
 			break;
 	}
 	if (r == 0 && h.reply != MX_NAME_NULL) {
@@ -159,7 +186,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		if (h.reply_disp == MX_DISP_MOVE_RECEIVE)
 			r = -MX_ERR_INVAL;
 		else
-			r = check_right(t, &reply, w, n, de->port);
+			r = check_right(t, &reply, de->port);
 		if (r == 0 && consumes(h.reply_disp)) {
 			for (i = 0; i < n; i++)
 				if (w[i].name == h.reply && consumes(w[i].disp))
@@ -167,6 +194,27 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		}
 	} else if (r == 0 && h.reply_disp != 0) {
 		r = -MX_ERR_PROTO;
+	}
+	/* Then the whole message, the reply included, name by name. */
+	if (r == 0 && h.reply != MX_NAME_NULL) {
+		if (n == cap) {
+			struct want *nw = malloc(sizeof(*nw) * (n + 1));
+			if (nw == NULL)
+				fatal("copyin");
+			memcpy(nw, w, sizeof(*w) * n);
+			if (w != wants)
+				free(w);
+			w = nw;
+			cap = n + 1;
+		}
+		w[n] = reply;	/* past the items: taken last, as pass 2 does */
+	}
+	for (i = 0; r == 0 && i < n + (h.reply != MX_NAME_NULL); i++) {
+		uint32_t j;
+		for (j = 0; j < i && w[j].name != w[i].name; j++)
+			;
+		if (j == i)
+			r = check_name(t, &w[i], w, n + (h.reply != MX_NAME_NULL));
 	}
 	/* A send-once destination is used up by this send: it cannot travel too. */
 	if (r == 0 && de->so) {
@@ -201,10 +249,10 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 		fatal("kmsg");
 	/* The destination first: a send-once destination is consumed by the send. */
 	km->dest = de->port;
-	port_ref(km->dest);
+	ipc_port_ref(km->dest);
 	if (de->so) {
 		de->so = 0;
-		space_drop(t, de);
+		ipc_space_drop(t, de);
 	}
 	for (i = 0; i < n; i++)
 		take_right(t, &w[i], &km->rights[i]);
@@ -215,7 +263,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 	km->tr.gid = t->gid;
 	km->tr.pid = (uint32_t)t->pid;
 	km->tr.port_id = km->dest->id;
-	memcpy(km->tr.node, conf.node, sizeof(km->tr.node));
+	snprintf(km->tr.node, sizeof(km->tr.node), "%s", ipc_env.conf.node);
 	if (w != wants)
 		free(w);
 	*timeout_ms = h.timeout_ms;
@@ -224,7 +272,7 @@ kmsg_copyin(struct task *t, const uint8_t *payload, uint32_t len, uint8_t *steal
 }
 
 void
-kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
+ipc_kmsg_copyout(struct ipc_space *t, struct kmsg *km, uint32_t frame_id)
 {
 	uint8_t hdr[MX_FRAME_HDR + MX_TRAILER_MAX + MX_MSG_HDR];
 	struct mx_frame_hdr fh = { .type = MX_OP_MSG, .flags = MX_F_REPLY, .id = frame_id };
@@ -235,13 +283,13 @@ kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
 	for (i = 0; i < km->nrights; i++) {
 		struct kright *kr = &km->rights[i];
 		mx_name_t name;
-		space_insert(t, kr->port, kr->right, &name);
+		ipc_space_insert(t, kr->port, kr->right, &name);
 		km->items[kr->off + 1] = kr->right;
 		put_u32(km->items + kr->off + MX_ITEM_HDR, name);
 	}
 	km->nrights = 0;
 	if (km->reply.port != NULL) {
-		space_insert(t, km->reply.port, km->reply.right, &mh.reply);
+		ipc_space_insert(t, km->reply.port, km->reply.right, &mh.reply);
 		mh.reply_disp = km->reply.right;
 		km->reply.port = NULL;
 	}
@@ -250,28 +298,22 @@ kmsg_copyout(struct task *t, struct kmsg *km, uint32_t frame_id)
 	msg_hdr_pack(hdr + MX_FRAME_HDR + tl, &mh);
 	fh.len = (uint32_t)(tl + MX_MSG_HDR + km->len);
 	frame_hdr_pack(hdr, &fh);
-	task_queue_msg(t, hdr, MX_FRAME_HDR + tl + MX_MSG_HDR, km);
+	ipc_env.hooks.deliver(t, hdr, MX_FRAME_HDR + tl + MX_MSG_HDR, km);
 }
 
 static void
 release_right(struct kright *kr, int notify)
 {
 	struct port *p = kr->port;
-	struct kmsg *km;
 
 	if (p == NULL)
 		return;
 	kr->port = NULL;
-	if (kr->right == MX_RIGHT_RECEIVE) {
-		port_destroy(p);
-	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead && p->rnode != NULL) {
-		remote_so_gone(p);
-	} else if (kr->right == MX_RIGHT_SEND_ONCE && notify && !p->dead) {
-		km = kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
-		if (port_enqueue(p, km, 1) < 0)
-			kmsg_destroy(km, 0);
-	}
-	port_unref(p);
+	if (kr->right == MX_RIGHT_RECEIVE)
+		ipc_port_destroy(p);
+	else if (kr->right == MX_RIGHT_SEND_ONCE && notify)
+		ipc_kmsg_no_reply(p);
+	ipc_port_unref(p);
 }
 
 static void
@@ -283,7 +325,7 @@ kmsg_free(struct kmsg *km)
 		release_right(&km->rights[i], 0);
 	release_right(&km->reply, 0);
 	if (km->dest)
-		port_unref(km->dest);
+		ipc_port_unref(km->dest);
 	free(km->rights);
 	free(km->mem);
 	free(km);
@@ -295,25 +337,25 @@ kmsg_free(struct kmsg *km)
  * (a receive right it carried kills that port either way).
  */
 void
-kmsg_destroy(struct kmsg *km, int notify)
+ipc_kmsg_destroy(struct kmsg *km, int notify)
 {
 	uint32_t i;
 
 	for (i = 0; i < km->nrights; i++)
 		release_right(&km->rights[i], notify);
 	release_right(&km->reply, notify);
-	kmsg_unref(km);
+	ipc_kmsg_unref(km);
 }
 
 void
-kmsg_unref(struct kmsg *km)
+ipc_kmsg_unref(struct kmsg *km)
 {
 	if (--km->refs == 0)
 		kmsg_free(km);
 }
 
 struct kmsg *
-kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
+ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 {
 	struct kmsg *km = calloc(1, sizeof(*km));
 
@@ -321,7 +363,7 @@ kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 		fatal("kmsg");
 	km->refs = 1;
 	km->dest = dest;
-	port_ref(dest);
+	ipc_port_ref(dest);
 	km->msgid = msgid;
 	if (msgid == MX_MSGID_DEAD_NAME) {
 		if ((km->mem = malloc(MX_ITEM_HDR + 8)) == NULL)
@@ -338,6 +380,23 @@ kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 	km->tr.gid = getegid();
 	km->tr.pid = (uint32_t)getpid();
 	km->tr.port_id = dest->id;
-	memcpy(km->tr.node, conf.node, sizeof(km->tr.node));
+	snprintf(km->tr.node, sizeof(km->tr.node), "%s", ipc_env.conf.node);
 	return km;
+}
+
+/* A send-once right to p died unused: "no reply will come" (the one place it is built). */
+void
+ipc_kmsg_no_reply(struct port *p)
+{
+	struct kmsg *km;
+
+	if (p->dead)
+		return;
+	if (p->rnode != NULL) {
+		ipc_env.hooks.proxy_so_gone(p);	/* its home node sends the notice */
+		return;
+	}
+	km = ipc_kmsg_notice(p, MX_MSGID_NO_REPLY, 0);
+	if (ipc_port_enqueue(p, km, 1) < 0)
+		ipc_kmsg_destroy(km, 0);
 }

@@ -1,0 +1,189 @@
+/*
+ * ipc.h — the IPC core of portd: ports, rights, name spaces, messages,
+ * queues, blocked senders, waiting receivers, death. The core names
+ * nothing above it: what must travel up (a message for a waiting receiver,
+ * a receive that ends empty, a proxy's send-once right gone, a port dead)
+ * goes through the hooks given to ipc_init(), and a blocked send ends
+ * through the done callback stored in it.
+ *
+ * Who frees what: a struct port lives while it has references (port_ref /
+ * ipc_port_unref); it is freed only dead. A kmsg holds a reference on its
+ * destination and on every port its rights name; ipc_kmsg_destroy()
+ * releases its rights (with or without "no reply" notices),
+ * ipc_kmsg_unref() frees it once its last writer lets go. An entry holds
+ * one port reference whatever rights it carries.
+ */
+#ifndef PORTD_IPC_H
+#define PORTD_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include "ev.h"
+#include "map.h"
+#include "masix.h"
+#include "wire.h"
+
+struct port;
+struct ipc_space;
+struct rnode;			/* the node layer's; the core only tests it for NULL */
+
+/* A right travelling inside a message (between copy-in and copy-out). */
+struct kright {
+	struct port *port;
+	uint8_t right;			/* MX_RIGHT_* it becomes in the receiver */
+	uint32_t off;			/* item offset of the name in items, or UINT32_MAX: reply */
+};
+
+/* A message held by portd: queued on a port, blocked, or being written out. */
+struct kmsg {
+	TAILQ_ENTRY(kmsg) link;
+	struct port *dest;		/* holds a reference */
+	uint32_t msgid;
+	struct kright reply;		/* reply.port NULL: none */
+	struct mx_trailer tr;
+	uint8_t *items;			/* points into mem */
+	uint32_t len;
+	uint8_t *mem;			/* owned allocation */
+	struct kright *rights;
+	uint32_t nrights;
+	int refs;			/* output segments still writing it, + queue */
+};
+TAILQ_HEAD(kmsgq, kmsg);
+
+/*
+ * A send waiting for room in a full queue. The layer above embeds it in its
+ * own record (a task's send, a message from another node) and learns the
+ * end through done: 0 once queued, or -MX_ERR_TIMEOUT / -MX_ERR_DEAD, km
+ * already destroyed then. done is called once and owns ps afterwards.
+ */
+struct psend {
+	TAILQ_ENTRY(psend) link;
+	struct kmsg *km;		/* NULL once queued */
+	struct ev_timer timer;
+	void (*done)(struct psend *ps, int err);
+};
+TAILQ_HEAD(psendq, psend);
+
+/* A receive waiting for messages on a port. */
+struct precv {
+	struct ipc_space *space;	/* NULL: none */
+	uint32_t frame_id;
+	uint32_t credit;
+	uint32_t timeout_ms;
+	struct ev_timer timer;
+};
+
+/* A request for a dead-name notification. */
+struct dnreq {
+	LIST_ENTRY(dnreq) link;
+	struct port *notify;		/* reference */
+	mx_name_t name;			/* the name in the requester's space */
+};
+LIST_HEAD(dnreqlist, dnreq);
+
+struct port {
+	uint64_t id;			/* never reused on this node */
+	int refs;
+	int dead;
+	struct ipc_space *receiver;	/* NULL while the receive right travels */
+	mx_name_t recv_name;
+	struct kmsgq queue;
+	uint32_t nqueued;
+	size_t qbytes;
+	uint32_t qlimit;
+	struct psendq blocked;
+	struct precv waiter;
+	struct dnreqlist dnreqs;
+	int special;			/* MX_SPECIAL_* slot it fills, or 0 */
+	/* The node layer's, for proxies and exported ports; the core reads only rnode != NULL. */
+	struct rnode *rnode;		/* a proxy: the node of the real port */
+	uint64_t rid;			/* a proxy: the port's id on that node */
+	int exported;			/* its global id went to another node */
+};
+
+/* An entry of a name space. */
+struct entry {
+	mx_name_t name;
+	struct port *port;		/* reference */
+	uint8_t recv;			/* holds the receive right */
+	uint8_t so;			/* a send-once right (its own name) */
+	uint32_t srefs;			/* user references of send rights */
+};
+
+/* A task's port name space (embedded in the task by the layer above). */
+struct ipc_space {
+	struct map names;		/* name -> entry */
+	struct map byport;		/* port id -> entry (receive/send, not send-once) */
+	mx_name_t next_name;
+	uint32_t nentries;
+	int closing;			/* its owner is going: nothing more is handed to it */
+	uid_t uid;			/* the trailer of what it sends */
+	gid_t gid;
+	pid_t pid;
+};
+
+/* What the core tells the layer above. */
+struct ipc_hooks {
+	/* A message for s's waiting receive frame_id: hdr (frame, trailer, header) then km's body. */
+	void (*deliver)(struct ipc_space *s, const uint8_t *hdr, size_t hlen, struct kmsg *km);
+	/* s's receive frame_id ends without a message; status is a positive MX_ERR_*. */
+	void (*recv_end)(struct ipc_space *s, uint32_t frame_id, uint32_t status);
+	/* A send-once right to a proxy died unused: its home node sends the notice. */
+	void (*proxy_so_gone)(struct port *proxy);
+	/* p died (after its queue, blocked senders and dead-name requests were handled). */
+	void (*port_died)(struct port *p);
+};
+
+struct ipc_conf {
+	struct ev_loop *loop;
+	const char *node;		/* this node's name, for trailers */
+	uint32_t qlimit;		/* a new port's queue limit, messages */
+	size_t qlimit_bytes;		/* every queue's limit, bytes */
+};
+
+/* ipc.c */
+void ipc_init(const struct ipc_conf *c, const struct ipc_hooks *h);
+
+/* ipc_port.c */
+struct port *ipc_port_new(void);
+void ipc_port_ref(struct port *p);
+void ipc_port_unref(struct port *p);
+struct port *ipc_port_by_id(uint64_t id);
+void ipc_port_destroy(struct port *p);	/* the receive right is gone: the port dies */
+int ipc_port_enqueue(struct port *p, struct kmsg *km, int always);	/* 0 or -MX_ERR_FULL/DEAD */
+void ipc_port_block(struct psend *ps, uint32_t timeout_ms);	/* wait for room in ps->km->dest */
+void ipc_port_unblock(struct psend *ps);	/* its sender is gone: drop it, no done call */
+void ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint32_t credit, uint32_t timeout_ms);
+void ipc_port_cancel_waiter(struct port *p, int err);	/* the receive ends with err (negative) */
+void ipc_port_notify_dead(struct port *notify, mx_name_t name);
+int ipc_port_request_dead(struct port *p, struct port *notify, mx_name_t name);
+struct port *ipc_port_special_get(int which);
+void ipc_port_special_set(int which, struct port *p);
+
+/* ipc_space.c */
+void ipc_space_init(struct ipc_space *s, uid_t uid, gid_t gid, pid_t pid);
+struct entry *ipc_space_lookup(struct ipc_space *s, mx_name_t name);
+struct entry *ipc_space_find_port(struct ipc_space *s, struct port *p);
+int ipc_space_insert(struct ipc_space *s, struct port *p, uint8_t right, mx_name_t *out);	/* consumes a ref */
+void ipc_space_drop(struct ipc_space *s, struct entry *e);	/* drop every right under the name */
+void ipc_space_release_send(struct ipc_space *s, struct entry *e);	/* one uref */
+void ipc_space_destroy(struct ipc_space *s);
+
+/* ipc_kmsg.c */
+int ipc_kmsg_copyin(struct ipc_space *s, const uint8_t *payload, uint32_t len, uint8_t *steal,
+    struct kmsg **out, uint32_t *timeout_ms);
+void ipc_kmsg_copyout(struct ipc_space *s, struct kmsg *km, uint32_t frame_id);
+void ipc_kmsg_destroy(struct kmsg *km, int notify);
+void ipc_kmsg_unref(struct kmsg *km);
+struct kmsg *ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival);
+void ipc_kmsg_no_reply(struct port *p);	/* a send-once right to p died unused */
+
+/* ipc_check.c: every space and port consistent (debug builds), or a fatalx naming what is not. */
+#ifdef MX_CHECK_INVARIANTS
+void ipc_check_space(struct ipc_space *s);
+void ipc_check_port(struct port *p);
+#endif
+
+#endif

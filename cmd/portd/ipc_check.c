@@ -1,0 +1,83 @@
+/*
+ * ipc_check.c — the core's invariants, checked after every request in
+ * debug and ASan builds (-DMX_CHECK_INVARIANTS) and by the unit tests. A
+ * broken one is a bug of portd: fatalx names it.
+ */
+#include "ipc_int.h"
+#include "log.h"
+
+#ifdef MX_CHECK_INVARIANTS
+
+#define want(cond, ...) do { if (!(cond)) fatalx("invariant: " __VA_ARGS__); } while (0)
+
+void
+ipc_check_space(struct ipc_space *s)
+{
+	size_t i = 0, n = 0;
+	uint64_t k;
+	void *v;
+
+	while (map_iter(&s->names, &i, &k, &v)) {
+		struct entry *e = v;
+		struct port *p = e->port;
+		n++;
+		want(e->name == k, "entry %llu filed under name %u", (unsigned long long)k, e->name);
+		want(p != NULL && p->refs > 0, "name %u: no port", e->name);
+		want(e->recv || e->so || e->srefs > 0, "name %u: an entry with no right", e->name);
+		if (e->so) {
+			want(!e->recv && e->srefs == 0, "name %u: a send-once right shares its name", e->name);
+			want(map_get(&s->byport, p->id) != e, "name %u: send-once right indexed by port", e->name);
+		} else {
+			want(map_get(&s->byport, p->id) == e, "name %u: not indexed by its port", e->name);
+		}
+		if (e->recv) {
+			want(!p->dead, "name %u: receive right of a dead port", e->name);
+			want(p->receiver == s && p->recv_name == e->name, "name %u: port %llu does not know its receiver",
+			    e->name, (unsigned long long)p->id);
+		}
+		ipc_check_port(p);
+	}
+	want(n == s->nentries, "space counts %u entries, holds %zu", s->nentries, n);
+	i = 0;
+	while (map_iter(&s->byport, &i, &k, &v)) {
+		struct entry *e = v;
+		want(e->port->id == k && map_get(&s->names, e->name) == e, "port index %llu: stale entry",
+		    (unsigned long long)k);
+	}
+}
+
+void
+ipc_check_port(struct port *p)
+{
+	struct kmsg *km;
+	struct psend *ps;
+	uint32_t n = 0;
+	size_t bytes = 0;
+
+	want(p->refs > 0, "port %llu: %d references", (unsigned long long)p->id, p->refs);
+	want(ipc_port_by_id(p->id) == p, "port %llu: not indexed", (unsigned long long)p->id);
+	TAILQ_FOREACH(km, &p->queue, link) {
+		want(km->dest == p, "port %llu: queues a message for another port", (unsigned long long)p->id);
+		n++;
+		bytes += km->len;
+	}
+	want(n == p->nqueued && bytes == p->qbytes, "port %llu: counts %u messages %zu bytes, holds %u and %zu",
+	    (unsigned long long)p->id, p->nqueued, p->qbytes, n, bytes);
+	TAILQ_FOREACH(ps, &p->blocked, link)
+		want(ps->km != NULL && ps->km->dest == p, "port %llu: a blocked send for another port",
+		    (unsigned long long)p->id);
+	if (p->dead) {
+		want(n == 0 && TAILQ_EMPTY(&p->blocked) && LIST_EMPTY(&p->dnreqs) && p->waiter.space == NULL,
+		    "port %llu: dead but still holds messages, senders, requests or a receiver",
+		    (unsigned long long)p->id);
+	} else if (p->waiter.space != NULL) {
+		want(p->waiter.space == p->receiver, "port %llu: a waiter that is not its receiver",
+		    (unsigned long long)p->id);
+		want(p->waiter.credit > 0, "port %llu: a waiter with no credit", (unsigned long long)p->id);
+	}
+	if (p->special)
+		want(ipc_port_special_get(p->special) == p, "port %llu: special %d not filed",
+		    (unsigned long long)p->id, p->special);
+}
+
+#endif

@@ -1,0 +1,186 @@
+/*
+ * node_peer.c — the other nodes as this node knows them: the table of
+ * nodes (incarnation, link, address, proxies), frames to them with the
+ * ACKs that ride along, a node's reset, and global ids both ways (a port
+ * of ours as a gid; a gid as our port, a proxy or a dead name). The rest of
+ * the node layer (node.c, node_msg.c, node_names.c) builds on this file;
+ * it calls none of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "link.h"
+#include "log.h"
+#include "node_int.h"
+
+struct node_peers node_peers = { .list = LIST_HEAD_INITIALIZER(node_peers.list) };
+
+/* ---- nodes ---- */
+
+static void acktimer_cb(struct ev_timer *tm);
+
+static void
+gone_timeout(struct ev_timer *tm)
+{
+	struct rnode *rn = tm->arg;
+
+	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, node_peers.conf->node_timeout_ms / 1000);
+	node_peer_reset(rn, "gone");
+}
+
+struct rnode *
+node_peer_get(const char *name, int create)
+{
+	struct rnode *rn;
+
+	LIST_FOREACH(rn, &node_peers.list, link)
+		if (strcmp(rn->name, name) == 0)
+			return rn;
+	if (!create)
+		return NULL;
+	if ((rn = calloc(1, sizeof(*rn))) == NULL)
+		fatal("rnode");
+	snprintf(rn->name, sizeof(rn->name), "%s", name);
+	ev_timer_init(&rn->gone, gone_timeout, rn);
+	ev_timer_init(&rn->acktimer, acktimer_cb, rn);
+	LIST_INSERT_HEAD(&node_peers.list, rn, link);
+	return rn;
+}
+
+static void
+acks_flush(struct rnode *rn)
+{
+	size_t i;
+
+	ev_timer_disarm(node_peers.loop, &rn->acktimer);
+	for (i = 0; rn->lk != NULL && i < rn->nacks; i++)
+		link_send(rn->lk, LF_ACK, rn->acks + i * 12, 12, NULL, 0);
+	rn->nacks = 0;
+}
+
+static void
+acktimer_cb(struct ev_timer *tm)
+{
+	acks_flush(tm->arg);
+}
+
+void
+node_peer_ack_later(struct rnode *rn, uint64_t seq)
+{
+	if (rn->nacks * 12 == rn->capacks) {
+		rn->capacks = rn->capacks ? rn->capacks * 2 : 12 * 16;
+		if ((rn->acks = realloc(rn->acks, rn->capacks)) == NULL)
+			fatal("acks");
+	}
+	put_u64(rn->acks + rn->nacks * 12, seq);
+	put_u32(rn->acks + rn->nacks * 12 + 8, 0);
+	rn->nacks++;
+	if (!ev_timer_armed(&rn->acktimer))
+		ev_timer_arm(node_peers.loop, &rn->acktimer, ev_now() + ACK_DELAY_MS);
+}
+
+int
+node_peer_send(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen)
+{
+	if (rn->lk == NULL)
+		return -1;
+	if (rn->nacks > 0)
+		acks_flush(rn);	/* in order, and they ride in the same write */
+	return link_send(rn->lk, type, w->p, w->len, b, blen);
+}
+
+/* The node is gone, or came back as a new life: what stood for its ports dies. */
+void
+node_peer_reset(struct rnode *rn, const char *why)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+	struct port **all;
+	size_t n = 0, cap = rn->proxies.count;
+
+	ev_timer_disarm(node_peers.loop, &rn->gone);
+	if (cap > 0) {
+		if ((all = calloc(cap, sizeof(*all))) == NULL)
+			fatal("node_reset");
+		while (map_iter(&rn->proxies, &i, &k, &v) && n < cap)
+			all[n++] = v;
+		map_free(&rn->proxies);
+		for (i = 0; i < n; i++) {
+			ipc_port_destroy(all[i]);
+			ipc_port_unref(all[i]);
+		}
+		free(all);
+	}
+	map_free(&rn->proxies);
+	/* Send-once rights it held for our ports will never be used. */
+	i = 0;
+	while (map_iter(&rn->soexp, &i, &k, &v)) {
+		struct soexp *se = v;
+		while (se->count-- > 0)
+			ipc_kmsg_no_reply(se->p);
+		ipc_port_unref(se->p);
+		free(se);
+	}
+	map_free(&rn->soexp);
+	log_debug("node %s: %s: %zu proxies dead", rn->name, why, n);
+}
+
+/* ---- global ids ---- */
+
+void
+node_peer_gid(struct port *p, struct gid *g)
+{
+	if (p->rnode != NULL) {
+		snprintf(g->node, sizeof(g->node), "%s", p->rnode->name);
+		g->inc = p->rnode->inc;
+		g->id = p->dead ? 0 : p->rid;
+	} else {
+		snprintf(g->node, sizeof(g->node), "%s", node_peers.conf->node);
+		g->inc = node_peers.conf->incarnation;
+		g->id = p->dead ? 0 : p->id;
+		p->exported = 1;
+	}
+}
+
+static struct port *
+dead_port(void)
+{
+	struct port *p = ipc_port_new();
+
+	p->dead = 1;
+	return p;
+}
+
+/* The port a global id names here, referenced: ours, a proxy, or a dead name. */
+struct port *
+node_peer_import(const struct gid *g)
+{
+	struct rnode *rn;
+	struct port *p;
+
+	if (strcmp(g->node, node_peers.conf->node) == 0) {
+		p = g->inc == node_peers.conf->incarnation && g->id != 0 ? ipc_port_by_id(g->id) : NULL;
+		if (p == NULL || p->dead || p->rnode != NULL)
+			return dead_port();
+		ipc_port_ref(p);
+		return p;
+	}
+	if (g->id == 0)
+		return dead_port();
+	rn = node_peer_get(g->node, 1);
+	if (rn->inc == 0)
+		rn->inc = g->inc;
+	if (g->inc != rn->inc)
+		return dead_port();	/* a port of another life of that node */
+	if ((p = map_get(&rn->proxies, g->id)) == NULL) {
+		p = ipc_port_new();		/* the map holds this first reference */
+		p->rnode = rn;
+		p->rid = g->id;
+		if (map_put(&rn->proxies, g->id, p) < 0)
+			fatal("proxy");
+	}
+	ipc_port_ref(p);
+	return p;
+}
+

@@ -1,0 +1,38 @@
+/* ops.h — the request layer: what each request frame of a task does. */
+#ifndef PORTD_OPS_H
+#define PORTD_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "ev.h"
+#include "ipc.h"
+#include "wire.h"
+
+struct task;
+
+/* A task's send waiting for room in a full local queue. */
+struct ops_psend {
+	struct psend ps;		/* first: the core hands back &ps */
+	struct task *task;
+	uint32_t frame_id;
+	int rpc;			/* then receive on the reply port */
+	mx_name_t rpc_reply;
+	uint32_t rpc_timeout;
+};
+
+struct ops_conf {
+	struct ev_loop *loop;
+	const char *node;
+	uint32_t qlimit;
+	size_t qlimit_bytes;
+	uint32_t max_names;
+	uint32_t max_tasks;
+	uid_t trusted_uid;
+	int has_trusted_uid;
+};
+int ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
+
+void ops_init(const struct ops_conf *c);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * task.h — the connection layer: one connection to portd is one task, with
+ * its input frames, its output queue, its flow control and its port name
+ * space. task.c calls up only through the callbacks of task_conf.
+ */
+#ifndef PORTD_TASK_H
+#define PORTD_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include "ev.h"
+#include "ipc.h"
+#include "wire.h"
+
+struct ops_psend;		/* the request layer's blocked send */
+struct rsend;			/* the node layer's send in flight */
+
+/* Output: a queue of segments, each copied bytes then, maybe, a message body. */
+struct oseg {
+	TAILQ_ENTRY(oseg) link;
+	uint8_t *buf;
+	size_t len, cap;
+	struct kmsg *km;		/* body written after buf, or NULL */
+	size_t off;			/* bytes of buf + body already written */
+};
+TAILQ_HEAD(osegq, oseg);
+
+struct task {
+	uint64_t id;
+	struct ev_io io;
+	int closing;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	struct ipc_space space;		/* its port names */
+	uint8_t *in;			/* input frames */
+	size_t inlen, incap;
+	int stalled;			/* a send of ours waits for room: stop reading */
+	int muted;			/* stalled with input waiting: EPOLLIN off */
+	struct ops_psend *psend;
+	LIST_HEAD(, rsend) rsends;	/* sends of ours waiting for another node's ACK */
+	int nrsends;
+	int rwindow;			/* stalled until one of them is acknowledged */
+	struct osegq out;
+	size_t outbytes;
+	LIST_ENTRY(task) link;
+	LIST_ENTRY(task) dlink;		/* on the dirty list: output or events to update */
+	int dirty;
+	LIST_ENTRY(task) rlink;		/* on the runnable list: frames to take after this batch */
+	int runnable;
+};
+
+/* task.c: connections. It calls up only through these, given at init. */
+struct task_conf {
+	struct ev_loop *loop;
+	uint32_t max_tasks;
+	/* A request frame: 0, or 1 when steal (the input buffer) now belongs to a message. */
+	int (*dispatch)(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
+	void (*closed)(struct task *t);	/* the connection is gone: release what it held */
+};
+void task_init(const struct task_conf *c);
+void task_accept(int lfd);
+void task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const void *p, size_t n);
+void task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km);
+void task_close(struct task *t, const char *why);
+void task_resume(struct task *t);
+void task_stall(struct task *t, int window);	/* a send of ours waits: take no more frames */
+void task_send_ended(struct task *t, int stalled);	/* one did end: resume if it held us */
+void tasks_flush(void *arg);
+void tasks_close_all(void);
+
+/* The task whose name space s is (the core hands spaces back in its hooks). */
+static inline struct task *
+task_of(struct ipc_space *s)
+{
+	return (struct task *)((char *)s - offsetof(struct task, space));
+}
+
+#endif

@@ -1,0 +1,623 @@
+/*
+ * ipc_core.c — unit tests of portd's IPC core (cmd/portd/ipc_*.c), driven
+ * directly: name spaces, rights, messages, queues, blocked senders,
+ * waiters, death. The core is linked alone, with the hooks of this file in
+ * place of the layers above it, and the invariant checker runs after every
+ * step (built with -DMX_CHECK_INVARIANTS).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "ipc.h"
+#include "log.h"
+#include "unit.h"
+
+static struct ev_loop *loop;
+
+/* What the core told us. */
+static int ndeliver, nrecv_end, nso_gone, ndied;
+static uint32_t last_status, last_frame, last_msgid;
+static struct ipc_space *last_space;
+
+static void
+hook_deliver(struct ipc_space *s, const uint8_t *hdr, size_t hlen, struct kmsg *km)
+{
+	struct mx_msg_hdr mh;
+
+	msg_hdr_unpack(hdr + hlen - MX_MSG_HDR, &mh);
+	ndeliver++;
+	last_space = s;
+	last_msgid = mh.msgid;
+	ipc_kmsg_unref(km);
+}
+
+static void
+hook_recv_end(struct ipc_space *s, uint32_t frame_id, uint32_t status)
+{
+	nrecv_end++;
+	last_space = s;
+	last_frame = frame_id;
+	last_status = status;
+}
+
+static void hook_so_gone(struct port *proxy) { (void)proxy; nso_gone++; }
+static void hook_died(struct port *p) { (void)p; ndied++; }
+
+static void
+reset_hooks(void)
+{
+	ndeliver = nrecv_end = nso_gone = ndied = 0;
+	last_status = last_frame = last_msgid = 0;
+	last_space = NULL;
+}
+
+/* ---- helpers ---- */
+
+static struct ipc_space *
+space_new(void)
+{
+	struct ipc_space *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		abort();
+	ipc_space_init(s, 1000, 1000, 4242);
+	return s;
+}
+
+static void
+space_free(struct ipc_space *s)
+{
+	s->closing = 1;
+	ipc_space_destroy(s);
+	free(s);
+}
+
+static mx_name_t
+port_alloc(struct ipc_space *s)
+{
+	mx_name_t n;
+
+	ipc_space_insert(s, ipc_port_new(), MX_RIGHT_RECEIVE, &n);
+	return n;
+}
+
+/* Give to a right of kind right to the port that owner calls name. */
+static mx_name_t
+grant(struct ipc_space *owner, mx_name_t name, struct ipc_space *to, uint8_t right)
+{
+	struct entry *e = ipc_space_lookup(owner, name);
+	mx_name_t n;
+
+	ipc_port_ref(e->port);
+	ipc_space_insert(to, e->port, right, &n);
+	return n;
+}
+
+static struct port *
+port_of(struct ipc_space *s, mx_name_t name)
+{
+	struct entry *e = ipc_space_lookup(s, name);
+
+	return e ? e->port : NULL;
+}
+
+struct item { mx_name_t name; uint8_t disp; };
+
+/* Copy a message in from s and queue it: 0, or the error of copy-in or the queue. */
+static int
+send_msg(struct ipc_space *s, mx_name_t dest, mx_name_t reply, uint8_t reply_disp, const struct item *it,
+    int nit, size_t body)
+{
+	struct mx_msg *m = mx_msg_new(0);
+	struct mx_msg_hdr h = { .dest = dest, .reply = reply, .reply_disp = reply_disp };
+	struct kmsg *km;
+	uint8_t *payload;
+	uint32_t timeout;
+	int i, r;
+
+	for (i = 0; i < nit; i++)
+		mx_msg_add_port(m, it[i].name, (enum mx_disp)it[i].disp);
+	if (body > 0) {
+		uint8_t *b = calloc(1, body);
+		mx_msg_add_bytes(m, b, body);
+		free(b);
+	}
+	if ((payload = malloc(MX_MSG_HDR + m->len)) == NULL)
+		abort();
+	msg_hdr_pack(payload, &h);
+	if (m->len > 0)
+		memcpy(payload + MX_MSG_HDR, m->items, m->len);
+	r = ipc_kmsg_copyin(s, payload, (uint32_t)(MX_MSG_HDR + m->len), NULL, &km, &timeout);
+	free(payload);
+	mx_msg_free(m);
+	if (r < 0)
+		return r;
+	if ((r = ipc_port_enqueue(km->dest, km, 0)) < 0)
+		ipc_kmsg_destroy(km, 0);
+	return r;
+}
+
+/* A space's rights, to tell whether a refused message left it unchanged. */
+struct snap {
+	int n;
+	struct { mx_name_t name; uint8_t recv, so; uint32_t srefs; uint64_t port; } e[16];
+};
+
+static void
+snap_take(struct ipc_space *s, struct snap *sn)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+
+	sn->n = 0;
+	while (map_iter(&s->names, &i, &k, &v) && sn->n < 16) {
+		struct entry *e = v;
+		sn->e[sn->n].name = e->name;
+		sn->e[sn->n].recv = e->recv;
+		sn->e[sn->n].so = e->so;
+		sn->e[sn->n].srefs = e->srefs;
+		sn->e[sn->n].port = e->port->id;
+		sn->n++;
+	}
+}
+
+static int
+snap_same(struct ipc_space *s, const struct snap *sn)
+{
+	int i;
+
+	if ((uint32_t)sn->n != s->nentries)
+		return 0;
+	for (i = 0; i < sn->n; i++) {
+		struct entry *e = ipc_space_lookup(s, sn->e[i].name);
+		if (e == NULL || e->recv != sn->e[i].recv || e->so != sn->e[i].so || e->srefs != sn->e[i].srefs ||
+		    e->port->id != sn->e[i].port)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+check(struct ipc_space *a, struct ipc_space *b)
+{
+	if (a)
+		ipc_check_space(a);
+	if (b)
+		ipc_check_space(b);
+}
+
+/* ---- rights bookkeeping ---- */
+
+static void
+test_rights(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new();
+	mx_name_t p, s1, s2, x, o1, o2;
+	struct entry *e;
+
+	unit_case = "rights";
+	p = port_alloc(a);
+	e = ipc_space_lookup(a, p);
+	EXPECT(e != NULL && e->recv && e->srefs == 0 && !e->so);
+	/* A send right to a port we receive on merges into its name. */
+	s1 = grant(a, p, a, MX_RIGHT_SEND);
+	s2 = grant(a, p, a, MX_RIGHT_SEND);
+	EXPECT_EQ(s1, p);
+	EXPECT_EQ(s2, p);
+	EXPECT_EQ(ipc_space_lookup(a, p)->srefs, 2);
+	EXPECT_EQ(a->nentries, 1);
+	ipc_space_release_send(a, ipc_space_lookup(a, p));
+	ipc_space_release_send(a, ipc_space_lookup(a, p));
+	e = ipc_space_lookup(a, p);
+	EXPECT(e != NULL && e->recv && e->srefs == 0);	/* the receive right stays */
+	check(a, b);
+
+	/* User references in another space: the name goes with the last one. */
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	EXPECT_EQ(grant(a, p, b, MX_RIGHT_SEND), x);
+	EXPECT_EQ(ipc_space_lookup(b, x)->srefs, 2);
+	ipc_space_release_send(b, ipc_space_lookup(b, x));
+	EXPECT_EQ(ipc_space_lookup(b, x)->srefs, 1);
+	ipc_space_release_send(b, ipc_space_lookup(b, x));
+	EXPECT(ipc_space_lookup(b, x) == NULL);
+	EXPECT_EQ(b->nentries, 0);
+	check(a, b);
+
+	/* Send-once rights: one name each; one dropped unused tells the port. */
+	o1 = grant(a, p, b, MX_RIGHT_SEND_ONCE);
+	o2 = grant(a, p, b, MX_RIGHT_SEND_ONCE);
+	EXPECT(o1 != o2);
+	EXPECT(ipc_space_lookup(b, o1)->so && ipc_space_lookup(b, o2)->so);
+	EXPECT_EQ(b->nentries, 2);
+	ipc_space_drop(b, ipc_space_lookup(b, o1));
+	EXPECT_EQ(port_of(a, p)->nqueued, 1);
+	EXPECT_EQ(TAILQ_FIRST(&port_of(a, p)->queue)->msgid, MX_MSGID_NO_REPLY);
+	/* Used by a send, it sends instead: no notice. */
+	EXPECT_EQ(send_msg(b, o2, 0, 0, NULL, 0, 0), 0);
+	EXPECT(ipc_space_lookup(b, o2) == NULL);
+	EXPECT_EQ(port_of(a, p)->nqueued, 2);
+	EXPECT_EQ(TAILQ_LAST(&port_of(a, p)->queue, kmsgq)->msgid, 0);
+	check(a, b);
+
+	/* Dead names: the port dies, b's send right stays as a dead name. */
+	reset_hooks();
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	EXPECT_EQ(grant(a, p, b, MX_RIGHT_SEND), x);
+	ipc_space_drop(a, ipc_space_lookup(a, p));
+	EXPECT_EQ(ndied, 1);
+	e = ipc_space_lookup(b, x);
+	EXPECT(e != NULL && e->port->dead && e->srefs == 2);
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 0), -MX_ERR_DEAD);
+	/* Releasing one reference of a dead name drops the name. */
+	ipc_space_release_send(b, e);
+	EXPECT(ipc_space_lookup(b, x) == NULL);
+	check(a, b);
+	space_free(a);
+	space_free(b);
+}
+
+/* ---- one right named twice in a message: every pair of dispositions ---- */
+
+static const uint8_t disps[] = {
+	MX_DISP_MOVE_RECEIVE, MX_DISP_MOVE_SEND, MX_DISP_MOVE_SEND_ONCE,
+	MX_DISP_COPY_SEND, MX_DISP_MAKE_SEND, MX_DISP_MAKE_SEND_ONCE,
+};
+
+/* A model of a name's rights, taken in order, independent of the core's code. */
+struct shadow { int recv, so, srefs; };
+
+static int
+shadow_take(struct shadow *s, uint8_t d)
+{
+	switch (d) {
+	case MX_DISP_MOVE_RECEIVE: if (!s->recv) return 0; s->recv = 0; return 1;
+	case MX_DISP_MOVE_SEND: if (s->srefs == 0) return 0; s->srefs--; return 1;
+	case MX_DISP_COPY_SEND: return s->srefs > 0;
+	case MX_DISP_MAKE_SEND: case MX_DISP_MAKE_SEND_ONCE: return s->recv;
+	case MX_DISP_MOVE_SEND_ONCE: if (!s->so) return 0; s->so = 0; return 1;
+	}
+	return 0;
+}
+
+/* The message is good iff the two uses succeed in either order. */
+static int
+model_ok(struct shadow st, uint8_t d1, uint8_t d2)
+{
+	struct shadow a = st, b = st;
+
+	return shadow_take(&a, d1) && shadow_take(&a, d2) && shadow_take(&b, d2) && shadow_take(&b, d1);
+}
+
+static int
+consumes(uint8_t d)
+{
+	return d == MX_DISP_MOVE_RECEIVE || d == MX_DISP_MOVE_SEND || d == MX_DISP_MOVE_SEND_ONCE;
+}
+
+/* Make a name in s with the rights of st (a port owned by o when s holds no receive right). */
+static mx_name_t
+name_with(struct ipc_space *s, struct ipc_space *o, struct shadow st)
+{
+	mx_name_t n, p;
+	int i;
+
+	if (st.so) {
+		p = port_alloc(o);
+		return grant(o, p, s, MX_RIGHT_SEND_ONCE);
+	}
+	if (st.recv) {
+		n = port_alloc(s);
+		for (i = 0; i < st.srefs; i++)
+			grant(s, n, s, MX_RIGHT_SEND);
+		return n;
+	}
+	p = port_alloc(o);
+	n = 0;
+	for (i = 0; i < st.srefs; i++)
+		n = grant(o, p, s, MX_RIGHT_SEND);
+	return n;
+}
+
+static void
+test_same_right(void)
+{
+	static const struct shadow states[] = {
+		{ 1, 0, 0 }, { 1, 0, 1 }, { 0, 0, 1 }, { 0, 0, 2 }, { 0, 1, 0 },
+	};
+	char what[128];
+	size_t si, i, j;
+	int as_reply;
+
+	for (si = 0; si < sizeof(states) / sizeof(states[0]); si++)
+	for (i = 0; i < sizeof(disps); i++)
+	for (j = 0; j < sizeof(disps); j++)
+	for (as_reply = 0; as_reply < 2; as_reply++) {
+		struct ipc_space *s = space_new(), *o = space_new();
+		struct shadow st = states[si];
+		uint8_t d1 = disps[i], d2 = disps[j];
+		struct item it[2];
+		struct snap before;
+		mx_name_t dest, n;
+		int r, want_ok;
+
+		snprintf(what, sizeof(what), "same right: recv %d so %d srefs %d, %u then %s %u", st.recv, st.so,
+		    st.srefs, d1, as_reply ? "reply" : "item", d2);
+		unit_case = what;
+		dest = port_alloc(s);
+		n = name_with(s, o, st);
+		/* Each use alone must be valid, or the pair is not about this bug. */
+		{
+			struct shadow a = st, b = st;
+			if (!shadow_take(&a, d1) || !shadow_take(&b, d2)) {
+				space_free(s);
+				space_free(o);
+				continue;
+			}
+		}
+		want_ok = model_ok(st, d1, d2);
+		if (as_reply && (d2 == MX_DISP_MOVE_RECEIVE || (consumes(d1) && consumes(d2))))
+			want_ok = -1;	/* the reply rules of their own: never a receive right, one consumer */
+		it[0] = (struct item){ n, d1 };
+		it[1] = (struct item){ n, d2 };
+		snap_take(s, &before);
+		r = as_reply ? send_msg(s, dest, n, d2, it, 1, 0) : send_msg(s, dest, 0, 0, it, 2, 0);
+		if (want_ok == 1) {
+			EXPECT_EQ(r, 0);
+		} else if (want_ok == 0) {
+			EXPECT_EQ(r, -MX_ERR_BADNAME);
+			EXPECT(snap_same(s, &before));
+		} else {
+			EXPECT(r == -MX_ERR_BADNAME || r == -MX_ERR_INVAL);
+			EXPECT(snap_same(s, &before));
+		}
+		check(s, o);
+		space_free(s);
+		space_free(o);
+	}
+}
+
+/* A dead name moved goes whole: it cannot be named again in the message. */
+static void
+test_dead_name_twice(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new();
+	struct item it[2];
+	struct snap before;
+	mx_name_t p, x, dest;
+
+	unit_case = "dead name twice";
+	p = port_alloc(a);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	grant(a, p, b, MX_RIGHT_SEND);
+	dest = port_alloc(b);
+	ipc_space_drop(a, ipc_space_lookup(a, p));
+	it[0] = (struct item){ x, MX_DISP_MOVE_SEND };
+	it[1] = (struct item){ x, MX_DISP_MOVE_SEND };
+	snap_take(b, &before);
+	EXPECT_EQ(send_msg(b, dest, 0, 0, it, 2, 0), -MX_ERR_BADNAME);
+	EXPECT(snap_same(b, &before));
+	it[1].disp = MX_DISP_COPY_SEND;
+	EXPECT_EQ(send_msg(b, dest, 0, 0, it, 2, 0), -MX_ERR_BADNAME);
+	EXPECT(snap_same(b, &before));
+	/* Alone it travels, as a dead name. */
+	EXPECT_EQ(send_msg(b, dest, 0, 0, it, 1, 0), 0);
+	EXPECT(ipc_space_lookup(b, x) == NULL);
+	check(a, b);
+	space_free(a);
+	space_free(b);
+}
+
+/* ---- queues ---- */
+
+struct tsend {
+	struct psend ps;
+	int done, err;
+};
+
+static void
+tsend_done(struct psend *ps, int err)
+{
+	struct tsend *t = (struct tsend *)ps;
+
+	t->done++;
+	t->err = err;
+}
+
+/* A kmsg from s to dest, copied in, not queued. */
+static struct kmsg *
+copyin(struct ipc_space *s, mx_name_t dest, size_t body)
+{
+	struct mx_msg *m = mx_msg_new(0);
+	struct mx_msg_hdr h = { .dest = dest };
+	uint8_t payload[MX_MSG_HDR + 4096];
+	struct kmsg *km = NULL;
+	uint32_t timeout;
+
+	if (body > 0) {
+		static uint8_t zero[2048];
+		mx_msg_add_bytes(m, zero, body);
+	}
+	msg_hdr_pack(payload, &h);
+	if (m->len > 0)
+		memcpy(payload + MX_MSG_HDR, m->items, m->len);
+	if (ipc_kmsg_copyin(s, payload, (uint32_t)(MX_MSG_HDR + m->len), NULL, &km, &timeout) < 0)
+		abort();
+	mx_msg_free(m);
+	return km;
+}
+
+static void
+on_break(struct ev_timer *t)
+{
+	(void)t;
+	ev_break(loop);
+}
+
+static void
+run_loop_ms(uint32_t ms)
+{
+	struct ev_timer t;
+
+	ev_timer_init(&t, on_break, NULL);
+	ev_timer_arm(loop, &t, ev_now() + ms);
+	ev_run(loop);
+	ev_timer_disarm(loop, &t);
+}
+
+static void
+test_queue_limits(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new();
+	struct tsend ts = { 0 }, tt = { 0 };
+	struct kmsg *km;
+	mx_name_t p, x, o;
+	struct port *port;
+
+	unit_case = "queue limits";
+	p = port_alloc(a);
+	port = port_of(a, p);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	EXPECT_EQ(port->qlimit, 2);		/* from ipc_conf */
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 0), 0);
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 0), 0);
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 0), -MX_ERR_FULL);
+	EXPECT_EQ(port->nqueued, 2);
+	/* A reply through a send-once right never waits for room. */
+	o = grant(a, p, b, MX_RIGHT_SEND_ONCE);
+	km = copyin(b, o, 0);
+	EXPECT_EQ(ipc_port_enqueue(km->dest, km, 1), 0);
+	EXPECT_EQ(port->nqueued, 3);
+	check(a, b);
+
+	/* A blocked sender gets in once the receiver takes one. */
+	ts.ps.km = copyin(b, x, 0);
+	ts.ps.done = tsend_done;
+	ipc_port_block(&ts.ps, MX_FOREVER);
+	reset_hooks();
+	ipc_port_recv(port, a, 7, 2, MX_FOREVER);
+	EXPECT_EQ(ndeliver, 2);
+	EXPECT(last_space == a);
+	EXPECT_EQ(ts.done, 1);
+	EXPECT_EQ(ts.err, 0);
+	EXPECT_EQ(port->nqueued, 2);	/* 3 - 2 taken + 1 let in */
+	check(a, b);
+
+	/* Past its timeout it gives up, and its message is gone. */
+	tt.ps.km = copyin(b, x, 0);
+	tt.ps.done = tsend_done;
+	ipc_port_block(&tt.ps, 20);
+	run_loop_ms(200);
+	EXPECT_EQ(tt.done, 1);
+	EXPECT_EQ(tt.err, -MX_ERR_TIMEOUT);
+	EXPECT(tt.ps.km == NULL);
+	EXPECT(TAILQ_EMPTY(&port->blocked));
+	check(a, b);
+
+	/* The byte limit: one message past it is refused, even on an empty queue. */
+	ipc_port_recv(port, a, 8, 2, MX_FOREVER);
+	EXPECT_EQ(port->nqueued, 0);
+	ipc_port_cancel_waiter(port, -MX_ERR_INVAL);
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 2000), -MX_ERR_FULL);
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 500), 0);
+	check(a, b);
+	space_free(a);
+	space_free(b);
+}
+
+/* ---- death ---- */
+
+static void
+test_death(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new();
+	struct tsend ts = { 0 };
+	mx_name_t p, x, n, q, o;
+	struct item it;
+
+	/* A waiting receiver learns the port died. */
+	unit_case = "death: waiter";
+	p = port_alloc(a);
+	reset_hooks();
+	ipc_port_recv(port_of(a, p), a, 11, 1, MX_FOREVER);
+	EXPECT_EQ(nrecv_end, 0);
+	ipc_space_drop(a, ipc_space_lookup(a, p));
+	EXPECT_EQ(nrecv_end, 1);
+	EXPECT_EQ(last_frame, 11);
+	EXPECT_EQ(last_status, MX_ERR_DEAD);
+	EXPECT_EQ(ndied, 1);
+	check(a, b);
+
+	/*
+	 * A full port with a blocked sender, a dead-name request and a queued
+	 * message carrying a send-once right: it dies, the sender hears DEAD,
+	 * the requester gets its notice, the send-once right its "no reply".
+	 */
+	unit_case = "death: senders, requests, rights in queued messages";
+	p = port_alloc(a);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	n = port_alloc(b);			/* b's notify port */
+	q = port_alloc(b);			/* b's reply port */
+	EXPECT_EQ(ipc_port_request_dead(port_of(b, x), port_of(b, n), x), 0);
+	it = (struct item){ q, MX_DISP_MAKE_SEND_ONCE };
+	EXPECT_EQ(send_msg(b, x, 0, 0, &it, 1, 0), 0);
+	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 0), 0);
+	ts.ps.km = copyin(b, x, 0);
+	ts.ps.done = tsend_done;
+	ipc_port_block(&ts.ps, MX_FOREVER);
+	reset_hooks();
+	ipc_space_drop(a, ipc_space_lookup(a, p));
+	EXPECT_EQ(ndied, 1);
+	EXPECT_EQ(ts.done, 1);
+	EXPECT_EQ(ts.err, -MX_ERR_DEAD);
+	EXPECT_EQ(port_of(b, n)->nqueued, 1);
+	EXPECT_EQ(TAILQ_FIRST(&port_of(b, n)->queue)->msgid, MX_MSGID_DEAD_NAME);
+	EXPECT_EQ(port_of(b, q)->nqueued, 1);
+	EXPECT_EQ(TAILQ_FIRST(&port_of(b, q)->queue)->msgid, MX_MSGID_NO_REPLY);
+	EXPECT(ipc_space_lookup(b, x) != NULL && port_of(b, x)->dead);
+	/* Asked after the death, the notice comes at once. */
+	EXPECT_EQ(ipc_port_request_dead(port_of(b, x), port_of(b, n), x), 0);
+	EXPECT_EQ(port_of(b, n)->nqueued, 2);
+	check(a, b);
+
+	/* A send-once right to a proxy dies: the node layer is told, no local notice. */
+	unit_case = "death: proxy send-once right";
+	p = port_alloc(a);
+	port_of(a, p)->rnode = (struct rnode *)&ts;	/* any non-NULL: a proxy */
+	o = grant(a, p, b, MX_RIGHT_SEND_ONCE);
+	reset_hooks();
+	ipc_space_drop(b, ipc_space_lookup(b, o));
+	EXPECT_EQ(nso_gone, 1);
+	EXPECT_EQ(port_of(a, p)->nqueued, 0);
+	check(a, b);
+
+	/* A task goes: its ports die, its send-once rights notify. */
+	unit_case = "death: space destroyed";
+	p = port_alloc(a);
+	o = grant(a, p, b, MX_RIGHT_SEND_ONCE);
+	reset_hooks();
+	space_free(b);
+	EXPECT_EQ(ndied, 2);			/* n and q */
+	EXPECT_EQ(port_of(a, p)->nqueued, 1);
+	check(a, NULL);
+	space_free(a);
+}
+
+int
+main(void)
+{
+	struct ipc_hooks hooks = { hook_deliver, hook_recv_end, hook_so_gone, hook_died };
+	struct ipc_conf conf = { NULL, "unit", 2, 1024 };
+
+	log_init("ipc_core", 0, 0);
+	if ((loop = ev_new()) == NULL)
+		abort();
+	conf.loop = loop;
+	ipc_init(&conf, &hooks);
+	test_rights();
+	test_same_right();
+	test_dead_name_twice();
+	test_queue_limits();
+	test_death();
+	ev_free(loop);
+	return unit_end();
+}
