@@ -149,6 +149,9 @@ as_nobody() {
 	[ "$(stat -c %a "$D/etc/masix/admin")" = 700 ]
 	run -0 --separate-stderr timeout 20 "$MASIX_BIN/sigtool" -d "$D/etc/masix/admin" verify
 	[ "$output" = "$D/etc/masix/admin/signatures.list: OK" ]
+	# a trailing slash names the admin directory itself
+	run -0 --separate-stderr timeout 20 "$MASIX_BIN/sigtool" -d "$D/other/admin/" init
+	[ "$(stat -c %a "$D/other/admin")" = 700 ]
 	# a parent that cannot be made: said, nothing made
 	touch "$D/file"
 	run -73 --separate-stderr timeout 20 "$MASIX_BIN/sigtool" -d "$D/file/admin" init

@@ -55,6 +55,8 @@ make_parents(const char *dir)
 
 	snprintf(path, sizeof(path), "%s", dir);	/* admin_open() checked the length */
 	for (s = path + 1; (s = strchr(s, '/')) != NULL; s++) {
+		if (s[strspn(s, "/")] == '\0')
+			break;	/* trailing slashes: what is left is the directory itself */
 		*s = '\0';
 		if (mkdir(path, 0755) == -1 && errno != EEXIST)
 			die(errno == EACCES ? EX_NOPERM : EX_CANTCREAT, "%s: %s", path, strerror(errno));
