@@ -114,7 +114,7 @@ X509v3 Key Usage: critical
 	MASIX_ADMIN_DIR=$D/env run -0 --separate-stderr st verify
 	[ "$output" = "$D/env/signatures.list: OK" ]
 	MASIX_ADMIN_DIR=$D/env run -66 --separate-stderr st -d "$D/none" list
-	[ "$stderr" = "sigtool: $D/none/ca.crt: No such file or directory" ]
+	[ "$stderr" = "sigtool: $D/none: no such admin directory (make one with: sigtool -d $D/none init)" ]
 }
 
 @test "passphrase: encrypted key, wrong, missing and empty passphrases" {
