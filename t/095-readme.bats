@@ -59,6 +59,9 @@ echo never" ]
 		ip link set lo up &&
 		mount -t tmpfs none /run &&
 		mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/up,workdir=$1/work" /etc || exit
+		# a machine where the README already ran (the fresh-machine check
+		# runs it before the suite): start from no /etc/masix, as it does
+		if [ -d /etc/masix ]; then mount -t tmpfs -o mode=0755 none /etc/masix || exit; fi
 		MASIX_README_CHECK=1 sh "$2"' _ "$D" "$CHECK"
 	[ "${lines[-1]}" = "readme-check: all 7 blocks passed" ]
 }

@@ -140,7 +140,7 @@ main(int argc, char **argv)
 	if (query) {
 		if (init || check || cfile || state || node || readyfd >= 0 || use_syslog)
 			cli_usage(EX_USAGE);
-		return query_main(cli_rundir(rundir), argc - optind, argv + optind);
+		return query_main(rundir, argc - optind, argv + optind);
 	}
 	if (optind != argc || (init && (check || readyfd >= 0 || use_syslog)) || (node != NULL && !init))
 		cli_usage(EX_USAGE);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include "cli.h"
 #include "conf.h"
 #include "keysrv.h"
 #include "log.h"
@@ -134,6 +135,8 @@ query_main(const char *rundir, int argc, char **argv)
 		    "                 may-register HASH UID NAME | ca-cert | crl\n");
 		exit(EX_USAGE);
 	}
+	/* Only now: a bad query is a usage error even without a node. */
+	rundir = cli_rundir(rundir);
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
