@@ -45,7 +45,8 @@ cli_getopt(int argc, char **argv, const char *shortopts, const struct option *lo
 	for (; longopts != NULL && longopts[n].name != NULL; n++)
 		if (n + 3 > CLI_LONG_MAX)
 			abort();	/* a program with that many long options: raise CLI_LONG_MAX */
-	memcpy(all, longopts, n * sizeof(all[0]));
+	if (n > 0)
+		memcpy(all, longopts, n * sizeof(all[0]));
 	for (i = 0; i < 2; i++)
 		all[n++] = std[i];
 	memset(&all[n], 0, sizeof(all[n]));
