@@ -102,15 +102,23 @@ msgrecv: echo: registered again" ]
 # portd_keeper DIR: hold portd's socket as a service manager does
 # (systemd-socket-activate, like masix-portd.socket) and start portd on it
 # again each time it dies, once DIR/go exists; DIR/portd.pid names the
-# current one.
+# current one. It ends when killed (teardown) or when DIR is removed.
 portd_keeper() {
 	exec systemd-socket-activate -l "$1/portd.sock" sh -c '
 		d=$1 bin=$2
-		while :; do
-			while [ ! -e "$d/go" ]; do sleep 0.05; done
+		while [ -d "$d" ]; do
+			while [ -d "$d" ] && [ ! -e "$d/go" ]; do sleep 0.05; done
+			[ -e "$d/go" ] || exit 0
 			rm -f "$d/go"
 			sh -c "echo \$\$ >\"\$0/portd.pid\"; LISTEN_PID=\$\$ exec \"\$1/portd\" -R \"\$0\"" "$d" "$bin" 2>>"$d/portd.log"
 		done' _ "$1" "$MASIX_BIN"
+}
+
+# start_namesrv DIR: a namesrv on DIR's portd, ready (READY on -F) when this returns.
+start_namesrv() {
+	rm -f "$1/namesrv.ready"
+	bg sh -c 'exec "$0" -R "$1" -F 3 3>"$1/namesrv.ready" 2>>"$1/namesrv.log"' "$MASIX_BIN/namesrv" "$1"
+	wait_for test -s "$1/namesrv.ready"
 }
 
 @test "msgrecv --reconnect: with the socket kept by a manager, it waits for the new portd and registers again" {
@@ -122,8 +130,7 @@ portd_keeper() {
 	touch "$D/go"
 	bg portd_keeper "$D"
 	wait_for test -S "$D/portd.sock"
-	bg sh -c 'exec "$0" -R "$1" 2>>"$1/namesrv.log"' "$MASIX_BIN/namesrv" "$D"
-	wait_for "$MASIX_TOOLS/mxtool" -R "$D" wait-socket
+	start_namesrv "$D"
 	bg sh -c 'exec "$0" --reconnect -x "echo \"got \$(cat)\"" echo 2>"$1/err"' "$MASIX_BIN/msgrecv" "$D"
 	wait_name echo
 	run -0 msgsend -r echo one
@@ -133,7 +140,7 @@ portd_keeper() {
 	# The socket is still there, held by the manager: connecting works.
 	[ -S "$D/portd.sock" ]
 	touch "$D/go"
-	bg sh -c 'exec "$0" -R "$1" 2>>"$1/namesrv.log"' "$MASIX_BIN/namesrv" "$D"
+	start_namesrv "$D"
 	wait_for -t 5 msgsend -r echo two
 	run -0 msgsend -r echo three
 	[ "$output" = "got three" ]
