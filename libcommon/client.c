@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include "client.h"
 #include "names.h"
@@ -53,6 +54,18 @@ set_detail(struct mx_conn *c, const char *fmt, const char *arg)
 	snprintf(c->detail, sizeof(c->detail), fmt, arg);
 }
 
+/*
+ * portd closed our connection (it exited, crashed or was restarted): every
+ * later call fails at once with the same error and detail, never blocks.
+ */
+static int
+conn_lost(struct mx_conn *c)
+{
+	c->lost = 1;
+	snprintf(c->detail, sizeof(c->detail), "portd went away");
+	return -MX_ERR_IO;
+}
+
 void masix_set_stop_flag(struct mx_conn *c, volatile int *flag) { c->stop = flag; }
 const char *masix_errdetail(const struct mx_conn *c) { return c->detail; }
 int masix_fd(const struct mx_conn *c) { return c->fd; }
@@ -77,28 +90,95 @@ masix_connect(const char *rundir, struct mx_conn **out)
 		return -MX_ERR_NOMEM;
 	}
 	c->fd = fd;
+	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->incap = IN_MIN;
 	c->prefetch = 1;
 	*out = c;
 	return 0;
 }
 
-void
-masix_close(struct mx_conn *c)
+static void
+drop_stash(struct mx_conn *c)
 {
 	struct stashed *s;
 
-	if (c == NULL)
-		return;
-	close(c->fd);
 	while ((s = c->stash) != NULL) {
 		c->stash = s->next;
 		free(s->payload);
 		free(s);
 	}
+}
+
+void
+masix_close(struct mx_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	drop_stash(c);
 	free(c->in);
 	free(c->out);
 	free(c);
+}
+
+/* Sleep ms, or less when a signal sets the stop flag: MX_ERR_INTR then. */
+static int
+pause_ms(struct mx_conn *c, uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		if (c->stop && *c->stop)
+			return -MX_ERR_INTR;
+	return c->stop && *c->stop ? -MX_ERR_INTR : 0;
+}
+
+/*
+ * A new connection on the same socket, the old one's state dropped: its
+ * names, receives, stashed answers and unacknowledged sends meant something
+ * only to the portd that is gone. Retries with backoff (20 ms doubling to
+ * 500 ms) while the socket refuses or is absent; an activated socket that
+ * systemd keeps accepts at once, and the first request waits for portd.
+ */
+int
+masix_reconnect(struct mx_conn *c, uint32_t timeout_ms)
+{
+	uint64_t deadline = timeout_ms == MX_FOREVER ? 0 : now_ms() + timeout_ms, wait = 20, now;
+	int fd, r;
+
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	drop_stash(c);
+	c->inlen = c->consumed = c->outlen = 0;
+	c->outstanding = 0;
+	c->first_err = 0;
+	memset(c->recv, 0, sizeof(c->recv));
+	c->reply_port = c->name_port = MX_NAME_NULL;
+	c->node[0] = '\0';
+	c->lost = 1;	/* until connected: calls fail IO, never touch fd -1 */
+	snprintf(c->detail, sizeof(c->detail), "portd went away");
+	while ((fd = sock_unix_connect(c->path)) < 0) {
+		if (errno == EACCES) {
+			snprintf(c->detail, sizeof(c->detail), "no permission to connect to portd");
+			return -MX_ERR_PERM;
+		}
+		now = now_ms();
+		if (deadline != 0 && now >= deadline) {
+			snprintf(c->detail, sizeof(c->detail), "portd did not come back");
+			return -MX_ERR_TIMEOUT;
+		}
+		if (deadline != 0 && now + wait > deadline)
+			wait = deadline - now;
+		if ((r = pause_ms(c, wait)) < 0)
+			return r;
+		wait = wait * 2 > 500 ? 500 : wait * 2;
+	}
+	c->fd = fd;
+	c->lost = 0;
+	c->detail[0] = '\0';
+	return 0;
 }
 
 /* ---- writing ---- */
@@ -106,12 +186,16 @@ masix_close(struct mx_conn *c)
 static int
 write_all(struct mx_conn *c, struct iovec *iov, int n)
 {
+	if (c->lost)
+		return conn_lost(c);
 	while (n > 0) {
-		ssize_t w = writev(c->fd, iov, n);
+		/* sendmsg, not writev: MSG_NOSIGNAL, a dead portd is an error, not SIGPIPE. */
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			return -MX_ERR_IO;
+			return conn_lost(c);
 		}
 		while (n > 0 && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
@@ -180,6 +264,8 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 {
 	int r;
 
+	if (c->lost)
+		return conn_lost(c);
 	/* Drop the frame handed out last time. */
 	if (c->consumed > 0) {
 		memmove(c->in, c->in + c->consumed, c->inlen - c->consumed);
@@ -213,19 +299,19 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 			if (r < 0 && errno == EINTR && c->stop && *c->stop)
 				return -MX_ERR_INTR;
 			if (r < 0 && errno != EINTR)
-				return -MX_ERR_IO;
+				return conn_lost(c);
 			if (r <= 0)
 				continue;
 		}
 		n = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
 		if (n == 0)
-			return -MX_ERR_IO;
+			return conn_lost(c);
 		if (n < 0) {
 			if (errno == EINTR && c->stop && *c->stop)
 				return -MX_ERR_INTR;
 			if (errno == EINTR)
 				continue;
-			return -MX_ERR_IO;
+			return conn_lost(c);
 		}
 		c->inlen += (size_t)n;
 	}

@@ -22,6 +22,8 @@ struct recvstate {
 
 struct mx_conn {
 	int fd;
+	int lost;			/* portd closed the connection: every call fails IO */
+	char path[256];			/* portd's socket, for masix_reconnect() */
 	uint32_t next_id, nowait_id;
 	uint8_t *in;
 	size_t inlen, incap, consumed;

@@ -145,7 +145,26 @@ struct mx_conn;
 const char *masix_default_rundir(void);
 int masix_connect(const char *rundir, struct mx_conn **out);
 void masix_close(struct mx_conn *c);
-int masix_fd(const struct mx_conn *c);
+/*
+ * When portd goes away (it exited, crashed or restarts), every call on the
+ * connection fails at once with MX_ERR_IO and masix_errdetail() says
+ * "portd went away", a call blocked in portd (a send to a full queue, a
+ * request waiting for its reply, a receive) included: a message it was
+ * blocked on was not delivered. Nothing of the task survives in the new
+ * portd: not its names, rights or ports, not the messages queued on them,
+ * not its registrations. To carry on, a task calls masix_reconnect() and
+ * builds again what it needs: masix_port_alloc(), masix_register() (which
+ * fails MX_ERR_UNAVAIL until namesrv is back: retry), masix_lookup().
+ *
+ * masix_reconnect() drops the old connection's state and connects again to
+ * the same socket, retrying with backoff (20 ms, doubling to 500 ms) while
+ * it is refused or absent, for timeout_ms at most (MX_FOREVER: until it
+ * succeeds). 0, MX_ERR_TIMEOUT, MX_ERR_INTR (stop flag), MX_ERR_PERM. A
+ * socket kept by systemd (portd.socket) accepts at once; the first request
+ * then waits until portd has started.
+ */
+int masix_reconnect(struct mx_conn *c, uint32_t timeout_ms);
+int masix_fd(const struct mx_conn *c);	/* -1 after a failed masix_reconnect() */
 const char *masix_node(struct mx_conn *c);	/* this node's name */
 
 int masix_port_alloc(struct mx_conn *c, mx_name_t *out);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include "cli.h"
@@ -18,7 +19,7 @@
 enum sep { SEP_NEWLINE, SEP_NUL, SEP_NONE };
 
 static const char usage_text[] =
-    "usage: msgrecv [-0h] [--raw] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
+    "usage: msgrecv [-0h] [--raw] [--reconnect] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
 
 /* The message's body: its BYTES and STRING items, back to back. */
 static void
@@ -115,11 +116,49 @@ serve(struct mx_conn *c, const char *name, const char *cmd, struct mx_msg *m, co
 	free(o.buf);
 }
 
+/* Retries after a failed registration with --reconnect: 20 ms doubling to 500 ms. */
+static void
+backoff(unsigned *ms)
+{
+	struct timespec ts = { (time_t)(*ms / 1000), (long)(*ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+	*ms = *ms * 2 > 500 ? 500 : *ms * 2;
+}
+
+/*
+ * A port under name. With again (after a reconnection) a registration
+ * that cannot be made yet (namesrv not back, portd gone again) is retried;
+ * else any failure ends the program.
+ */
+static mx_name_t
+take_name(struct mx_conn *c, const char *name, int again)
+{
+	unsigned wait = 20;
+	mx_name_t port;
+	int r;
+
+	for (;;) {
+		if ((r = masix_port_alloc(c, &port)) == 0 && (r = masix_register(c, name, port)) == 0)
+			return port;
+		if (!again || (r != -MX_ERR_UNAVAIL && r != -MX_ERR_IO && r != -MX_ERR_DEAD &&
+		    r != -MX_ERR_NOREPLY && r != -MX_ERR_TIMEOUT))
+			break;
+		if (r == -MX_ERR_IO && (r = masix_reconnect(c, MX_FOREVER)) < 0)
+			break;
+		backoff(&wait);
+	}
+	if (*masix_errdetail(c) == '\0')
+		die(mx_exit_code(r), "%s: %s", name, mx_strerror(r));
+	die(mx_exit_code(r), "%s: %s", name, masix_errdetail(c));
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "raw", no_argument, NULL, 'W' },
+		{ "reconnect", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *rundir = NULL, *name, *cmd = NULL;
@@ -129,7 +168,7 @@ main(int argc, char **argv)
 	struct mx_conn *c;
 	mx_name_t port;
 	char status[300];
-	int ch, r, seps = 0;
+	int ch, r, seps = 0, reconnect = 0;
 
 	log_init("msgrecv", 0, 0);
 	cli_init("msgrecv", usage_text);
@@ -137,6 +176,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case '0': sep = SEP_NUL; seps++; break;
 		case 'W': sep = SEP_NONE; seps++; break;
+		case 'C': reconnect = 1; break;
 		case 'n':
 			if (conf_uint(optarg, UINT32_MAX, &count) < 0 || count == 0)
 				die(EX_USAGE, "-n: not a positive count: '%s'", optarg);
@@ -163,10 +203,7 @@ main(int argc, char **argv)
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
-	if ((r = masix_port_alloc(c, &port)) < 0)
-		die(mx_exit_code(r), "allocating a port: %s", mx_strerror(r));
-	if ((r = masix_register(c, name, port)) < 0)
-		die(mx_exit_code(r), "%s: %s", name, *masix_errdetail(c) ? masix_errdetail(c) : mx_strerror(r));
+	port = take_name(c, name, 0);
 	snprintf(status, sizeof(status), "receiving on %s", name);
 	sd_ready(-1, status);
 
@@ -183,6 +220,17 @@ main(int argc, char **argv)
 				    (double)timeout_ms / 1000);
 			break;
 		}
+		if (r == -MX_ERR_IO && reconnect) {
+			/* A new portd knows nothing of us: connect and register again. */
+			warnmsg("%s: portd went away; reconnecting", name);
+			if ((r = masix_reconnect(c, MX_FOREVER)) < 0)
+				die(mx_exit_code(r), "%s: reconnecting: %s", name, masix_errdetail(c));
+			port = take_name(c, name, 1);
+			warnmsg("%s: registered again", name);
+			continue;
+		}
+		if (r == -MX_ERR_IO)
+			die(mx_exit_code(r), "%s: receive: %s", name, masix_errdetail(c));
 		if (r < 0)
 			die(mx_exit_code(r), "%s: receive: %s", name, mx_strerror(r));
 		if (m->msgid >= MX_MSGID_NO_REPLY) {

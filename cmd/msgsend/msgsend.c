@@ -148,6 +148,8 @@ main(int argc, char **argv)
 	if (r == -MX_ERR_TIMEOUT)
 		die(mx_exit_code(r), "%s: timed out after %g s%s", name, (double)timeout_ms / 1000,
 		    request ? "" : " (queue full)");
+	if (r == -MX_ERR_IO)
+		die(mx_exit_code(r), "%s: %s", name, masix_errdetail(c));	/* "portd went away" */
 	if (r < 0)
 		die(mx_exit_code(r), "%s: %s", name, mx_strerror(r));
 	if (reply != NULL)

@@ -1,0 +1,191 @@
+#!/usr/bin/env bats
+# What tasks see when the node's daemons restart: a portd that goes away
+# fails every call of its tasks at once (blocked ones included), msgrecv
+# exits 69 or, with --reconnect, registers again once portd is back (on a
+# socket that was absent for a while, or one a manager kept open); keysrv
+# killed and started again leaves the links between nodes up and lets a new
+# node join.
+
+load helpers
+load cluster
+
+# pid_of DIR NAME: the pid masix-node wrote for daemon NAME of DIR.
+pid_of() { cat "$1/$2.pid"; }
+
+# kill_portd: kill -9 the node's portd; its namesrv and keysrv end with it.
+kill_portd() {
+	local p n s
+	p=$(pid_of "$MASIX_RUNDIR" portd)
+	n=$(pid_of "$MASIX_RUNDIR" namesrv)
+	s=$(pid_of "$MASIX_RUNDIR" keysrv)
+	kill -9 "$p"
+	wait_gone "$p"
+	wait_gone "$n"
+	wait_gone "$s"
+}
+
+# connected PID: the process PID holds a connected Unix socket (to portd).
+connected() { [ -n "$(ss -Hxp state connected 2>/dev/null | grep "pid=$1,")" ]; }
+
+# exited_with FILE CODE: the background command wrote its exit status CODE to FILE.
+exited_with() { [ -s "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+@test "portd killed: a request blocked on its reply fails at once, 69, 'portd went away'" {
+	node_start
+	D=$MASIX_RUNDIR
+	# The server's command outlives portd; it ends when teardown removes D.
+	bg "$MASIX_BIN/msgrecv" -x "touch $D/started; while [ -d $D ]; do sleep 0.05; done" slow
+	wait_name slow
+	bg sh -c 'timeout 30 "$0" -r slow hi 2>"$1/err"; echo $? >"$1/rc"' "$MASIX_BIN/msgsend" "$D"
+	wait_for test -e "$D/started"
+	kill -9 "$(pid_of "$D" portd)"
+	# At once: not after the server's command, not after a timeout.
+	wait_for -t 2 exited_with "$D/rc" 69
+	run -0 cat "$D/err"
+	[ "$output" = "msgsend: slow: portd went away" ]
+}
+
+@test "portd killed: a send blocked on a full queue fails, never reports success" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg "$MASIX_TOOLS/mxtool" -R "$D" hold full 1
+	wait_name full
+	run -0 msgsend full first
+	bg sh -c 'timeout 30 "$0" full second 2>"$1/err"; echo $? >"$1/rc"' "$MASIX_BIN/msgsend" "$D"
+	pid=${BG_PIDS##* }
+	wait_for connected "$(pgrep -P "$(pgrep -P "$pid")")"
+	[ ! -e "$D/rc" ]
+	kill -9 "$(pid_of "$D" portd)"
+	wait_for -t 2 exited_with "$D/rc" 69
+	run -0 cat "$D/err"
+	[ "$output" = "msgsend: full: portd went away" ]
+}
+
+@test "portd killed: msgrecv exits 69 with 'portd went away'" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg sh -c 'timeout 30 "$0" inbox 2>"$1/err"; echo $? >"$1/rc"' "$MASIX_BIN/msgrecv" "$D"
+	wait_name inbox
+	kill -9 "$(pid_of "$D" portd)"
+	wait_for -t 2 exited_with "$D/rc" 69
+	run -0 cat "$D/err"
+	[ "$output" = "msgrecv: inbox: receive: portd went away" ]
+	# Without portd, a new task is told so (the socket left behind refuses).
+	run -69 --separate-stderr msgsend inbox hi
+	[ "$stderr" = "msgsend: cannot reach portd in $D: portd is not running" ]
+}
+
+@test "msgrecv --reconnect: registers again once portd is back, even after its socket was gone a while" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg sh -c 'exec "$0" --reconnect -x "echo \"got \$(cat)\"" echo 2>"$1/err"' "$MASIX_BIN/msgrecv" "$D"
+	pid=${BG_PIDS##* }
+	wait_name echo
+	run -0 msgsend -r echo one
+	[ "$output" = "got one" ]
+	kill_portd
+	wait_log 1 "msgrecv: echo: portd went away; reconnecting" "$D/err"
+	# No socket at all for a while: msgrecv keeps trying.
+	rm "$D/portd.sock"
+	run -69 --separate-stderr msgsend echo hi
+	[ "$stderr" = "msgsend: cannot reach portd in $D: portd is not running" ]
+	pid_alive "$pid"
+	timeout 30 "$NODE" start "$D"
+	wait_for -t 5 msgsend -r echo two
+	run -0 msgsend -r echo three
+	[ "$output" = "got three" ]
+	run -0 cat "$D/err"
+	[ "$output" = "msgrecv: echo: portd went away; reconnecting
+msgrecv: echo: registered again" ]
+}
+
+# portd_keeper DIR: hold portd's socket as a service manager does
+# (systemd-socket-activate, like masix-portd.socket) and start portd on it
+# again each time it dies, once DIR/go exists; DIR/portd.pid names the
+# current one. It ends when killed (teardown) or when DIR is removed.
+portd_keeper() {
+	exec systemd-socket-activate -l "$1/portd.sock" sh -c '
+		d=$1 bin=$2
+		while [ -d "$d" ]; do
+			while [ -d "$d" ] && [ ! -e "$d/go" ]; do sleep 0.05; done
+			[ -e "$d/go" ] || exit 0
+			rm -f "$d/go"
+			sh -c "echo \$\$ >\"\$0/portd.pid\"; LISTEN_PID=\$\$ exec \"\$1/portd\" -R \"\$0\"" "$d" "$bin" 2>>"$d/portd.log"
+		done' _ "$1" "$MASIX_BIN"
+}
+
+# start_namesrv DIR: a namesrv on DIR's portd, ready (READY on -F) when this returns.
+start_namesrv() {
+	rm -f "$1/namesrv.ready"
+	bg sh -c 'exec "$0" -R "$1" -F 3 3>"$1/namesrv.ready" 2>>"$1/namesrv.log"' "$MASIX_BIN/namesrv" "$1"
+	wait_for test -s "$1/namesrv.ready"
+}
+
+@test "msgrecv --reconnect: with the socket kept by a manager, it waits for the new portd and registers again" {
+	command -v systemd-socket-activate >/dev/null ||
+		skip "systemd-socket-activate is not installed (apt-get install systemd)"
+	D=$(new_rundir)
+	export MASIX_RUNDIR=$D
+	RUNDIRS="${RUNDIRS:-} $D"
+	touch "$D/go"
+	bg portd_keeper "$D"
+	wait_for test -S "$D/portd.sock"
+	start_namesrv "$D"
+	bg sh -c 'exec "$0" --reconnect -x "echo \"got \$(cat)\"" echo 2>"$1/err"' "$MASIX_BIN/msgrecv" "$D"
+	wait_name echo
+	run -0 msgsend -r echo one
+	[ "$output" = "got one" ]
+	kill -9 "$(pid_of "$D" portd)"
+	wait_log 1 "msgrecv: echo: portd went away; reconnecting" "$D/err"
+	# The socket is still there, held by the manager: connecting works.
+	[ -S "$D/portd.sock" ]
+	touch "$D/go"
+	start_namesrv "$D"
+	wait_for -t 5 msgsend -r echo two
+	run -0 msgsend -r echo three
+	[ "$output" = "got three" ]
+	run -0 cat "$D/err"
+	[ "$output" = "msgrecv: echo: portd went away; reconnecting
+msgrecv: echo: registered again" ]
+}
+
+# directory_is I NAMES: node I's keysrv directory lists exactly NAMES.
+directory_is() {
+	[ "$(on "$1" timeout 10 "$MASIX_BIN/keysrv" -q directory | cut -d' ' -f1 | sort | tr '\n' ' ')" = "$2" ]
+}
+
+@test "keysrv killed and started again: links stay up, requests cross them, a third node joins after" {
+	cluster_start 3
+	node_ctl stop 3
+	on 2 bg "$MASIX_BIN/msgrecv" -x 'echo "$MSG_SENDER_NODE asked $(cat)"' echo2
+	on 2 wait_name echo2
+	run -0 on 1 msgsend -r echo2@n2 before
+	[ "$output" = "n1 asked before" ]
+	D1=${NODE_DIR[1]}
+	pid=$(pid_of "$D1" keysrv)
+	kill -9 "$pid"
+	wait_gone "$pid"
+	# Away: the link still carries requests, both ways; what needs keysrv says so.
+	run -0 on 1 msgsend -r echo2@n2 during
+	[ "$output" = "n1 asked during" ]
+	run -0 on 1 msgsend -r echo2 unqualified
+	[ "$output" = "n1 asked unqualified" ]
+	run -69 --separate-stderr on 1 timeout 10 "$MASIX_BIN/keysrv" -q directory
+	[ "$stderr" = "keysrv: keysrv is not running" ]
+	# Back (what Restart=on-failure does): portd tells it the links it has.
+	on 1 bg sh -c 'echo $$ >"$0/keysrv.pid"; exec "$1" -R "$0" -S "$0/state" -c "$0/masix.conf" 2>>"$0/keysrv.log"' \
+	    "$D1" "$MASIX_BIN/keysrv"
+	wait_for directory_is 1 "n1 n2 "
+	run -0 on 1 msgsend -r echo2@n2 after
+	[ "$output" = "n1 asked after" ]
+	# A third node joins the node whose keysrv restarted, and is served.
+	node_ctl start 3
+	wait_log 2 "node n3: linked" "$D1/portd.log"
+	wait_for directory_is 1 "n1 n2 n3 "
+	run -0 on 3 msgsend -r echo2@n2 from three
+	[ "$output" = "n3 asked from three" ]
+	on 1 bg "$MASIX_BIN/msgrecv" -x 'echo "n1 answers $MSG_SENDER_NODE"' echo1
+	on 1 wait_name echo1
+	run -0 on 3 msgsend -r echo1@n1 hi
+	[ "$output" = "n1 answers n3" ]
+}
