@@ -191,11 +191,12 @@ answer(struct mx_msg *req, int status, mx_name_t right, const char *why)
 	/*
 	 * Pipelined: the reply goes out with the receive that follows (the
 	 * library writes queued frames before any other), and its status comes
-	 * back later; a reply to a task gone is nothing to report.
+	 * back later. It never waits: a client whose reply port is full loses
+	 * its answer rather than stall the name service for everyone.
 	 */
 	m->dest = req->reply;
 	m->reply = MX_NAME_NULL;
-	if ((r = masix_send_nowait(conn, m, MX_FOREVER)) < 0)
+	if ((r = masix_send_nowait(conn, m, 0)) < 0)
 		log_throttled(&lt_reply, "reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
 	mx_msg_free(m);
 }
