@@ -1,4 +1,5 @@
 /* hash.c — SipHash-2-4 and the intrusive hash table of hash.h. */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -108,8 +109,10 @@ htab_del(struct htab *t, struct hnode *n)
 	n->pprev = NULL;
 	t->n--;
 	/* Give memory back once most of it is unused (an attacker's names gone). */
-	if (t->mask + 1 > HTAB_MIN && t->n < (t->mask + 1) / 8)
+	if (t->mask + 1 > HTAB_MIN && t->n < (t->mask + 1) / 8) {
 		resize(t, (t->mask + 1) / 4);
+		malloc_trim(0);	/* the freed entries too, not only the top of the heap */
+	}
 }
 
 static struct hnode *
