@@ -276,7 +276,7 @@ do_register(struct mx_msg *req)
 	answer(req, 0, 0, NULL);
 	answer_waiters(name, right);
 	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
-	if (announce_names && (r = ns_net_answer(conn, name, right)) < 0)
+	if (announce_names && (r = ns_net_answer_nowait(conn, name, right)) < 0)
 		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
 	return right;
 }
