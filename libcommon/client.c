@@ -204,6 +204,9 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 				c->incap = MX_FRAME_HDR + (size_t)h->len;
 			}
 		}
+		/* About to wait for portd: what masix_send_nowait() queued goes out first. */
+		if (c->outlen > 0 && (r = flush_out(c)) < 0)
+			return r;
 		if (deadline != 0) {
 			uint64_t now = now_ms();
 			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
