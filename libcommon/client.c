@@ -290,6 +290,9 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 				c->incap = MX_FRAME_HDR + (size_t)h->len;
 			}
 		}
+		/* About to wait for portd: what masix_send_nowait() queued goes out first. */
+		if (c->outlen > 0 && (r = flush_out(c)) < 0)
+			return r;
 		if (deadline != 0) {
 			uint64_t now = now_ms();
 			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
@@ -351,6 +354,13 @@ note_ack(struct mx_conn *c, const struct mx_frame_hdr *h)
 	}
 }
 
+/* The answer to a frame sent without waiting (masix_send_nowait, ns_net_answer_nowait). */
+static int
+is_nowait_ack(const struct mx_frame_hdr *h)
+{
+	return (h->id & NOWAIT_BIT) && (h->type == MX_OP_SEND || h->type == MX_OP_NET_ANSWER);
+}
+
 /*
  * Wait for the answer to request id. On return *h is its header and *p
  * its payload (valid until the next call), or *stashed is set when the
@@ -378,7 +388,7 @@ wait_for(struct mx_conn *c, uint32_t id, struct mx_frame_hdr *h, const uint8_t *
 		*p = c->in + MX_FRAME_HDR;
 		if (h->id == id)
 			return 0;
-		if ((h->id & NOWAIT_BIT) && h->type == MX_OP_SEND)
+		if (is_nowait_ack(h))
 			note_ack(c, h);
 		else if ((r = stash_frame(c, h, *p)) < 0)
 			return r;
@@ -554,29 +564,56 @@ masix_send(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
 	return r;
 }
 
-int
-masix_send_nowait(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
+/* Keep the window small enough that unread acks never block portd. */
+static int
+nowait_room(struct mx_conn *c)
 {
-	struct mx_frame_hdr h = { .len = (uint32_t)(MX_MSG_HDR + m->len), .type = MX_OP_SEND };
-	size_t need = MX_FRAME_HDR + MX_MSG_HDR + m->len;
-	const uint8_t *p;
-	struct stashed *s;
+	struct mx_frame_hdr h;
 	int r;
 
-	/* Keep the window small enough that unread acks never block portd. */
 	while (c->outstanding >= NOWAIT_WINDOW) {
 		if ((r = flush_out(c)) < 0)
 			return r;
 		if ((r = read_frame(c, &h)) < 0)
 			return r;
-		if ((h.id & NOWAIT_BIT) && h.type == MX_OP_SEND)
+		if (is_nowait_ack(&h))
 			note_ack(c, &h);
 		else if ((r = stash_frame(c, &h, c->in + MX_FRAME_HDR)) < 0)
 			return r;
 	}
-	(void)p;
-	(void)s;
 	c->nowait_id = (c->nowait_id + 1) & ~NOWAIT_BIT;
+	return 0;
+}
+
+/* Room for need more bytes in the output buffer (need <= OUTBUF_FLUSH). */
+static int
+out_room(struct mx_conn *c, size_t need)
+{
+	int r;
+
+	if (c->outlen + need <= c->outcap)
+		return 0;
+	if ((r = flush_out(c)) < 0)
+		return r;
+	if (c->outcap < OUTBUF_FLUSH) {
+		uint8_t *nb = realloc(c->out, OUTBUF_FLUSH);
+		if (nb == NULL)
+			return -MX_ERR_NOMEM;
+		c->out = nb;
+		c->outcap = OUTBUF_FLUSH;
+	}
+	return 0;
+}
+
+int
+masix_send_nowait(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
+{
+	struct mx_frame_hdr h;
+	size_t need = MX_FRAME_HDR + MX_MSG_HDR + m->len;
+	int r;
+
+	if ((r = nowait_room(c)) < 0)
+		return r;
 	h = (struct mx_frame_hdr){ .len = (uint32_t)(MX_MSG_HDR + m->len), .type = MX_OP_SEND,
 	    .id = c->nowait_id | NOWAIT_BIT };
 	if (need > OUTBUF_FLUSH) {
@@ -585,23 +622,38 @@ masix_send_nowait(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
 		if ((r = send_frame(c, MX_OP_SEND, h.id, mh, sizeof(mh), m->items, m->len)) < 0)
 			return r;
 	} else {
-		if (c->outlen + need > c->outcap) {
-			if ((r = flush_out(c)) < 0)
-				return r;
-			if (c->outcap < OUTBUF_FLUSH) {
-				uint8_t *nb = realloc(c->out, OUTBUF_FLUSH);
-				if (nb == NULL)
-					return -MX_ERR_NOMEM;
-				c->out = nb;
-				c->outcap = OUTBUF_FLUSH;
-			}
-		}
+		if ((r = out_room(c, need)) < 0)
+			return r;
 		frame_hdr_pack(c->out + c->outlen, &h);
 		pack_msg_hdr(c->out + c->outlen + MX_FRAME_HDR, m, timeout_ms);
 		if (m->len)
 			memcpy(c->out + c->outlen + MX_FRAME_HDR + MX_MSG_HDR, m->items, m->len);
 		c->outlen += need;
 	}
+	c->outstanding++;
+	return 0;
+}
+
+/* ns_net_answer() without waiting: queued like masix_send_nowait(), its status comes with masix_flush(). */
+int
+ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right)
+{
+	struct mx_frame_hdr h;
+	size_t n = strlen(name);
+	uint8_t *p;
+	int r;
+
+	if (n > MX_NAME_LEN_MAX)
+		return -MX_ERR_INVAL;
+	if ((r = nowait_room(c)) < 0 || (r = out_room(c, MX_FRAME_HDR + 4 + n)) < 0)
+		return r;
+	h = (struct mx_frame_hdr){ .len = (uint32_t)(4 + n), .type = MX_OP_NET_ANSWER,
+	    .id = c->nowait_id | NOWAIT_BIT };
+	p = c->out + c->outlen;
+	frame_hdr_pack(p, &h);
+	put_u32(p + MX_FRAME_HDR, right);
+	memcpy(p + MX_FRAME_HDR + 4, name, n);
+	c->outlen += MX_FRAME_HDR + 4 + n;
 	c->outstanding++;
 	return 0;
 }
@@ -617,7 +669,7 @@ masix_flush(struct mx_conn *c)
 	while (c->outstanding > 0) {
 		if ((r = read_frame(c, &h)) < 0)
 			return r;
-		if ((h.id & NOWAIT_BIT) && h.type == MX_OP_SEND)
+		if (is_nowait_ack(&h))
 			note_ack(c, &h);
 		else if ((r = stash_frame(c, &h, c->in + MX_FRAME_HDR)) < 0)
 			return r;
@@ -881,7 +933,7 @@ masix_recv_any(struct mx_conn *c, const mx_name_t *ports, int n, uint32_t timeou
 				hit = i;
 		if (hit >= 0)
 			break;
-		if ((h.id & NOWAIT_BIT) && h.type == MX_OP_SEND)
+		if (is_nowait_ack(&h))
 			note_ack(c, &h);
 		else if ((r = stash_frame(c, &h, p)) < 0)
 			return r;

@@ -1,5 +1,6 @@
 /* log.c — stderr or syslog logging, and the tools' one-line errors. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,114 @@ LOGFN(log_warn, LOG_WARNING, 1, 1)
 LOGFN(log_warnx, LOG_WARNING, 1, 0)
 LOGFN(log_info, LOG_INFO, 1, 0)
 LOGFN(log_debug, LOG_DEBUG, verbosity > 0, 0)
+
+/* ---- throttled lines ---- */
+
+static struct log_throttle *counting;	/* throttles with lines suppressed */
+
+static unsigned long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+static unsigned burst_of(const struct log_throttle *t) { return t->burst ? t->burst : LOG_THROTTLE_BURST; }
+static unsigned window_of(const struct log_throttle *t) { return t->window_ms ? t->window_ms : LOG_THROTTLE_WINDOW_MS; }
+
+static void
+logpri(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(pri, fmt, ap, NULL);
+	va_end(ap);
+}
+
+static void
+unlist(struct log_throttle *t)
+{
+	struct log_throttle **pp;
+
+	for (pp = &counting; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->next = NULL;
+	t->listed = 0;
+}
+
+/* The window is over: say how many lines it held back, start a new one. */
+static void
+window_end(struct log_throttle *t, unsigned long long now)
+{
+	if (t->suppressed > 0)
+		logpri(t->pri, "%s: %lu similar lines suppressed in %u s", t->what, t->suppressed,
+		    (window_of(t) + 999) / 1000);
+	if (t->listed)
+		unlist(t);
+	t->suppressed = 0;
+	t->lines = 0;
+	t->start = now;
+}
+
+void
+log_throttled(struct log_throttle *t, const char *fmt, ...)
+{
+	unsigned long long now;
+	va_list ap;
+	int saved = errno;
+
+	if (t->pri == LOG_DEBUG && verbosity == 0)
+		return;
+	now = mono_ms();
+	if (t->start == 0 || now - t->start >= window_of(t))
+		window_end(t, now);
+	if (t->lines >= burst_of(t)) {
+		if (t->suppressed++ == 0 && !t->listed) {
+			t->next = counting;
+			counting = t;
+			t->listed = 1;
+		}
+		errno = saved;
+		return;
+	}
+	t->lines++;
+	va_start(ap, fmt);
+	vlog(t->pri, fmt, ap, NULL);
+	va_end(ap);
+	errno = saved;
+}
+
+unsigned
+log_throttle_tick(void)
+{
+	unsigned long long now = mono_ms(), end, next = UINT_MAX;
+	struct log_throttle *t, *tn;
+
+	for (t = counting; t != NULL; t = tn) {
+		tn = t->next;
+		end = t->start + window_of(t);
+		if (end <= now)
+			window_end(t, now);
+		else if (end - now < next)
+			next = end - now;
+	}
+	return (unsigned)next;
+}
+
+void
+log_throttle_forget(struct log_throttle *t)
+{
+	if (t->suppressed > 0)
+		window_end(t, mono_ms());
+	else if (t->listed)
+		unlist(t);
+}
 
 void
 fatal(const char *fmt, ...)

@@ -38,6 +38,7 @@ enum mx_err {
 	MX_ERR_BADSIG = 18,	/* signature or certificate check failed */
 	MX_ERR_INTR = 19,	/* interrupted by a signal that set the stop flag */
 	MX_ERR_NODEDOWN = 20,	/* the node of a remote port is unreachable */
+	MX_ERR_BUDGET = 21,	/* the caller's uid is over one of its budgets */
 	MX_ERR__MAX
 };
 
@@ -178,7 +179,11 @@ int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notif
 
 /* Send m to m->dest; returns once queued there, or after timeout_ms (MX_FOREVER). */
 int masix_send(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms);
-/* Pipelined sends: queue the frame, let portd acknowledge later. */
+/*
+ * Pipelined sends: queue the frame, let portd acknowledge later. Queued
+ * frames are written when the buffer fills, and at the latest when the
+ * library next waits for portd (any call that reads from it).
+ */
 int masix_send_nowait(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms);
 /* Wait until every pipelined send is acknowledged; the first error, or 0. */
 int masix_flush(struct mx_conn *c);

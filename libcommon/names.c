@@ -45,8 +45,16 @@ ns_call(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms, struct mx_msg 
 		return r;
 	if (mx_msg_get_int(*reply, &status) < 0)
 		r = -MX_ERR_PROTO;
-	else if (status != 0)
+	else if (status != 0) {
 		r = status < 0 ? (int)status : -(int)status;
+		/* An error status may come with its reason ("over budget: uid 1001 names 1024"). */
+		if (mx_msg_get_string(*reply, c->detail, sizeof(c->detail)) < 0)
+			c->detail[0] = '\0';
+		/* A NAME@NODE answer comes from another node: printable text only. */
+		for (char *p = c->detail; *p != '\0'; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
+	}
 	if (r < 0) {
 		mx_msg_free(*reply);
 		*reply = NULL;

@@ -17,6 +17,7 @@ struct mx_conn;
 /* namesrv's own calls to portd (it holds the NAME port). */
 int ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes);
 int ns_net_answer(struct mx_conn *c, const char *name, uint32_t right);
+int ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right);
 /* The send right to a service port of another node (MX_ERR_NODEDOWN if unreachable). */
 int masix_special_get_node(struct mx_conn *c, int which, const char *node, uint32_t *out);
 /* 1 if name is "NAME" or "NAME@NODE" with a valid name and node name. */

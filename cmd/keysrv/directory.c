@@ -15,6 +15,8 @@ struct peer {
 
 static TAILQ_HEAD(, peer) peers = TAILQ_HEAD_INITIALIZER(peers);
 static size_t npeers;
+/* Any task can have a certificate verified: its directory lines are throttled. */
+static struct log_throttle lt_dir = LOG_THROTTLE_INIT("directory changes", LOG_INFO);
 
 static void
 peer_drop(struct peer *p)
@@ -35,10 +37,10 @@ directory_add(const char *node, const char *fp, X509 *cert)
 			break;
 	if (p != NULL) {
 		if (strcmp(p->fp, fp) != 0)
-			log_info("node %s: new key %s (was %s)", node, fp, p->fp);
+			log_throttled(&lt_dir, "node %s: new key %s (was %s)", node, fp, p->fp);
 		peer_drop(p);
 	} else {
-		log_info("node %s added to the directory, key %s", node, fp);
+		log_throttled(&lt_dir, "node %s added to the directory, key %s", node, fp);
 	}
 	if (npeers >= DIRECTORY_MAX)
 		peer_drop(TAILQ_FIRST(&peers));

@@ -41,7 +41,8 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
 	static const char *const shared[] = {
 		"node", "listen", "peer", "broadcast", "trusted_uid", "queue_limit",
-		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", "announce", NULL,
+		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", "announce",
+		"names_per_uid", "lookups_per_uid", NULL,
 	};
 	size_t i;
 
@@ -183,6 +184,7 @@ main(int argc, char **argv)
 
 	while (!got_term) {
 		struct mx_msg *m;
+		unsigned wait_ms;
 
 		if (got_hup) {
 			got_hup = 0;
@@ -190,9 +192,11 @@ main(int argc, char **argv)
 			reload(state, nodename);
 			continue;
 		}
+		/* Held-back log lines are counted when their window ends. */
+		wait_ms = log_throttle_tick();
 		/* The flag only interrupts the wait, never a reply half-sent. */
 		masix_set_stop_flag(c, &wake);
-		r = masix_recv(c, key_port, 1000, &m);
+		r = masix_recv(c, key_port, wait_ms < 1000 ? wait_ms : 1000, &m);
 		masix_set_stop_flag(c, NULL);
 		if (r == -MX_ERR_TIMEOUT || r == -MX_ERR_INTR)
 			continue;

@@ -8,6 +8,12 @@
 
 static struct mx_conn *conn;
 
+/* Lines a client or another node can trigger: a burst, then a count. */
+static struct log_throttle lt_bad = LOG_THROTTLE_INIT("malformed requests", LOG_WARNING);
+static struct log_throttle lt_refused = LOG_THROTTLE_INIT("refused certificates", LOG_INFO);
+static struct log_throttle lt_reply = LOG_THROTTLE_INIT("failed replies", LOG_WARNING);
+static struct log_throttle lt_debug = { .what = "debug lines", .pri = LOG_DEBUG, .burst = 100 };
+
 static const char *const req_name[] = {
 	[KS_NODE_CERT] = "node-cert", [KS_VERIFY_PEER] = "verify-peer",
 	[KS_DIRECTORY] = "directory", [KS_MAY_REGISTER] = "may-register",
@@ -64,7 +70,7 @@ send_reply(struct mx_msg *req, struct mx_msg *m)
 	int r = masix_reply(conn, req, m);
 
 	if (r < 0 && r != -MX_ERR_DEAD)
-		log_warnx("reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
+		log_throttled(&lt_reply, "reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
 	mx_msg_free(m);
 }
 
@@ -81,7 +87,7 @@ fail(struct mx_msg *req, int status, const char *reason)
 static void
 malformed(struct mx_msg *req)
 {
-	log_warnx("pid %u uid %u: malformed %s request", req->trailer.pid, req->trailer.uid,
+	log_throttled(&lt_bad, "pid %u uid %u: malformed %s request", req->trailer.pid, req->trailer.uid,
 	    req_name[req->msgid]);
 	fail(req, MX_ERR_PROTO, "malformed request");
 }
@@ -173,13 +179,13 @@ do_verify_peer(struct mx_msg *req)
 	    crypto_fingerprint(X509_get0_pubkey(cert), fp) != 0))
 		r = crypto_fail(why, sizeof(why), -MX_ERR_BADSIG, "no usable node name or key");
 	if (r != 0) {
-		log_info("pid %u: peer certificate%s%s refused: %s", req->trailer.pid,
+		log_throttled(&lt_refused, "pid %u: peer certificate%s%s refused: %s", req->trailer.pid,
 		    node[0] != '\0' ? " for " : "", node, why);
 		X509_free(cert);
 		fail(req, r == -MX_ERR_NOMEM ? MX_ERR_NOMEM : MX_ERR_BADSIG, why);
 		return;
 	}
-	log_debug("pid %u: peer %s verified, key %s", req->trailer.pid, cn, fp);
+	log_throttled(&lt_debug, "pid %u: peer %s verified, key %s", req->trailer.pid, cn, fp);
 	if (strcmp(cn, id.node) != 0)
 		directory_add(cn, fp, cert);	/* takes cert */
 	else
@@ -273,7 +279,7 @@ do_may_register(struct mx_msg *req)
 		add_string(m, "allowed");
 	} else {
 		denial(hash, hashstr, (uint32_t)uid, name, why, sizeof(why));
-		log_debug("may-register '%s' by uid %lld: %s", name, (long long)uid, why);
+		log_throttled(&lt_debug, "may-register '%s' by uid %lld: %s", name, (long long)uid, why);
 		m = reply_new(MX_ERR_PERM);
 		add_reason(m, "%s", why);
 	}
@@ -332,11 +338,11 @@ do_peer_linked(struct mx_msg *req)
 		return;
 	if (crypto_cert_verify(cert, id.ca, id.crl, node, why, sizeof(why)) != 0 ||
 	    crypto_cert_node(cert, cn, sizeof(cn)) != 0 || crypto_fingerprint(X509_get0_pubkey(cert), fp) != 0) {
-		log_info("linked node %s: certificate not added to the directory: %s", node, why);
+		log_throttled(&lt_refused, "linked node %s: certificate not added to the directory: %s", node, why);
 		X509_free(cert);
 		return;
 	}
-	log_debug("linked node %s joins the directory, key %s", cn, fp);
+	log_throttled(&lt_debug, "linked node %s joins the directory, key %s", cn, fp);
 	directory_add(cn, fp, cert);	/* takes cert */
 }
 
@@ -350,7 +356,7 @@ serve_handle(struct mx_msg *req)
 	}
 	/* Every request is answered on a send-once right; anything else is dropped. */
 	if (req->reply == MX_NAME_NULL || req->reply_disp != MX_RIGHT_SEND_ONCE) {
-		log_debug("pid %u: message %#x without a reply right dropped", req->trailer.pid, req->msgid);
+		log_throttled(&lt_debug, "pid %u: message %#x without a reply right dropped", req->trailer.pid, req->msgid);
 		if (req->reply != MX_NAME_NULL)
 			masix_right_dealloc(conn, req->reply);
 		drop_rights(req);

@@ -28,8 +28,25 @@ static const char usage_text[] =
 
 static uint32_t resolve_ms = 1000;
 static int announce = 1;
+static struct budget_conf budget = { .names = 1024, .lookups = 1024 };
 
-/* The node's file is mostly portd's; resolve_timeout and announce are ours. */
+static int
+set_budget(const char *key, const char *val, uint32_t *out, char *err, size_t errsz)
+{
+	unsigned long u;
+
+	if (conf_uint(val, 10000000, &u) < 0) {
+		snprintf(err, errsz, "%s must be 0 to 10000000", key);
+		return -1;
+	}
+	*out = (uint32_t)u;
+	return 0;
+}
+
+/*
+ * The node's file is mostly portd's; resolve_timeout, announce and the
+ * budgets are ours, and we read portd's trusted_uid (unlimited, like root).
+ */
 static int
 conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 {
@@ -42,6 +59,19 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 			return -1;
 		}
 		announce = val[0] == 'y';
+		return 0;
+	}
+	if (strcmp(key, "names_per_uid") == 0)
+		return set_budget(key, val, &budget.names, err, errsz);
+	if (strcmp(key, "lookups_per_uid") == 0)
+		return set_budget(key, val, &budget.lookups, err, errsz);
+	if (strcmp(key, "trusted_uid") == 0) {
+		if (conf_uint(val, UINT_MAX - 1, &u) < 0) {
+			snprintf(err, errsz, "not a uid");
+			return -1;
+		}
+		budget.trusted_uid = (uint32_t)u;
+		budget.has_trusted_uid = 1;
 		return 0;
 	}
 	if (strcmp(key, "resolve_timeout") != 0)
@@ -109,7 +139,10 @@ main(int argc, char **argv)
 		die(mx_exit_code(r), "NAME port: %s", mx_strerror(r));
 	}
 	masix_port_set_qlimit(c, name_port, 1024);
+	/* portd pushes requests ahead of our receives: fewer wake-ups per request. */
+	masix_set_prefetch(c, 64);
 	masix_set_stop_flag(c, &stop);
+	budget_init(&budget);
 	registry_init(c, notify_port, resolve_ms, announce);
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");

@@ -3,31 +3,44 @@
 #define NAMESRV_H
 
 #include <sys/queue.h>
+#include "hash.h"
 #include "masix.h"
 
-struct binding {
-	LIST_ENTRY(binding) link;
-	char name[MX_NAME_LEN_MAX + 1];
-	mx_name_t right;		/* our send right to the registered port */
-	uint32_t uid, pid;		/* who registered it */
-	int remote;			/* a cached answer from another node */
-	char node[MX_NODE_MAX + 1];	/* ... that node */
+/* What one uid may make namesrv hold (see namesrv(8), RESOURCES). */
+struct budget_conf {
+	uint32_t names;			/* registrations held, per uid */
+	uint32_t lookups;		/* lookups waiting for a name, per uid */
+	int has_trusted_uid;		/* portd's trusted_uid, unlimited like root */
+	uint32_t trusted_uid;
 };
 
-/* A send right to another node's NAME port, kept for NAME@NODE lookups. */
-struct peerns {
-	LIST_ENTRY(peerns) link;
-	char node[MX_NODE_MAX + 1];
-	mx_name_t right;
-};
+enum budget_kind { BUDGET_NAMES, BUDGET_LOOKUPS };
+
+void budget_init(const struct budget_conf *bc);
+/*
+ * Charge one object of kind to uid: 0, or -MX_ERR_BUDGET with the reason
+ * ("over budget: uid 1001 names 1024") in why, logged once per interval.
+ */
+int budget_take(uint32_t uid, uint32_t pid, enum budget_kind kind, char *why, size_t whysz);
+void budget_give(uint32_t uid, enum budget_kind kind);
 
 /* A lookup waiting for its name to be registered. */
 struct waiter {
-	LIST_ENTRY(waiter) link;
-	char name[MX_NAME_LEN_MAX + 1];
+	struct hnode by_name;
+	size_t heap_at;			/* index in the deadline heap */
+	uint64_t deadline;		/* monotonic ms */
+	uint32_t uid;			/* charged for it */
 	struct mx_msg *req;		/* holds the send-once reply right */
-	uint64_t deadline;
+	char name[];
 };
+
+struct waiter *waiter_add(const char *name, struct mx_msg *req, uint64_t deadline);
+/* Take one waiter for name off the tables; NULL when none is left. */
+struct waiter *waiter_take(const char *name);
+/* Take the waiter with the earliest deadline if it is at or before now. */
+struct waiter *waiter_take_expired(uint64_t now);
+uint64_t waiter_next_deadline(void);	/* UINT64_MAX when none waits */
+void waiters_free(void);
 
 void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms, int announce);
 void registry_net(struct mx_msg *m);

@@ -1,4 +1,5 @@
 /* registry.c — names, their ports, and lookups waiting for a name. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,13 +8,49 @@
 #include "names.h"
 #include "namesrv.h"
 
-static LIST_HEAD(, binding) bindings = LIST_HEAD_INITIALIZER(bindings);
-static LIST_HEAD(, waiter) waiters = LIST_HEAD_INITIALIZER(waiters);
+/* Our send right to a registered port, and the names bound to it. */
+struct portref {
+	struct hnode by_right;
+	mx_name_t right;
+	LIST_HEAD(, binding) names;
+};
+
+struct binding {
+	struct hnode by_name;
+	LIST_ENTRY(binding) on_port;
+	TAILQ_ENTRY(binding) all;
+	struct portref *port;		/* each binding holds one reference of port->right */
+	uint32_t uid, pid;		/* who registered it (charged for it) */
+	int remote;			/* a cached answer from another node */
+	char *node;			/* ... that node */
+	char name[];
+};
+
+/* A send right to another node's NAME port, kept for NAME@NODE lookups. */
+struct peerns {
+	LIST_ENTRY(peerns) link;
+	char node[MX_NODE_MAX + 1];
+	mx_name_t right;
+};
+
+static struct htab names, ports;
+static TAILQ_HEAD(, binding) bindings = TAILQ_HEAD_INITIALIZER(bindings);
 static LIST_HEAD(, peerns) peers = LIST_HEAD_INITIALIZER(peers);
 static struct mx_conn *conn;
 static mx_name_t notify_port;
 static uint32_t resolve_ms;
 static int announce_names;	/* tell other nodes of each registration */
+
+/* Lines a client or another node can trigger: a burst, then a count. */
+static struct log_throttle lt_bad = LOG_THROTTLE_INIT("malformed requests", LOG_WARNING);
+static struct log_throttle lt_refused = LOG_THROTTLE_INIT("refused registrations", LOG_INFO);
+static struct log_throttle lt_reply = LOG_THROTTLE_INIT("failed replies", LOG_WARNING);
+static struct log_throttle lt_net = LOG_THROTTLE_INIT("name resolution errors", LOG_WARNING);
+static struct log_throttle lt_debug = { .what = "debug lines", .pri = LOG_DEBUG, .burst = 100 };
+
+static const char *const req_name[] = {
+	[NS_REGISTER] = "register", [NS_LOOKUP] = "lookup", [NS_UNREGISTER] = "unregister",
+};
 
 static uint64_t
 now_ms(void)
@@ -31,22 +68,113 @@ registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve, int announc
 	notify_port = notify;
 	resolve_ms = resolve;
 	announce_names = announce;
+	hash_seed();
 }
 
 static struct binding *
 find(const char *name)
 {
-	struct binding *b;
+	struct hnode *n;
 
-	LIST_FOREACH(b, &bindings, link)
+	for (n = htab_first(&names, hash_str(name)); n != NULL; n = htab_next(n)) {
+		struct binding *b = hnode_entry(n, struct binding, by_name);
 		if (strcmp(b->name, name) == 0)
 			return b;
+	}
 	return NULL;
 }
 
-/* Answer with a status, and the port's send right when there is one. */
+static struct portref *
+find_port(mx_name_t right)
+{
+	struct hnode *n;
+
+	for (n = htab_first(&ports, hash_u32(right)); n != NULL; n = htab_next(n)) {
+		struct portref *p = hnode_entry(n, struct portref, by_right);
+		if (p->right == right)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Bind name to right (whose reference the binding takes). The first name of
+ * a port asks portd for its dead-name notice; later ones share it.
+ */
+static int
+bind(const char *name, mx_name_t right, struct binding **out)
+{
+	size_t len = strlen(name);
+	struct portref *p;
+	struct binding *b;
+	int r;
+
+	if ((p = find_port(right)) == NULL) {
+		if ((r = masix_request_dead_notify(conn, right, notify_port)) < 0)
+			return r;
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			fatalx("out of memory");
+		p->right = right;
+		LIST_INIT(&p->names);
+		htab_add(&ports, &p->by_right, hash_u32(right));
+	}
+	if ((b = calloc(1, sizeof(*b) + len + 1)) == NULL)
+		fatalx("out of memory");
+	memcpy(b->name, name, len + 1);
+	b->port = p;
+	LIST_INSERT_HEAD(&p->names, b, on_port);
+	htab_add(&names, &b->by_name, hash_bytes(name, len));
+	TAILQ_INSERT_TAIL(&bindings, b, all);
+	*out = b;
+	return 0;
+}
+
 static void
-answer(struct mx_msg *req, int status, mx_name_t right)
+unbind(struct binding *b)
+{
+	struct portref *p = b->port;
+
+	htab_del(&names, &b->by_name);
+	LIST_REMOVE(b, on_port);
+	TAILQ_REMOVE(&bindings, b, all);
+	masix_right_dealloc(conn, p->right);
+	if (LIST_EMPTY(&p->names)) {
+		htab_del(&ports, &p->by_right);
+		free(p);
+	}
+	if (!b->remote)
+		budget_give(b->uid, BUDGET_NAMES);
+	free(b->node);
+	free(b);
+}
+
+/* Give portd back every right m carried, but one reference of kept. */
+static void
+release_rights(struct mx_msg *m, mx_name_t kept)
+{
+	struct mx_item it;
+
+	m->rpos = 0;
+	while (mx_msg_next(m, &it) == 1) {
+		if (it.type != MX_ITEM_PORT)
+			continue;
+		if (kept != MX_NAME_NULL && it.name == kept) {
+			kept = MX_NAME_NULL;
+			continue;
+		}
+		if (it.right == MX_RIGHT_RECEIVE)
+			masix_port_destroy(conn, it.name);
+		else
+			masix_right_dealloc(conn, it.name);
+	}
+}
+
+/*
+ * Answer with a status, and the port's send right when there is one, or
+ * the reason of an error when there is one.
+ */
+static void
+answer(struct mx_msg *req, int status, mx_name_t right, const char *why)
 {
 	struct mx_msg *m;
 	int r;
@@ -58,40 +186,53 @@ answer(struct mx_msg *req, int status, mx_name_t right)
 	mx_msg_add_int(m, status < 0 ? -status : status);
 	if (right != MX_NAME_NULL)
 		mx_msg_add_port(m, right, MX_DISP_COPY_SEND);
-	r = masix_reply(conn, req, m);
-	if (r < 0 && r != -MX_ERR_DEAD)
-		log_warnx("reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
+	else if (why != NULL)
+		mx_msg_add_string(m, why);
+	/*
+	 * Pipelined: the reply goes out with the receive that follows (the
+	 * library writes queued frames before any other), and its status comes
+	 * back later. It never waits: a client whose reply port is full loses
+	 * its answer rather than stall the name service for everyone.
+	 */
+	m->dest = req->reply;
+	m->reply = MX_NAME_NULL;
+	if ((r = masix_send_nowait(conn, m, 0)) < 0)
+		log_throttled(&lt_reply, "reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
 	mx_msg_free(m);
 }
 
 static void
-unbind(struct binding *b)
+malformed(struct mx_msg *req)
 {
-	LIST_REMOVE(b, link);
-	masix_right_dealloc(conn, b->right);
-	free(b);
+	log_throttled(&lt_bad, "pid %u uid %u: malformed %s request", req->trailer.pid, req->trailer.uid,
+	    req_name[req->msgid]);
+	answer(req, MX_ERR_PROTO, 0, NULL);
+}
+
+/* A lookup leaves the tables: its uid gets the room back. */
+static void
+waiter_done(struct waiter *w, int status, mx_name_t right)
+{
+	answer(w->req, status, right, NULL);
+	budget_give(w->uid, BUDGET_LOOKUPS);
+	mx_msg_free(w->req);
+	free(w);
 }
 
 static void
 answer_waiters(const char *name, mx_name_t right)
 {
-	struct waiter *w, *wn;
+	struct waiter *w;
 
-	for (w = LIST_FIRST(&waiters); w != NULL; w = wn) {
-		wn = LIST_NEXT(w, link);
-		if (strcmp(w->name, name) != 0)
-			continue;
-		LIST_REMOVE(w, link);
-		answer(w->req, 0, right);
-		mx_msg_free(w->req);
-		free(w);
-	}
+	while ((w = waiter_take(name)) != NULL)
+		waiter_done(w, 0, right);
 }
 
-static void
+/* The right the binding keeps, or MX_NAME_NULL. */
+static mx_name_t
 do_register(struct mx_msg *req)
 {
-	char name[MX_NAME_LEN_MAX + 1];
+	char name[MX_NAME_LEN_MAX + 1], why[128];
 	struct binding *b;
 	mx_name_t right;
 	uint8_t kind;
@@ -99,47 +240,46 @@ do_register(struct mx_msg *req)
 
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_port(req, &right, &kind) < 0 ||
 	    mx_msg_end(req) < 0 || kind != MX_RIGHT_SEND) {
-		answer(req, MX_ERR_PROTO, 0);
-		return;
+		malformed(req);
+		return MX_NAME_NULL;
 	}
 	if (!mx_name_valid(name)) {
-		masix_right_dealloc(conn, right);
-		answer(req, MX_ERR_INVAL, 0);
-		return;
+		answer(req, MX_ERR_INVAL, 0, NULL);
+		return MX_NAME_NULL;
 	}
 	if ((b = find(name)) != NULL && b->remote) {
-		log_debug("'%s': local registration replaces the answer cached from %s", name, b->node);
+		log_throttled(&lt_debug, "'%s': local registration replaces the answer cached from %s",
+		    name, b->node);
 		unbind(b);
 		b = NULL;
 	}
 	if (b != NULL) {
 		/* Our send rights to one port share one name: same name, same port. */
-		masix_right_dealloc(conn, right);
-		answer(req, b->right == right ? 0 : MX_ERR_EXISTS, 0);
-		if (b->right != right)
-			log_info("'%s': refused for pid %u: held by pid %u", name, req->trailer.pid, b->pid);
-		return;
+		answer(req, b->port->right == right ? 0 : MX_ERR_EXISTS, 0, NULL);
+		if (b->port->right != right)
+			log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name,
+			    req->trailer.pid, b->pid);
+		return MX_NAME_NULL;
 	}
-	if ((r = masix_request_dead_notify(conn, right, notify_port)) < 0) {
-		masix_right_dealloc(conn, right);
-		answer(req, r, 0);
-		return;
+	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
+		answer(req, r, 0, why);
+		return MX_NAME_NULL;
 	}
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		fatalx("out of memory");
-	strcpy(b->name, name);
-	b->right = right;
+	if ((r = bind(name, right, &b)) < 0) {
+		budget_give(req->trailer.uid, BUDGET_NAMES);
+		answer(req, r, 0, NULL);
+		return MX_NAME_NULL;
+	}
 	b->uid = req->trailer.uid;
 	b->pid = req->trailer.pid;
-	LIST_INSERT_HEAD(&bindings, b, link);
-	log_debug("'%s' registered by pid %u uid %u", name, b->pid, b->uid);
-	answer(req, 0, 0);
-	answer_waiters(name, b->right);
+	log_throttled(&lt_debug, "'%s' registered by pid %u uid %u", name, b->pid, b->uid);
+	answer(req, 0, 0, NULL);
+	answer_waiters(name, right);
 	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
-	if (announce_names && (r = ns_net_answer(conn, name, b->right)) < 0)
-		log_warnx("'%s': announcing: %s", name, mx_strerror(r));
+	if (announce_names && (r = ns_net_answer_nowait(conn, name, right)) < 0)
+		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
+	return right;
 }
-
 
 static void
 do_unregister(struct mx_msg *req)
@@ -148,20 +288,20 @@ do_unregister(struct mx_msg *req)
 	struct binding *b;
 
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_end(req) < 0) {
-		answer(req, MX_ERR_PROTO, 0);
+		malformed(req);
 		return;
 	}
 	if ((b = find(name)) == NULL || b->remote) {
-		answer(req, MX_ERR_NOENT, 0);
+		answer(req, MX_ERR_NOENT, 0, NULL);
 		return;
 	}
 	if (req->trailer.uid != 0 && req->trailer.uid != b->uid) {
-		answer(req, MX_ERR_PERM, 0);
+		answer(req, MX_ERR_PERM, 0, NULL);
 		return;
 	}
-	log_debug("'%s' unregistered by pid %u", name, req->trailer.pid);
+	log_throttled(&lt_debug, "'%s' unregistered by pid %u", name, req->trailer.pid);
 	unbind(b);
-	answer(req, 0, 0);
+	answer(req, 0, 0, NULL);
 }
 
 /* Our send right to NODE's NAME port, fetched once. */
@@ -206,15 +346,15 @@ peer_forget(const char *node)
  * NAME@NODE: hand the question to NODE's namesrv with the asker's own reply
  * right, so the answer (and the right in it) goes straight back to the asker.
  */
-static int
+static void
 forward_lookup(struct mx_msg *req, const char *name, const char *node, int64_t wait_ms)
 {
 	struct mx_msg *fwd;
 	int r, tries;
 
 	if (!mx_name_valid(name)) {
-		answer(req, MX_ERR_INVAL, 0);
-		return 0;
+		answer(req, MX_ERR_INVAL, 0, NULL);
+		return;
 	}
 	for (tries = 0; tries < 2; tries++) {
 		if ((fwd = mx_msg_new(NS_LOOKUP)) == NULL)
@@ -229,15 +369,14 @@ forward_lookup(struct mx_msg *req, const char *name, const char *node, int64_t w
 		mx_msg_free(fwd);
 		if (r == 0) {
 			req->reply = MX_NAME_NULL;	/* moved to the other node */
-			return 0;
+			return;
 		}
 		if (r != -MX_ERR_DEAD)
 			break;
 		peer_forget(node);	/* its namesrv restarted: fetch the port again */
 	}
-	log_debug("'%s@%s': %s", name, node, mx_strerror(r));
-	answer(req, r, 0);
-	return 0;
+	log_throttled(&lt_debug, "'%s@%s': %s", name, node, mx_strerror(r));
+	answer(req, r, 0, NULL);
 }
 
 /* From portd: another node asks who has name, or its owner answers. */
@@ -245,69 +384,68 @@ void
 registry_net(struct mx_msg *m)
 {
 	char name[MX_NAME_LEN_MAX + 1], node[MX_NODE_MAX + 1];
+	mx_name_t right = MX_NAME_NULL;
 	struct binding *b;
-	mx_name_t right;
 	uint8_t kind;
 	int r;
 
 	if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_string(m, node, sizeof(node)) < 0) {
-		log_warnx("malformed message %#x from portd", m->msgid);
-		return;
+		log_throttled(&lt_net, "malformed message %#x from portd", m->msgid);
+		goto out;
 	}
 	b = find(name);
 	if (m->msgid == NS_NET_QUERY) {
-		if (b != NULL && !b->remote && (r = ns_net_answer(conn, name, b->right)) < 0)
-			log_warnx("'%s': answering %s: %s", name, node, mx_strerror(r));
-		return;
+		if (b != NULL && !b->remote && (r = ns_net_answer(conn, name, b->port->right)) < 0)
+			log_throttled(&lt_net, "'%s': answering %s: %s", name, node, mx_strerror(r));
+		goto out;
 	}
-	if (mx_msg_get_port(m, &right, &kind) < 0 || kind != MX_RIGHT_SEND)
-		return;
-	if (b != NULL) {
-		masix_right_dealloc(conn, right);	/* ours, or already cached */
-		return;
+	if (mx_msg_get_port(m, &right, &kind) < 0 || kind != MX_RIGHT_SEND || b != NULL ||
+	    !mx_name_valid(name)) {
+		right = MX_NAME_NULL;	/* ours, already cached, or unusable: given back */
+		goto out;
 	}
-	if ((r = masix_request_dead_notify(conn, right, notify_port)) < 0) {
-		masix_right_dealloc(conn, right);
-		return;
+	if (bind(name, right, &b) < 0) {
+		right = MX_NAME_NULL;
+		goto out;
 	}
-	if ((b = calloc(1, sizeof(*b))) == NULL)
-		fatalx("out of memory");
-	snprintf(b->name, sizeof(b->name), "%s", name);
-	snprintf(b->node, sizeof(b->node), "%s", node);
-	b->right = right;
 	b->remote = 1;
-	LIST_INSERT_HEAD(&bindings, b, link);
-	log_debug("'%s' is on node %s: cached", name, node);
+	if ((b->node = strdup(node)) == NULL)
+		fatalx("out of memory");
+	log_throttled(&lt_debug, "'%s' is on node %s: cached", name, node);
 	answer_waiters(name, right);
+out:
+	release_rights(m, right);
 }
 
 /* 1 when req is kept by a waiting lookup. */
 static int
 do_lookup(struct mx_msg *req)
 {
-	char name[MX_NAME_LEN_MAX + 1 + 1 + MX_NODE_MAX];
+	char name[MX_NAME_LEN_MAX + 1 + 1 + MX_NODE_MAX], why[128];
 	struct binding *b;
-	struct waiter *w;
 	int64_t wait_ms;
 	uint32_t nodes;
 	char *at;
+	int r;
 
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_int(req, &wait_ms) < 0 ||
 	    mx_msg_end(req) < 0 || wait_ms < 0) {
-		answer(req, MX_ERR_PROTO, 0);
+		malformed(req);
 		return 0;
 	}
 	if ((at = strchr(name, '@')) != NULL) {
 		*at++ = '\0';
-		if (strcmp(at, masix_node(conn)) != 0)
-			return forward_lookup(req, name, at, wait_ms);
+		if (strcmp(at, masix_node(conn)) != 0) {
+			forward_lookup(req, name, at, wait_ms);
+			return 0;
+		}
 	}
 	if (!mx_name_valid(name)) {
-		answer(req, MX_ERR_INVAL, 0);
+		answer(req, MX_ERR_INVAL, 0, NULL);
 		return 0;
 	}
 	if ((b = find(name)) != NULL) {
-		answer(req, 0, b->right);
+		answer(req, 0, b->port->right, NULL);
 		return 0;
 	}
 	/* Not here: ask the other nodes (paper steps 3-9); the owner answers us all. */
@@ -316,16 +454,15 @@ do_lookup(struct mx_msg *req)
 			wait_ms = resolve_ms;
 	}
 	if (wait_ms == 0) {
-		answer(req, MX_ERR_NOENT, 0);
+		answer(req, MX_ERR_NOENT, 0, NULL);
+		return 0;
+	}
+	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_LOOKUPS, why, sizeof(why))) < 0) {
+		answer(req, r, 0, why);
 		return 0;
 	}
 	/* Keep the request (and its reply right) until the name comes or time is up. */
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		fatalx("out of memory");
-	strcpy(w->name, name);
-	w->deadline = now_ms() + (uint64_t)wait_ms;
-	w->req = req;
-	LIST_INSERT_HEAD(&waiters, w, link);
+	waiter_add(name, req, now_ms() + (uint64_t)wait_ms);
 	return 1;
 }
 
@@ -333,26 +470,33 @@ do_lookup(struct mx_msg *req)
 void
 registry_handle(struct mx_msg *req)
 {
+	mx_name_t kept = MX_NAME_NULL;
+
 	if (req->reply == MX_NAME_NULL || req->reply_disp != MX_RIGHT_SEND_ONCE) {
-		log_debug("message %u from pid %u without a reply right: dropped", req->msgid, req->trailer.pid);
+		log_throttled(&lt_debug, "message %u from pid %u without a reply right: dropped", req->msgid,
+		    req->trailer.pid);
+		if (req->reply != MX_NAME_NULL)
+			masix_right_dealloc(conn, req->reply);
+		release_rights(req, MX_NAME_NULL);
 		mx_msg_free(req);
 		return;
 	}
 	switch (req->msgid) {
 	case NS_REGISTER:
-		do_register(req);
+		kept = do_register(req);
 		break;
 	case NS_UNREGISTER:
 		do_unregister(req);
 		break;
 	case NS_LOOKUP:
 		if (do_lookup(req))
-			return;
+			return;	/* a well-formed lookup carries no rights */
 		break;
 	default:
-		answer(req, MX_ERR_NOTSUP, 0);
+		answer(req, MX_ERR_NOTSUP, 0, NULL);
 		break;
 	}
+	release_rights(req, kept);
 	mx_msg_free(req);
 }
 
@@ -360,46 +504,48 @@ registry_handle(struct mx_msg *req)
 void
 registry_dead(mx_name_t right)
 {
-	struct binding *b, *bn;
+	struct portref *p;
+	struct binding *b;
+	int last;
 
-	for (b = LIST_FIRST(&bindings); b != NULL; b = bn) {
-		bn = LIST_NEXT(b, link);
-		if (b->right == right) {
-			log_debug("'%s' dropped: its port died", b->name);
-			unbind(b);
-		}
-	}
+	if ((p = find_port(right)) == NULL)
+		return;
+	/* unbind() frees p with the last name. */
+	do {
+		b = LIST_FIRST(&p->names);
+		last = LIST_NEXT(b, on_port) == NULL;
+		log_throttled(&lt_debug, "'%s' dropped: its port died", b->name);
+		unbind(b);
+	} while (!last);
 }
 
 uint32_t
 registry_next_timeout(void)
 {
-	struct waiter *w;
-	uint64_t now = now_ms(), first = UINT64_MAX;
+	uint64_t now = now_ms(), first = waiter_next_deadline();
+	unsigned logs = log_throttle_tick();
 
-	LIST_FOREACH(w, &waiters, link)
-		if (w->deadline < first)
-			first = w->deadline;
-	if (first == UINT64_MAX)
-		return MX_FOREVER;
-	return first <= now ? 0 : (uint32_t)(first - now);
+	if (first != UINT64_MAX)
+		first = first <= now ? 0 : first - now;
+	if (logs != UINT_MAX && logs < first)
+		first = logs;
+	return first >= MX_FOREVER ? MX_FOREVER : (uint32_t)first;
 }
 
 void
 registry_expire(void)
 {
-	struct waiter *w, *wn;
+	struct waiter *w;
 	uint64_t now = now_ms();
+	int r, n = 0;
 
-	for (w = LIST_FIRST(&waiters); w != NULL; w = wn) {
-		wn = LIST_NEXT(w, link);
-		if (w->deadline > now)
-			continue;
-		LIST_REMOVE(w, link);
-		answer(w->req, MX_ERR_NOENT, 0);
-		mx_msg_free(w->req);
-		free(w);
+	while ((w = waiter_take_expired(now)) != NULL) {
+		waiter_done(w, MX_ERR_NOENT, 0);
+		n++;
 	}
+	/* No message came (a timeout): nothing else writes the replies out. */
+	if (n > 0 && (r = masix_flush(conn)) < 0 && r != -MX_ERR_DEAD)
+		log_throttled(&lt_reply, "replies: %s", mx_strerror(r));
 }
 
 /* At exit: let go of everything, so leak checkers see a clean end. */
@@ -409,13 +555,16 @@ registry_free(void)
 	struct binding *b;
 	struct waiter *w;
 
-	while ((b = LIST_FIRST(&bindings)) != NULL)
+	while ((b = TAILQ_FIRST(&bindings)) != NULL)
 		unbind(b);
-	while ((w = LIST_FIRST(&waiters)) != NULL) {
-		LIST_REMOVE(w, link);
+	while ((w = waiter_take_expired(UINT64_MAX)) != NULL) {
+		budget_give(w->uid, BUDGET_LOOKUPS);
 		mx_msg_free(w->req);
 		free(w);
 	}
 	while (LIST_FIRST(&peers) != NULL)
 		peer_forget(LIST_FIRST(&peers)->node);
+	waiters_free();
+	htab_free(&names);
+	htab_free(&ports);
 }

@@ -1,0 +1,93 @@
+/*
+ * budget.c — what each uid makes namesrv hold: names it registered and
+ * lookups it keeps waiting. One record per uid holding anything, found by
+ * hash, freed when it holds nothing; so the cost is O(1) per request.
+ * Root, namesrv's own uid and portd's trusted uid are not limited: they
+ * run the node's services, and no other user's use can take their room.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include "log.h"
+#include "namesrv.h"
+
+struct account {
+	struct hnode node;
+	uint32_t uid;
+	uint32_t held[2];		/* by enum budget_kind */
+	struct log_throttle lt;		/* "over budget" lines: one per interval */
+	char what[40];
+};
+
+static struct budget_conf conf = { .names = 1024, .lookups = 1024 };
+static struct htab accounts;
+static const char *const kind_name[2] = { "names", "waiting lookups" };
+
+void
+budget_init(const struct budget_conf *bc)
+{
+	conf = *bc;
+}
+
+static int
+unlimited(uint32_t uid)
+{
+	return uid == 0 || uid == (uint32_t)geteuid() || (conf.has_trusted_uid && uid == conf.trusted_uid);
+}
+
+static struct account *
+find(uint32_t uid)
+{
+	struct hnode *n;
+
+	for (n = htab_first(&accounts, hash_u32(uid)); n != NULL; n = htab_next(n)) {
+		struct account *a = hnode_entry(n, struct account, node);
+		if (a->uid == uid)
+			return a;
+	}
+	return NULL;
+}
+
+int
+budget_take(uint32_t uid, uint32_t pid, enum budget_kind kind, char *why, size_t whysz)
+{
+	uint32_t max = kind == BUDGET_NAMES ? conf.names : conf.lookups;
+	struct account *a;
+
+	if (unlimited(uid))
+		return 0;
+	if ((a = find(uid)) == NULL) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			fatalx("out of memory");
+		a->uid = uid;
+		snprintf(a->what, sizeof(a->what), "over budget: uid %u", uid);
+		a->lt = (struct log_throttle)LOG_THROTTLE_INIT(a->what, LOG_WARNING);
+		a->lt.burst = 1;
+		htab_add(&accounts, &a->node, hash_u32(uid));
+	}
+	if (a->held[kind] >= max) {
+		snprintf(why, whysz, "over budget: uid %u %s %u", uid, kind_name[kind], max);
+		log_throttled(&a->lt, "%s (pid %u refused)", why, pid);
+		if (a->held[0] == 0 && a->held[1] == 0)
+			budget_give(uid, kind);	/* a budget of 0: nothing held, no record */
+		return -MX_ERR_BUDGET;
+	}
+	a->held[kind]++;
+	return 0;
+}
+
+void
+budget_give(uint32_t uid, enum budget_kind kind)
+{
+	struct account *a;
+
+	if (unlimited(uid) || (a = find(uid)) == NULL)
+		return;
+	if (a->held[kind] > 0)
+		a->held[kind]--;
+	if (a->held[0] == 0 && a->held[1] == 0) {
+		log_throttle_forget(&a->lt);
+		htab_del(&accounts, &a->node);
+		free(a);
+	}
+}
