@@ -179,6 +179,11 @@ from-root" ]
 	printf 'names_per_uid = 2\nlookups_per_uid = 0\n' >"$BATS_TEST_TMPDIR/ns.conf"
 	run -0 "$MASIX_BIN/namesrv" -n -c "$BATS_TEST_TMPDIR/ns.conf"
 	[ "$output" = "configuration OK" ]
+	# the node's one masix.conf carries them: portd and keysrv accept them
+	run -0 "$MASIX_BIN/portd" -n -c "$BATS_TEST_TMPDIR/ns.conf"
+	[ "$output" = "configuration OK" ]
+	run -0 "$MASIX_BIN/keysrv" -n -c "$BATS_TEST_TMPDIR/ns.conf"
+	[ "$output" = "configuration OK" ]
 	printf 'names_per_uid = -1\n' >"$BATS_TEST_TMPDIR/bad.conf"
 	run -78 --separate-stderr "$MASIX_BIN/namesrv" -n -c "$BATS_TEST_TMPDIR/bad.conf"
 	[ "$stderr" = "namesrv: $BATS_TEST_TMPDIR/bad.conf:1: names_per_uid must be 0 to 10000000: 'names_per_uid = -1'" ]
