@@ -277,7 +277,7 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 
 		if (c->inlen >= MX_FRAME_HDR) {
 			if ((r = frame_hdr_unpack(c->in, h)) != 0)
-				return -r;
+				return r;
 			if (c->inlen >= MX_FRAME_HDR + (size_t)h->len) {
 				c->consumed = MX_FRAME_HDR + h->len;
 				return 0;

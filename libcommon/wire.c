@@ -1,5 +1,6 @@
 /* wire.c — pack and check frame, message and item headers. */
 #include <string.h>
+#include "rbuf.h"
 #include "wire.h"
 
 void
@@ -16,18 +17,23 @@ frame_hdr_pack(uint8_t out[MX_FRAME_HDR], const struct mx_frame_hdr *h)
 int
 frame_hdr_unpack(const uint8_t in[MX_FRAME_HDR], struct mx_frame_hdr *h)
 {
-	h->len = get_u32(in);
-	h->version = in[4];
-	h->type = in[5];
-	h->flags = get_u16(in + 6);
-	h->id = get_u32(in + 8);
-	h->status = get_u32(in + 12);
+	struct rbuf r;
+
+	rbuf_init(&r, in, MX_FRAME_HDR);
+	h->len = rbuf_u32(&r);
+	h->version = rbuf_u8(&r);
+	h->type = rbuf_u8(&r);
+	h->flags = rbuf_u16(&r);
+	h->id = rbuf_u32(&r);
+	h->status = rbuf_u32(&r);
+	if (rbuf_end(&r) != 0)
+		return -MX_ERR_PROTO;
 	if (h->version != MX_PROTO_VERSION)
-		return MX_ERR_VERSION;
+		return -MX_ERR_VERSION;
 	if (h->len > MX_FRAME_MAX)
-		return MX_ERR_TOOBIG;
+		return -MX_ERR_TOOBIG;
 	if (h->type == 0 || h->type >= MX_OP__MAX)
-		return MX_ERR_PROTO;
+		return -MX_ERR_PROTO;
 	return 0;
 }
 
@@ -58,22 +64,21 @@ msg_hdr_unpack(const uint8_t in[MX_MSG_HDR], struct mx_msg_hdr *h)
 int
 items_next(const uint8_t *p, size_t len, size_t *pos, struct mx_item *it)
 {
-	size_t at = *pos;
+	struct rbuf r;
 
-	if (at == len)
+	if (*pos == len)
 		return 0;
-	if (at > len || len - at < MX_ITEM_HDR)
+	if (*pos > len)
 		return -MX_ERR_PROTO;
+	rbuf_init(&r, p + *pos, len - *pos);
 	memset(it, 0, sizeof(*it));
-	it->type = p[at];
-	it->right = p[at + 1];
-	if (get_u16(p + at + 2) != 0)
+	it->type = rbuf_u8(&r);
+	it->right = rbuf_u8(&r);
+	if (rbuf_u16(&r) != 0)
 		return -MX_ERR_PROTO;
-	it->len = get_u32(p + at + 4);
-	at += MX_ITEM_HDR;
-	if (it->len > len - at)
+	it->len = rbuf_u32(&r);
+	if ((it->data = rbuf_take(&r, it->len)) == NULL)
 		return -MX_ERR_PROTO;
-	it->data = p + at;
 	switch (it->type) {
 	case MX_ITEM_BYTES:
 		if (it->right != 0)
@@ -96,7 +101,7 @@ items_next(const uint8_t *p, size_t len, size_t *pos, struct mx_item *it)
 	default:
 		return -MX_ERR_PROTO;
 	}
-	*pos = at + it->len;
+	*pos += r.pos;
 	return 1;
 }
 

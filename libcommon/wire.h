@@ -48,7 +48,7 @@ struct mx_frame_hdr {
 };
 
 void frame_hdr_pack(uint8_t out[MX_FRAME_HDR], const struct mx_frame_hdr *h);
-/* 0, or MX_ERR_VERSION / MX_ERR_TOOBIG / MX_ERR_PROTO. */
+/* 0, or -MX_ERR_VERSION / -MX_ERR_TOOBIG / -MX_ERR_PROTO. */
 int frame_hdr_unpack(const uint8_t in[MX_FRAME_HDR], struct mx_frame_hdr *h);
 
 /* Message header on the wire. */
@@ -67,7 +67,7 @@ void msg_hdr_unpack(const uint8_t in[MX_MSG_HDR], struct mx_msg_hdr *h);
 
 /*
  * Walk the items of an encoded body. Returns 1 with *it filled and *pos
- * advanced, 0 at the end, MX_ERR_PROTO on a malformed item.
+ * advanced, 0 at the end, -MX_ERR_PROTO on a malformed item.
  */
 int items_next(const uint8_t *p, size_t len, size_t *pos, struct mx_item *it);
 
