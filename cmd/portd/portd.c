@@ -157,6 +157,28 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 	return -1;
 }
 
+/*
+ * The runtime directory holds the socket every task trusts to be portd's:
+ * whoever may write in it may swap the socket for their own. So it must be
+ * ours (or root's) and writable by nobody else; refuse it otherwise, saying why.
+ */
+static void
+rundir_check(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		fatal("%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		die(EX_CONFIG, "%s: not a directory", dir);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		die(EX_NOPERM, "%s: owned by uid %u, not by uid %u or root, refusing to use it",
+		    dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 022)
+		die(EX_NOPERM, "%s: directory is group or world writable (mode %04o), refusing to use it",
+		    dir, (unsigned)(st.st_mode & 07777));
+}
+
 static void
 on_signal(int signo, void *arg)
 {
@@ -299,6 +321,7 @@ main(int argc, char **argv)
 	} else {
 		if (mkdir(conf.rundir, 0755) < 0 && errno != EEXIST)
 			fatal("%s", conf.rundir);
+		rundir_check(conf.rundir);
 		if ((lfd = sock_unix_listen(sock_path_buf, 0666)) < 0) {
 			if (errno == EADDRINUSE)
 				fatalx("%s: another portd is serving there", sock_path_buf);
