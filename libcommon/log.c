@@ -61,6 +61,30 @@ LOGFN(log_warnx, LOG_WARNING, 1, 0)
 LOGFN(log_info, LOG_INFO, 1, 0)
 LOGFN(log_debug, LOG_DEBUG, verbosity > 0, 0)
 
+int
+log_throttle(struct log_throttle *t, const char *what)
+{
+	struct timespec ts;
+	unsigned long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+	if (t->start == 0 || now - t->start >= LOG_THROTTLE_WINDOW_MS) {
+		if (t->suppressed > 0)
+			log_warnx("%s: %lu similar lines suppressed", what, t->suppressed);
+		t->start = now ? now : 1;
+		t->lines = 0;
+		t->suppressed = 0;
+	}
+	if (t->lines < LOG_THROTTLE_BURST) {
+		t->lines++;
+		return 1;
+	}
+	if (t->suppressed++ == 0)
+		log_warnx("%s: further similar lines suppressed for %d s", what, LOG_THROTTLE_WINDOW_MS / 1000);
+	return 0;
+}
+
 void
 fatal(const char *fmt, ...)
 {

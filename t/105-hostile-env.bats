@@ -65,3 +65,74 @@ as_user() {
 	[ "$(stat -c %a "$d/portd.log")" = 640 ]
 	[ "$(stat -c %a "$d/namesrv.log")" = 640 ]
 }
+
+# What a served claim-name says on a fresh portd: root may hold NAME.
+claim_answer() {
+	if [ "$(id -u)" = 0 ]; then echo success; else echo "not permitted"; fi
+}
+
+# utime + stime of PID, in clock ticks.
+cpu_ticks() {
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+
+# portd on DIR in the background, logging to DIR/portd.log, under the shell
+# command LIMIT (a ulimit); PORTD_PID is its pid once it serves.
+portd_bg() {
+	local d=$1 lim=$2
+	bg sh -c "$lim && exec \"\$0\" -R \"\$1\" 2>>\"\$1/portd.log\"" "$MASIX_BIN/portd" "$d"
+	PORTD_PID=${BG_PIDS##* }
+	wait_for [ -S "$d/portd.sock" ]
+	wait_log 1 "serving on" "$d/portd.log"
+}
+
+# Over SECS seconds (a measured interval, not a wait), PID's CPU use in %.
+cpu_percent() {
+	local t0 t1
+	t0=$(cpu_ticks "$1")
+	sleep "$2"
+	t1=$(cpu_ticks "$1")
+	echo $(( (t1 - t0) * 100 / ($(getconf CLK_TCK) * $2) ))
+}
+
+@test "1030 connections under a 1024 descriptor limit: max_tasks fits the limit, little CPU, a short log, then service again" {
+	d=$(new_rundir); RUNDIRS=$d
+	portd_bg "$d" "ulimit -n 1024"
+	grep -qF "max_tasks 4096 lowered to 896: 1024 file descriptors (RLIMIT_NOFILE), 128 kept for links and files" "$d/portd.log"
+	bg "$MASIX_TOOLS/connflood" unix "$d/portd.sock" 1030 >"$BATS_TEST_TMPDIR/flood"
+	flood=${BG_PIDS##* }
+	wait_for grep -qx "1030 open" "$BATS_TEST_TMPDIR/flood"
+	wait_log 1 "refusing task" "$d/portd.log"
+	cpu=$(cpu_percent "$PORTD_PID" 2)
+	[ "$cpu" -lt 30 ] || { echo "portd used $cpu% CPU" >&2; false; }
+	[ "$(stat -c %s "$d/portd.log")" -lt 1048576 ]
+	# refused tasks are logged 10 times a window at most
+	[ "$(grep -c 'refusing task pid' "$d/portd.log")" -le 10 ]
+	grep -qF "refusing task: further similar lines suppressed for 10 s" "$d/portd.log"
+	kill "$flood"
+	MASIX_RUNDIR=$d run -0 mxtool claim-name
+	[ "$output" = "claim NAME: $(claim_answer)" ]
+}
+
+@test "out of descriptors, portd stops accepting for 100 ms instead of spinning, and serves once they close" {
+	d=$(new_rundir); RUNDIRS=$d
+	portd_bg "$d" "true"
+	# the limit lowered under a running portd: accept fails with EMFILE
+	prlimit --pid "$PORTD_PID" --nofile=64:64
+	bg "$MASIX_TOOLS/connflood" unix "$d/portd.sock" 1030 >"$BATS_TEST_TMPDIR/flood"
+	flood=${BG_PIDS##* }
+	wait_for grep -qx "1030 open" "$BATS_TEST_TMPDIR/flood"
+	wait_log 1 "accept: Too many open files: not taking new tasks for 100 ms" "$d/portd.log"
+	cpu=$(cpu_percent "$PORTD_PID" 2)
+	[ "$cpu" -lt 30 ] || { echo "portd used $cpu% CPU" >&2; false; }
+	[ "$(stat -c %s "$d/portd.log")" -lt 1048576 ]
+	[ "$(grep -c 'accept: Too many open files' "$d/portd.log")" -le 10 ]
+	kill "$flood"
+	wait_gone "$flood"
+	MASIX_RUNDIR=$d run -0 mxtool claim-name
+	[ "$output" = "claim NAME: $(claim_answer)" ]
+}
+
+@test "the portd unit raises the descriptor limit above max_tasks" {
+	grep -qx "LimitNOFILE=65536" "$TOP/contrib/systemd/masix-portd.service"
+}

@@ -47,9 +47,16 @@ task_dirty(struct task *t)
 	LIST_INSERT_HEAD(&dirty, t, dlink);
 }
 
-void
+/*
+ * Take the waiting connections. Returns 0, or -errno when the process or the
+ * system is out of file descriptors or memory: the caller stops watching the
+ * listener for a while (the connection stays queued, and a level-triggered
+ * listener would report it again at once: a busy loop).
+ */
+int
 task_accept(int lfd)
 {
+	static struct log_throttle refuse_thr, err_thr;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct task *t;
@@ -57,12 +64,14 @@ task_accept(int lfd)
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-			log_warn("SO_PEERCRED");
+			if (log_throttle(&err_thr, "accept"))
+				log_warn("SO_PEERCRED");
 			close(fd);
 			continue;
 		}
 		if ((uint32_t)ntasks >= task_conf.max_tasks) {
-			log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
+			if (log_throttle(&refuse_thr, "refusing task"))
+				log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
 			close(fd);
 			continue;
 		}
@@ -85,8 +94,11 @@ task_accept(int lfd)
 		log_debug("task %llu: pid %d uid %u connected", (unsigned long long)t->id, (int)t->pid,
 		    (unsigned)t->uid);
 	}
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+		return -errno;
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && log_throttle(&err_thr, "accept"))
 		log_warn("accept");
+	return 0;
 }
 
 /* ---- output ---- */
