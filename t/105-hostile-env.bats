@@ -136,3 +136,19 @@ cpu_percent() {
 @test "the portd unit raises the descriptor limit above max_tasks" {
 	grep -qx "LimitNOFILE=65536" "$TOP/contrib/systemd/masix-portd.service"
 }
+
+@test "no other user can bind portd's broadcast port, even with SO_REUSEADDR or SO_REUSEPORT" {
+	need_root "runs socat as uid 65534"
+	d=$(new_rundir); RUNDIRS=$d
+	echo "node = n1" >"$d/masix.conf"
+	timeout 60 "$NODE" init "$d" >/dev/null
+	p=$(free_port)
+	bg sh -c 'exec "$0" -R "$1" -c "$1/masix.conf" -S "$1/state" -b "127.255.255.255:$2" 2>>"$1/portd.log"' \
+		"$MASIX_BIN/portd" "$d" "$p"
+	wait_log 1 "serving on" "$d/portd.log"
+	for opt in reuseaddr reuseport; do
+		run -1 --separate-stderr timeout 5 setpriv --reuid=65534 --regid=65534 --clear-groups \
+			socat -u "UDP4-RECV:$p,$opt" STDOUT
+		[[ "$stderr" == *"Address already in use"* ]]
+	done
+}
