@@ -152,3 +152,42 @@ cpu_percent() {
 		[[ "$stderr" == *"Address already in use"* ]]
 	done
 }
+
+@test "1030 plain TCP connections to the link port: handshakes capped, little CPU, a short log, tasks still served" {
+	d=$(new_rundir); RUNDIRS=$d
+	echo "node = n1" >"$d/masix.conf"
+	timeout 60 "$NODE" init "$d" >/dev/null
+	p=$(free_port)
+	bg sh -c 'ulimit -n 1024 && exec "$0" -R "$1" -c "$1/masix.conf" -S "$1/state" -l "127.0.0.1:$2" 2>>"$1/portd.log"' \
+		"$MASIX_BIN/portd" "$d" "$p"
+	PORTD_PID=${BG_PIDS##* }
+	wait_log 1 "serving on" "$d/portd.log"
+	bg "$MASIX_TOOLS/connflood" tcp 127.0.0.1 "$p" 1030 >"$BATS_TEST_TMPDIR/flood"
+	flood=${BG_PIDS##* }
+	wait_for grep -qx "1030 open" "$BATS_TEST_TMPDIR/flood"
+	wait_log 1 "link from 127.0.0.1:" "$d/portd.log"
+	grep -qE "^portd: link from 127\.0\.0\.1:[0-9]+: refused: too many links not yet authenticated \(64 in all, 8 per address at most\)$" "$d/portd.log"
+	cpu=$(cpu_percent "$PORTD_PID" 2)
+	[ "$cpu" -lt 30 ] || { echo "portd used $cpu% CPU" >&2; false; }
+	[ "$(stat -c %s "$d/portd.log")" -lt 1048576 ]
+	# at most 8 handshakes at once from one address
+	[ "$(ls /proc/"$PORTD_PID"/fd | wc -l)" -lt 40 ]
+	MASIX_RUNDIR=$d run -0 mxtool claim-name
+	[ "$output" = "claim NAME: $(claim_answer)" ]
+	kill "$flood"
+}
+
+@test "200,000 malformed requests grow portd's log by less than 2 MiB, and say how many lines were suppressed" {
+	node_start
+	log=$MASIX_RUNDIR/portd.log
+	s0=$(stat -c %s "$log")
+	run -0 timeout 120 "$MASIX_TOOLS/badframes" "$MASIX_RUNDIR" 200000
+	[ "$output" = "200000 answered: protocol error" ]
+	[ $(( $(stat -c %s "$log") - s0 )) -lt 2097152 ]
+	grep -qx "portd: malformed request: further similar lines suppressed for 10 s" "$log"
+	[ "$(grep -c 'PORT_ALLOC: protocol error$' "$log")" -le 10 ]
+	# and the node still serves
+	bg "$MASIX_BIN/msgrecv" -x cat echo
+	run -0 msgsend -w 5 -r echo still here
+	[ "$output" = "still here" ]
+}

@@ -253,7 +253,10 @@ process_frames(struct task *t)
 		int r;
 
 		if ((r = frame_hdr_unpack(t->in + off, &h)) != 0) {
-			log_warnx("task %llu (pid %d): bad frame: %s, closing", (unsigned long long)t->id,
+			static struct log_throttle thr;
+
+			if (log_throttle(&thr, "bad frame"))
+				log_warnx("task %llu (pid %d): bad frame: %s, closing", (unsigned long long)t->id,
 			    (int)t->pid, mx_strerror(r));
 			task_close(t, NULL);
 			return;
@@ -322,7 +325,10 @@ task_read(struct task *t)
 			if (errno == ECONNRESET) {
 				task_close(t, NULL);	/* it left without reading our answers */
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				log_warn("task %llu: read", (unsigned long long)t->id);
+				static struct log_throttle thr;
+
+				if (log_throttle(&thr, "task read"))
+					log_warn("task %llu: read", (unsigned long long)t->id);
 				task_close(t, NULL);
 			}
 			return;
@@ -398,9 +404,11 @@ task_send_ended(struct task *t, int stalled)
 void
 task_close(struct task *t, const char *why)
 {
+	static struct log_throttle thr;
+
 	if (t->closing)
 		return;
-	if (why)
+	if (why && log_throttle(&thr, "task closed"))
 		log_warnx("task %llu (pid %d): %s", (unsigned long long)t->id, (int)t->pid, why);
 	log_debug("task %llu: closed", (unsigned long long)t->id);
 	t->closing = 1;
