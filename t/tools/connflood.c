@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+static void usage(void) __attribute__((noreturn));
+
 static void
 usage(void)
 {
