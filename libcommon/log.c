@@ -116,16 +116,12 @@ window_end(struct log_throttle *t, unsigned long long now)
 	t->start = now;
 }
 
-void
-log_throttled(struct log_throttle *t, const char *fmt, ...)
+/* 1: this line may go out; 0: counted as suppressed. */
+static int
+admit(struct log_throttle *t)
 {
-	unsigned long long now;
-	va_list ap;
-	int saved = errno;
+	unsigned long long now = mono_ms();
 
-	if (t->pri == LOG_DEBUG && verbosity == 0)
-		return;
-	now = mono_ms();
 	if (t->start == 0 || now - t->start >= window_of(t))
 		window_end(t, now);
 	if (t->lines >= burst_of(t)) {
@@ -134,10 +130,42 @@ log_throttled(struct log_throttle *t, const char *fmt, ...)
 			counting = t;
 			t->listed = 1;
 		}
+		return 0;
+	}
+	t->lines++;
+	return 1;
+}
+
+int
+log_throttle(struct log_throttle *t, const char *what)
+{
+	int saved = errno;
+
+	if (t->what == NULL) {
+		t->what = what;
+		t->pri = LOG_WARNING;
+	}
+	if (admit(t))
+		return 1;
+	if (t->suppressed == 1)
+		logpri(t->pri, "%s: further similar lines suppressed for %u s", t->what,
+		    (window_of(t) + 999) / 1000);
+	errno = saved;
+	return 0;
+}
+
+void
+log_throttled(struct log_throttle *t, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	if (t->pri == LOG_DEBUG && verbosity == 0)
+		return;
+	if (!admit(t)) {
 		errno = saved;
 		return;
 	}
-	t->lines++;
 	va_start(ap, fmt);
 	vlog(t->pri, fmt, ap, NULL);
 	va_end(ap);

@@ -45,6 +45,13 @@ void log_throttled(struct log_throttle *t, const char *fmt, ...) __attribute__((
 unsigned log_throttle_tick(void);
 /* Before a throttle's memory goes: log its count now, take it off the list. */
 void log_throttle_forget(struct log_throttle *t);
+/*
+ * The same throttle where the caller logs the line itself: 1, log it now;
+ * 0, drop it (counted). The first line dropped in a window says "WHAT:
+ * further similar lines suppressed for S s". A zero-initialised throttle
+ * takes WHAT and LOG_WARNING on first use.
+ */
+int log_throttle(struct log_throttle *t, const char *what);
 
 /* Command-line tools: "prog: message" on stderr, then exit(code). */
 void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

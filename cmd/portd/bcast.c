@@ -437,8 +437,13 @@ bcast_init(struct ev_loop *loop, const struct bcast_conf *conf,
 	X509_free(cert);
 	cert = NULL;
 
+	/*
+	 * No SO_REUSEADDR nor SO_REUSEPORT: with either, another local socket
+	 * may bind the same port (any user's with SO_REUSEADDR, the same
+	 * uid's with SO_REUSEPORT) and receive the unicast datagrams meant
+	 * for us. So the port is ours alone, one portd per port and host.
+	 */
 	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0) {
 		crypto_fail(why, whysz, -1, "broadcast socket: %s", strerror(errno));
 		goto fail;

@@ -96,6 +96,7 @@ link_free(struct link *l)
 static void
 link_end(struct link *l, const char *why, int quiet)
 {
+	static struct log_throttle end_thr;
 	struct lpeer *p = l->peer;
 	int was_up = l->state == L_UP;
 
@@ -123,7 +124,7 @@ link_end(struct link *l, const char *why, int quiet)
 	LIST_INSERT_HEAD(&zombies, l, entry);
 	kick_arm();
 
-	if (!quiet)
+	if (!quiet && log_throttle(&end_thr, "link"))
 		log_warnx("link %s: %s", l->desc, why);
 	else
 		log_debug("link %s: %s", l->desc, why);
@@ -655,6 +656,7 @@ links_close_all(void)
 	while ((l = LIST_FIRST(&link_env.links)) != NULL)
 		link_end(l, "shutting down", 1);
 	for (i = 0; i < link_env.nlisteners; i++) {
+		ev_timer_disarm(link_env.loop, &link_env.listeners[i].pause);
 		ev_io_del(link_env.loop, &link_env.listeners[i].io);
 		close(link_env.listeners[i].io.fd);
 	}

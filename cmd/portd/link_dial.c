@@ -263,9 +263,47 @@ peer_new(const char *hostport, const char *expect, int oneshot, char *why, size_
 
 /* ---- listening ---- */
 
+/* The length of the host part of a numeric "host:port" or "[v6]:port". */
+static size_t
+host_len(const char *addr)
+{
+	const char *c = strrchr(addr, ':');
+
+	return c != NULL ? (size_t)(c - addr) : strlen(addr);
+}
+
+/* 1 when a new link from addr would exceed UNAUTH_MAX or UNAUTH_PER_ADDR. */
+static int
+unauth_full(const char *addr)
+{
+	size_t hl = host_len(addr);
+	int total = 0, same = 0;
+	struct link *l;
+
+	LIST_FOREACH(l, &link_env.links, entry) {
+		if (l->outgoing || l->state >= L_UP)
+			continue;
+		total++;
+		if (host_len(l->addr) == hl && memcmp(l->addr, addr, hl) == 0)
+			same++;
+	}
+	return total >= UNAUTH_MAX || same >= UNAUTH_PER_ADDR;
+}
+
+static void
+listener_resume(struct ev_timer *t)
+{
+	struct listener *ls = t->arg;
+
+	if (ev_io_set(link_env.loop, &ls->io, EPOLLIN) < 0)
+		log_warn("link: epoll on %s", ls->addr);
+}
+
 static void
 listener_io(struct ev_io *io, uint32_t revents)
 {
+	static struct log_throttle err_thr, full_thr;
+	struct listener *ls = io->arg;
 	struct sockaddr_storage ss;
 	char addr[ADDR_MAX];
 	struct link *l;
@@ -277,12 +315,25 @@ listener_io(struct ev_io *io, uint32_t revents)
 		sl = sizeof(ss);
 		fd = accept4(io->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				log_warn("link: accept on %s", ((struct listener *)io->arg)->addr);
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+				return;
+			if (log_throttle(&err_thr, "link: accept"))
+				log_warn("link: accept on %s", ls->addr);
+			/* The connection stays queued: a level-triggered listener would spin. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				ev_io_set(link_env.loop, &ls->io, 0);
+				ev_timer_arm(link_env.loop, &ls->pause, ev_now() + ACCEPT_PAUSE_MS);
+			}
 			return;
 		}
 		link_dial_addr_format((struct sockaddr *)&ss, addr, sizeof(addr));
+		if (unauth_full(addr)) {
+			if (log_throttle(&full_thr, "link: refused"))
+				log_warnx("link from %s: refused: too many links not yet authenticated "
+				    "(%d in all, %d per address at most)", addr, UNAUTH_MAX, UNAUTH_PER_ADDR);
+			close(fd);
+			continue;
+		}
 		sock_tune(fd);
 		if ((l = link_new(fd, 0, addr)) == NULL) {
 			log_warnx("link from %s: out of memory", addr);
@@ -347,6 +398,7 @@ links_listen(const char *spec, char *why, size_t whysz)
 	snprintf(ls->addr, sizeof(ls->addr), "%s", spec);
 	ls->io.cb = listener_io;
 	ls->io.arg = ls;
+	ev_timer_init(&ls->pause, listener_resume, ls);
 	if (ev_io_add(link_env.loop, &ls->io, fd, EPOLLIN) < 0) {
 		snprintf(why, whysz, "%s: %s", spec, strerror(errno));
 		close(fd);

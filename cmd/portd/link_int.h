@@ -23,6 +23,14 @@
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 8)
 #define HOST_MAX	256
 #define LISTEN_MAX	8
+/*
+ * Accepted links not yet authenticated (TLS and HELLO under way): each
+ * holds a descriptor and a TLS state before the peer proved anything, so
+ * they are capped in total and per source address; more are closed at once.
+ */
+#define UNAUTH_MAX	64
+#define UNAUTH_PER_ADDR	8
+#define ACCEPT_PAUSE_MS	100		/* out of descriptors: listener off this long */
 
 enum { L_CONNECT, L_TLS, L_HELLO, L_ACCEPT, L_UP, L_DEAD };
 
@@ -71,6 +79,7 @@ LIST_HEAD(lpeerlist, lpeer);
 
 struct listener {
 	struct ev_io io;
+	struct ev_timer pause;		/* accept failed for want of descriptors */
 	char addr[ADDR_MAX];
 };
 

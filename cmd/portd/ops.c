@@ -269,7 +269,10 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		return 0;
 	}
 	if (!may_hold_special(t)) {
-		log_warnx("task %llu (pid %d uid %u): refused special port %u: not permitted",
+		static struct log_throttle thr;
+
+		if (log_throttle(&thr, "refused special port"))
+			log_warnx("task %llu (pid %d uid %u): refused special port %u: not permitted",
 		    (unsigned long long)t->id, (int)t->pid, (unsigned)t->uid, which);
 		return -MX_ERR_PERM;
 	}
@@ -418,7 +421,9 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 done:
 	if (r < 0) {
 		/* Malformed input is logged; refused rights and the like are ordinary answers. */
-		if (r == -MX_ERR_PROTO || r == -MX_ERR_TOOBIG)
+		static struct log_throttle thr;
+
+		if ((r == -MX_ERR_PROTO || r == -MX_ERR_TOOBIG) && log_throttle(&thr, "malformed request"))
 			log_warnx("task %llu (pid %d): %s: %s", (unsigned long long)t->id, (int)t->pid,
 			    opnames[h->type], mx_strerror(r));
 		task_reply(t, h->type, h->id, (uint32_t)-r, NULL, 0);

@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include "bcast.h"
@@ -29,6 +30,16 @@ static struct portd_conf conf;	/* read here only: each layer gets its values at 
 static struct ev_loop *loop;
 
 static struct ev_io listen_io;
+static struct ev_timer accept_timer;	/* out of descriptors: listener off until it fires */
+
+/*
+ * Descriptors kept for everything but tasks: the loop's own, link listeners,
+ * links and their handshakes (LINK_MAX_UNAUTH), the broadcast socket, key,
+ * certificate and CRL files. max_tasks is at most RLIMIT_NOFILE less this
+ * (half the limit when the limit is under twice this).
+ */
+#define FD_RESERVE		128
+#define ACCEPT_BACKOFF_MS	100
 static char sock_path_buf[256];
 static int sock_is_ours;
 
@@ -158,6 +169,28 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 	return -1;
 }
 
+/*
+ * The runtime directory holds the socket every task trusts to be portd's:
+ * whoever may write in it may swap the socket for their own. So it must be
+ * ours (or root's) and writable by nobody else; refuse it otherwise, saying why.
+ */
+static void
+rundir_check(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		fatal("%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		die(EX_CONFIG, "%s: not a directory", dir);
+	if (st.st_uid != geteuid() && st.st_uid != 0)
+		die(EX_NOPERM, "%s: owned by uid %u, not by uid %u or root, refusing to use it",
+		    dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 022)
+		die(EX_NOPERM, "%s: directory is group or world writable (mode %04o), refusing to use it",
+		    dir, (unsigned)(st.st_mode & 07777));
+}
+
 static void
 on_signal(int signo, void *arg)
 {
@@ -182,11 +215,56 @@ after_batch(void *arg)
 	node_flush();
 }
 
+/* Raise the soft descriptor limit to the hard one; fit max_tasks under it. */
+static void
+fd_limits(void)
+{
+	struct rlimit rl;
+	unsigned long long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+			fatal("setrlimit");
+	}
+	room = rl.rlim_cur >= 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 2;
+	if (conf.max_tasks > room) {
+		log_info("max_tasks %u lowered to %llu: %llu file descriptors (RLIMIT_NOFILE), %llu kept for links and files",
+		    (unsigned)conf.max_tasks, room, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_cur - room);
+		conf.max_tasks = room > 0 ? (uint32_t)room : 1;
+	}
+}
+
+static void
+on_accept_timer(struct ev_timer *t)
+{
+	(void)t;
+	if (ev_io_set(loop, &listen_io, EPOLLIN) < 0)
+		fatal("epoll");
+}
+
+/*
+ * Out of descriptors (or memory), the connection stays queued and the
+ * listener stays readable: stop watching it for ACCEPT_BACKOFF_MS rather
+ * than spin, and say so once per log window.
+ */
 static void
 on_accept(struct ev_io *io, uint32_t revents)
 {
+	static struct log_throttle thr;
+	int r;
+
 	(void)revents;
-	task_accept(io->fd);
+	if ((r = task_accept(io->fd)) == 0)
+		return;
+	if (ev_io_set(loop, &listen_io, 0) < 0)
+		fatal("epoll");
+	ev_timer_arm(loop, &accept_timer, ev_now() + ACCEPT_BACKOFF_MS);
+	if (log_throttle(&thr, "accept"))
+		log_warnx("accept: %s: not taking new tasks for %d ms", strerror(-r), ACCEPT_BACKOFF_MS);
 }
 
 int
@@ -284,8 +362,10 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	signal(SIGPIPE, SIG_IGN);
+	fd_limits();
 	if ((loop = ev_new()) == NULL)
 		fatal("event loop");
+	ev_timer_init(&accept_timer, on_accept_timer, NULL);
 	{
 		/* Each layer gets the values it needs; none reads conf itself. */
 		struct ops_conf oc = { loop, conf.node, conf.qlimit, conf.qlimit_bytes, conf.max_names,
@@ -300,6 +380,7 @@ main(int argc, char **argv)
 	} else {
 		if (mkdir(conf.rundir, 0755) < 0 && errno != EEXIST)
 			fatal("%s", conf.rundir);
+		rundir_check(conf.rundir);
 		if ((lfd = sock_unix_listen(sock_path_buf, 0666)) < 0) {
 			if (errno == EADDRINUSE)
 				fatalx("%s: another portd is serving there", sock_path_buf);

@@ -47,9 +47,16 @@ task_dirty(struct task *t)
 	LIST_INSERT_HEAD(&dirty, t, dlink);
 }
 
-void
+/*
+ * Take the waiting connections. Returns 0, or -errno when the process or the
+ * system is out of file descriptors or memory: the caller stops watching the
+ * listener for a while (the connection stays queued, and a level-triggered
+ * listener would report it again at once: a busy loop).
+ */
+int
 task_accept(int lfd)
 {
+	static struct log_throttle refuse_thr, err_thr;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct task *t;
@@ -57,12 +64,14 @@ task_accept(int lfd)
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-			log_warn("SO_PEERCRED");
+			if (log_throttle(&err_thr, "accept"))
+				log_warn("SO_PEERCRED");
 			close(fd);
 			continue;
 		}
 		if ((uint32_t)ntasks >= task_conf.max_tasks) {
-			log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
+			if (log_throttle(&refuse_thr, "refusing task"))
+				log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
 			close(fd);
 			continue;
 		}
@@ -85,8 +94,11 @@ task_accept(int lfd)
 		log_debug("task %llu: pid %d uid %u connected", (unsigned long long)t->id, (int)t->pid,
 		    (unsigned)t->uid);
 	}
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+		return -errno;
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && log_throttle(&err_thr, "accept"))
 		log_warn("accept");
+	return 0;
 }
 
 /* ---- output ---- */
@@ -241,7 +253,10 @@ process_frames(struct task *t)
 		int r;
 
 		if ((r = frame_hdr_unpack(t->in + off, &h)) != 0) {
-			log_warnx("task %llu (pid %d): bad frame: %s, closing", (unsigned long long)t->id,
+			static struct log_throttle thr;
+
+			if (log_throttle(&thr, "bad frame"))
+				log_warnx("task %llu (pid %d): bad frame: %s, closing", (unsigned long long)t->id,
 			    (int)t->pid, mx_strerror(r));
 			task_close(t, NULL);
 			return;
@@ -310,7 +325,10 @@ task_read(struct task *t)
 			if (errno == ECONNRESET) {
 				task_close(t, NULL);	/* it left without reading our answers */
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-				log_warn("task %llu: read", (unsigned long long)t->id);
+				static struct log_throttle thr;
+
+				if (log_throttle(&thr, "task read"))
+					log_warn("task %llu: read", (unsigned long long)t->id);
 				task_close(t, NULL);
 			}
 			return;
@@ -386,9 +404,11 @@ task_send_ended(struct task *t, int stalled)
 void
 task_close(struct task *t, const char *why)
 {
+	static struct log_throttle thr;
+
 	if (t->closing)
 		return;
-	if (why)
+	if (why && log_throttle(&thr, "task closed"))
 		log_warnx("task %llu (pid %d): %s", (unsigned long long)t->id, (int)t->pid, why);
 	log_debug("task %llu: closed", (unsigned long long)t->id);
 	t->closing = 1;

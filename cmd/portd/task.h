@@ -61,7 +61,7 @@ struct task_conf {
 	void (*closed)(struct task *t);	/* the connection is gone: release what it held */
 };
 void task_init(const struct task_conf *c);
-void task_accept(int lfd);
+int task_accept(int lfd);		/* 0, or -errno: out of descriptors or memory */
 void task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const void *p, size_t n);
 void task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km);
 void task_close(struct task *t, const char *why);
