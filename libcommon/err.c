@@ -24,6 +24,7 @@ static const char *const errstr[MX_ERR__MAX] = {
 	[MX_ERR_BADSIG] = "bad signature",
 	[MX_ERR_INTR] = "interrupted",
 	[MX_ERR_NODEDOWN] = "node unreachable",
+	[MX_ERR_BUDGET] = "over budget",
 };
 
 static int
@@ -65,6 +66,7 @@ mx_exit_code(int err)
 		return EX_UNAVAILABLE;
 	case MX_ERR_TIMEOUT:
 	case MX_ERR_FULL:
+	case MX_ERR_BUDGET:
 		return EX_TEMPFAIL;
 	case MX_ERR_PROTO:
 	case MX_ERR_VERSION:

@@ -38,6 +38,7 @@ enum mx_err {
 	MX_ERR_BADSIG = 18,	/* signature or certificate check failed */
 	MX_ERR_INTR = 19,	/* interrupted by a signal that set the stop flag */
 	MX_ERR_NODEDOWN = 20,	/* the node of a remote port is unreachable */
+	MX_ERR_BUDGET = 21,	/* the uid's budget (queued bytes, rights, connections) is spent */
 	MX_ERR__MAX
 };
 
