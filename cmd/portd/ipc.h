@@ -62,7 +62,8 @@ struct kmsg {
 	struct kright *rights;
 	uint32_t nrights;
 	int refs;			/* output segments still writing it, + queue */
-	struct ipc_acct *acct;		/* who pays for len bytes while it lives */
+	struct ipc_acct *acct;		/* who pays for it while it lives */
+	uint32_t charged;		/* what acct paid (len at copy-in; the node layer may grow a notice) */
 };
 TAILQ_HEAD(kmsgq, kmsg);
 

@@ -114,9 +114,11 @@ ipc_check_acct(uint64_t outside)
 	while (map_iter(&ipc_ports, &i, &k, &v)) {
 		struct port *p = v;
 		struct psend *ps;
-		bytes += p->qbytes;
+		struct kmsg *km;
+		TAILQ_FOREACH(km, &p->queue, link)
+			bytes += km->charged;
 		TAILQ_FOREACH(ps, &p->blocked, link)
-			bytes += ps->km->len;
+			bytes += ps->km->charged;
 	}
 	want(sum == bytes + outside, "queued bytes charged %llu, held %llu", (unsigned long long)sum,
 	    (unsigned long long)(bytes + outside));

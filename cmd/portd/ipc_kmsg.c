@@ -242,6 +242,7 @@ ipc_kmsg_copyin(struct ipc_space *t, const uint8_t *payload, uint32_t len, uint8
 	km->msgid = h.msgid;
 	km->len = ilen;
 	km->acct = t->acct;
+	km->charged = ilen;
 	if (steal != NULL) {
 		km->mem = steal;
 		km->items = (uint8_t *)items;
@@ -356,7 +357,7 @@ kmsg_free(struct kmsg *km)
 	if (km->dest)
 		ipc_port_unref(km->dest);
 	if (km->acct != NULL)
-		ipc_acct_uncharge(km->acct, ACCT_BYTES, km->len);
+		ipc_acct_uncharge(km->acct, ACCT_BYTES, km->charged);
 	free(km->rights);
 	free(km->mem);
 	free(km);
@@ -409,7 +410,8 @@ ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 	}
 	/* A notice is paid by the receiver that asked for it (portd's own uid when in transit). */
 	km->acct = ipc_acct_get(dest->receiver != NULL ? dest->receiver->uid : geteuid());
-	ipc_acct_force(km->acct, ACCT_BYTES, km->len);
+	km->charged = km->len;
+	ipc_acct_force(km->acct, ACCT_BYTES, km->charged);
 	km->tr.uid = geteuid();
 	km->tr.gid = getegid();
 	km->tr.pid = (uint32_t)getpid();
