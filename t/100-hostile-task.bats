@@ -68,6 +68,12 @@ within_budget() {
 	within_budget
 }
 
+@test "a server's reply still passes a full reply queue" {
+	run -0 "$W/attack" -R "$MASIX_RUNDIR" reply-full 0
+	[ "${lines[0]}" = "another send to the full queue: queue full" ]
+	[ "${lines[1]}" = "the server's reply to the full queue: success" ]
+}
+
 @test "one message on each of many ports: the uid's queued bytes are refused past its budget" {
 	attack ports 100 1048576
 	[ "$(cat "$MASIX_RUNDIR/attack.out")" = "sent 15; then over budget" ]

@@ -34,7 +34,6 @@ struct kright {
 	struct port *port;
 	uint8_t right;			/* MX_RIGHT_* it becomes in the receiver */
 	uint32_t off;			/* item offset of the name in items, or UINT32_MAX: reply */
-	uint64_t so_maker;		/* a send-once right: the space that made it (0: another node) */
 };
 
 /*
@@ -127,7 +126,6 @@ struct entry {
 	uint8_t recv;			/* holds the receive right */
 	uint8_t so;			/* a send-once right (its own name) */
 	uint32_t srefs;			/* user references of send rights */
-	uint64_t so_maker;		/* so: the space that made it (0: another node) */
 };
 
 /* A task's port name space (embedded in the task by the layer above). */
@@ -137,7 +135,6 @@ struct ipc_space {
 	mx_name_t next_name;
 	uint32_t nentries;
 	struct map dnreqs;		/* name -> its dead-name request: one per name */
-	uint64_t id;			/* never reused: who made a send-once right */
 	struct ipc_acct *acct;		/* its uid's record */
 	size_t outbytes;		/* bytes waiting in its output queue (the task layer counts) */
 	LIST_ENTRY(ipc_space) all;	/* every live space, for the invariant checker */

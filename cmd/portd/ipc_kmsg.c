@@ -99,8 +99,6 @@ take_right(struct ipc_space *t, const struct want *w, struct kright *kr)
 	kr->port = p;
 	kr->right = disp_right(e, w->disp);
 	kr->off = w->off;
-	/* Who made a send-once right decides whether a send through it may pass a full queue. */
-	kr->so_maker = w->disp == MX_DISP_MAKE_SEND_ONCE ? t->id : w->disp == MX_DISP_MOVE_SEND_ONCE ? e->so_maker : 0;
 	ipc_port_ref(p);
 	switch (w->disp) {
 	case MX_DISP_MOVE_RECEIVE:
@@ -289,14 +287,11 @@ static mx_name_t
 insert_right(struct ipc_space *t, struct kright *kr)
 {
 	mx_name_t name = MX_NAME_NULL;
-	struct entry *e;
 
 	if (ipc_space_insert(t, kr->port, kr->right, &name) < 0) {
 		release_right(kr, 1);
 		return MX_NAME_NULL;
 	}
-	if (kr->right == MX_RIGHT_SEND_ONCE && (e = ipc_space_lookup(t, name)) != NULL)
-		e->so_maker = kr->so_maker;
 	kr->port = NULL;
 	return name;
 }

@@ -3,7 +3,6 @@
 #include "ipc_int.h"
 #include "log.h"
 
-static uint64_t next_space_id;
 struct ipc_spaces ipc_spaces = LIST_HEAD_INITIALIZER(ipc_spaces);
 
 /* A new connection's space: it is charged one connection of its uid until destroyed. */
@@ -13,7 +12,6 @@ ipc_space_init(struct ipc_space *s, uid_t uid, gid_t gid, pid_t pid)
 	s->uid = uid;
 	s->gid = gid;
 	s->pid = pid;
-	s->id = ++next_space_id;
 	s->acct = ipc_acct_get(uid);
 	ipc_acct_force(s->acct, ACCT_CONNS, 1);
 	LIST_INSERT_HEAD(&ipc_spaces, s, all);

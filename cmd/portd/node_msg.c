@@ -243,7 +243,7 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
 		fatal("kmsg");
 	for (i = 0; i < m.nrights; i++)
-		km->rights[i] = (struct kright){ node_peer_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off, 0 };
+		km->rights[i] = (struct kright){ node_peer_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
 	km->nrights = m.nrights;
 	km->len = m.ilen;
 	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)

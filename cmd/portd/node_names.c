@@ -35,7 +35,7 @@ deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct p
 		while (items_next(km->items, km->len, &pos, &it) > 0) {
 			if (it.type == MX_ITEM_PORT) {
 				km->rights[0] = (struct kright){ right, MX_RIGHT_SEND,
-				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR, 0 };
+				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
 				km->nrights = 1;
 			}
 		}

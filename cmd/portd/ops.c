@@ -177,12 +177,12 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	{
 		struct entry *de = ipc_space_lookup(&t->space, get_u32(p));	/* dest: len >= MX_MSG_HDR */
 		/*
-		 * A reply never waits for room, unless the receiver made the
-		 * send-once right itself: then it is no reply but a way around
-		 * its own queue limit. (Its bytes are charged either way.)
+		 * A reply never waits for room: the receiver made the send-once
+		 * right and gave it away. Sent by the receiver itself, it is no
+		 * reply but a way around its own queue limit, and waits. (Its
+		 * bytes are charged to the sender either way.)
 		 */
-		always = de != NULL && de->so &&
-		    (de->port->receiver == NULL || de->so_maker != de->port->receiver->id);
+		always = de != NULL && de->so && de->port->receiver != &t->space;
 		if (de != NULL && de->port->rnode != NULL && carries_receive(p, len))
 			return -MX_ERR_NOTSUP;	/* a receive right does not leave its node */
 	}

@@ -215,6 +215,36 @@ sc_names(int n)
 	return hold();
 }
 
+/* A server's reply passes the client's full reply queue. */
+static int
+sc_reply_full(void)
+{
+	struct mx_conn *a = conn(), *b = conn();
+	mx_name_t r, srv, s_in_a;
+	struct mx_msg *m, *in, *rep;
+
+	CHECK(masix_port_alloc(a, &r));
+	CHECK(masix_port_set_qlimit(a, r, 1));
+	m = big_msg(r, 8);
+	CHECK(masix_send(a, m, 0));		/* r is full now */
+	mx_msg_free(m);
+	m = big_msg(r, 8);
+	printf("another send to the full queue: %s\n", mx_strerror(masix_send(a, m, 0)));
+	mx_msg_free(m);
+	CHECK(masix_port_alloc(b, &srv));
+	CHECK(masix_register(b, "t.srv", srv));
+	CHECK(masix_lookup(a, "t.srv", 0, &s_in_a));
+	m = big_msg(s_in_a, 8);
+	m->reply = r;
+	m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+	CHECK(masix_send(a, m, 0));
+	CHECK(masix_recv(b, srv, 2000, &in));
+	rep = mx_msg_new(0);
+	CHECK(mx_msg_add_bytes(rep, "x", 1));
+	printf("the server's reply to the full queue: %s\n", mx_strerror(masix_reply(b, in, rep)));
+	return 0;
+}
+
 /* Connections until refused. */
 static int
 sc_conns(int n)
@@ -259,7 +289,7 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);	/* portd closing a connection is an outcome, not a crash */
 	if (argc < 5 || strcmp(argv[1], "-R") != 0) {
-		fprintf(stderr, "usage: attack -R DIR so-flood|ports|credit|partial N SIZE | names|conns|dead-names N\n");
+		fprintf(stderr, "usage: attack -R DIR so-flood|ports|credit|partial N SIZE | names|conns|dead-names N | reply-full 0\n");
 		return 64;
 	}
 	rundir = argv[2];
@@ -276,6 +306,8 @@ main(int argc, char **argv)
 		return sc_partial(n, size);
 	if (strcmp(sc, "names") == 0)
 		return sc_names(n);
+	if (strcmp(sc, "reply-full") == 0)
+		return sc_reply_full();
 	if (strcmp(sc, "conns") == 0)
 		return sc_conns(n);
 	if (strcmp(sc, "dead-names") == 0)
