@@ -42,7 +42,8 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 	static const char *const shared[] = {
 		"node", "listen", "peer", "broadcast", "trusted_uid", "queue_limit",
 		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", "announce",
-		"names_per_uid", "lookups_per_uid", NULL,
+		"names_per_uid", "lookups_per_uid",
+		"uid_queued_mib", "uid_rights", "uid_connections", "frame_timeout_ms", NULL,
 	};
 	size_t i;
 

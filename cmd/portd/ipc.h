@@ -36,6 +36,18 @@ struct kright {
 	uint32_t off;			/* item offset of the name in items, or UINT32_MAX: reply */
 };
 
+/*
+ * What one uid makes portd hold, and the budgets it is refused at. Every
+ * charge is O(1): a pointer to the record rides with what it paid for.
+ */
+enum { ACCT_BYTES, ACCT_RIGHTS, ACCT_CONNS, ACCT__MAX };
+struct ipc_acct {
+	uid_t uid;
+	int exempt;			/* root and the trusted uid: counted, never refused */
+	uint64_t held[ACCT__MAX];	/* queued bytes (messages, input), rights + dead-name requests, connections */
+	uint64_t logged[ACCT__MAX + 1];	/* ev_now() of the last "over budget" line (+1: max_names) */
+};
+
 /* A message held by portd: queued on a port, blocked, or being written out. */
 struct kmsg {
 	TAILQ_ENTRY(kmsg) link;
@@ -49,6 +61,8 @@ struct kmsg {
 	struct kright *rights;
 	uint32_t nrights;
 	int refs;			/* output segments still writing it, + queue */
+	struct ipc_acct *acct;		/* who pays for it while it lives */
+	uint32_t charged;		/* what acct paid (len at copy-in; the node layer may grow a notice) */
 };
 TAILQ_HEAD(kmsgq, kmsg);
 
@@ -77,9 +91,11 @@ struct precv {
 
 /* A request for a dead-name notification. */
 struct dnreq {
-	LIST_ENTRY(dnreq) link;
+	LIST_ENTRY(dnreq) link;		/* on the watched port */
+	struct port *watched;		/* no reference: the request leaves the port's list first */
 	struct port *notify;		/* reference */
-	mx_name_t name;			/* the name in the requester's space */
+	mx_name_t name;			/* the name in the requester's space (its key there) */
+	struct ipc_space *owner;	/* the requester: it is freed with its entry or its space */
 };
 LIST_HEAD(dnreqlist, dnreq);
 
@@ -118,6 +134,10 @@ struct ipc_space {
 	struct map byport;		/* port id -> entry (receive/send, not send-once) */
 	mx_name_t next_name;
 	uint32_t nentries;
+	struct map dnreqs;		/* name -> its dead-name request: one per name */
+	struct ipc_acct *acct;		/* its uid's record */
+	size_t outbytes;		/* bytes waiting in its output queue (the task layer counts) */
+	LIST_ENTRY(ipc_space) all;	/* every live space, for the invariant checker */
 	int closing;			/* its owner is going: nothing more is handed to it */
 	uid_t uid;			/* the trailer of what it sends */
 	gid_t gid;
@@ -141,10 +161,25 @@ struct ipc_conf {
 	const char *node;		/* this node's name, for trailers */
 	uint32_t qlimit;		/* a new port's queue limit, messages */
 	size_t qlimit_bytes;		/* every queue's limit, bytes */
+	uint32_t max_names;		/* names one space may hold */
+	uint64_t budget[ACCT__MAX];	/* per uid: queued bytes, rights, connections */
+	size_t out_max;			/* a receive stops moving messages into a fuller output queue */
+	uid_t trusted_uid;
+	int has_trusted_uid;
 };
 
 /* ipc.c */
 void ipc_init(const struct ipc_conf *c, const struct ipc_hooks *h);
+
+/* ipc_acct.c */
+struct ipc_acct *ipc_acct_get(uid_t uid);
+int ipc_acct_charge(struct ipc_acct *a, int what, uint64_t n);	/* 0, or -MX_ERR_BUDGET (logged) */
+void ipc_acct_force(struct ipc_acct *a, int what, uint64_t n);	/* charged whatever the budget */
+void ipc_acct_uncharge(struct ipc_acct *a, int what, uint64_t n);
+int ipc_acct_admit(uid_t uid, uint32_t ntasks, uint32_t max_tasks);	/* a new connection: 0 or -MX_ERR_BUDGET */
+void ipc_acct_refuse_names(struct ipc_acct *a);	/* a space of a's is at max_names: say so */
+const char *ipc_acct_why(void);	/* the last refusal, "over budget: uid 1001 queued bytes 256 MiB" */
+uint64_t ipc_acct_total(int what);	/* over every uid, for the checks */
 
 /* ipc_port.c */
 struct port *ipc_port_new(void);
@@ -158,7 +193,8 @@ void ipc_port_unblock(struct psend *ps);	/* its sender is gone: drop it, no done
 void ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint32_t credit, uint32_t timeout_ms);
 void ipc_port_cancel_waiter(struct port *p, int err);	/* the receive ends with err (negative) */
 void ipc_port_notify_dead(struct port *notify, mx_name_t name);
-int ipc_port_request_dead(struct port *p, struct port *notify, mx_name_t name);
+int ipc_port_request_dead(struct ipc_space *s, struct entry *e, struct port *notify);	/* 0 or -MX_ERR_BUDGET */
+void ipc_port_kick(struct port *p);	/* its waiting receiver may take more (its output drained) */
 struct port *ipc_port_special_get(int which);
 void ipc_port_special_set(int which, struct port *p);
 
@@ -166,7 +202,10 @@ void ipc_port_special_set(int which, struct port *p);
 void ipc_space_init(struct ipc_space *s, uid_t uid, gid_t gid, pid_t pid);
 struct entry *ipc_space_lookup(struct ipc_space *s, mx_name_t name);
 struct entry *ipc_space_find_port(struct ipc_space *s, struct port *p);
-int ipc_space_insert(struct ipc_space *s, struct port *p, uint8_t right, mx_name_t *out);	/* consumes a ref */
+/* Consumes a ref; -MX_ERR_BUDGET (max_names, the uid's rights) leaves the ref to the caller. */
+int ipc_space_insert(struct ipc_space *s, struct port *p, uint8_t right, mx_name_t *out);
+void ipc_space_kick_recv(struct ipc_space *s);	/* its output drained: its receives go on */
+void ipc_space_cancel_dead(struct ipc_space *s, mx_name_t name);	/* drop the name's dead-name request */
 void ipc_space_drop(struct ipc_space *s, struct entry *e);	/* drop every right under the name */
 void ipc_space_release_send(struct ipc_space *s, struct entry *e);	/* one uref */
 void ipc_space_destroy(struct ipc_space *s);
@@ -184,6 +223,8 @@ void ipc_kmsg_no_reply(struct port *p);	/* a send-once right to p died unused */
 #ifdef MX_CHECK_INVARIANTS
 void ipc_check_space(struct ipc_space *s);
 void ipc_check_port(struct port *p);
+/* Every uid's charges equal what it holds; outside: bytes charged outside the core (output, input). */
+void ipc_check_acct(uint64_t outside);
 #endif
 
 #endif

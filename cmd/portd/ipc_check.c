@@ -80,4 +80,50 @@ ipc_check_port(struct port *p)
 		    (unsigned long long)p->id, p->special);
 }
 
+/*
+ * The charges: each uid's rights are its names and dead-name requests,
+ * its connections its spaces; every uid's queued bytes together are the
+ * bodies queued or blocked on ports plus what the caller holds outside
+ * the core (output queues, input buffers).
+ */
+void
+ipc_check_acct(uint64_t outside)
+{
+	struct ipc_space *s;
+	struct ipc_acct *a;
+	size_t i = 0;
+	uint64_t k, bytes = 0, sum = 0;
+	void *v;
+
+	while (map_iter(&ipc_accts, &i, &k, &v)) {
+		uint64_t rights = 0, conns = 0;
+		a = v;
+		LIST_FOREACH(s, &ipc_spaces, all) {
+			if (s->acct != a)
+				continue;
+			conns++;
+			rights += s->nentries + s->dnreqs.count;
+		}
+		want(a->held[ACCT_RIGHTS] == rights, "uid %u charged %llu rights, holds %llu", (unsigned)a->uid,
+		    (unsigned long long)a->held[ACCT_RIGHTS], (unsigned long long)rights);
+		want(a->held[ACCT_CONNS] == conns, "uid %u charged %llu connections, holds %llu", (unsigned)a->uid,
+		    (unsigned long long)a->held[ACCT_CONNS], (unsigned long long)conns);
+		sum += a->held[ACCT_BYTES];
+	}
+	i = 0;
+	while (map_iter(&ipc_ports, &i, &k, &v)) {
+		struct port *p = v;
+		struct psend *ps;
+		struct kmsg *km;
+		TAILQ_FOREACH(km, &p->queue, link)
+			bytes += km->charged;
+		TAILQ_FOREACH(ps, &p->blocked, link)
+			bytes += ps->km->charged;
+	}
+	want(sum == bytes + outside, "queued bytes charged %llu, held %llu", (unsigned long long)sum,
+	    (unsigned long long)(bytes + outside));
+	want(sum == ipc_acct_total(ACCT_BYTES), "queued bytes: uids %llu, total %llu", (unsigned long long)sum,
+	    (unsigned long long)ipc_acct_total(ACCT_BYTES));
+}
+
 #endif

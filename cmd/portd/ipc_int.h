@@ -9,5 +9,8 @@ struct ipc_env {
 	struct ipc_hooks hooks;
 };
 extern struct ipc_env ipc_env;
+extern LIST_HEAD(ipc_spaces, ipc_space) ipc_spaces;	/* ipc_space.c: every live space */
+extern struct map ipc_ports;			/* ipc_port.c: every live port, by id */
+extern struct map ipc_accts;			/* ipc_acct.c: uid + 1 -> struct ipc_acct */
 
 #endif

@@ -224,6 +224,9 @@ ipc_kmsg_copyin(struct ipc_space *t, const uint8_t *payload, uint32_t len, uint8
 		if (h.reply == h.dest)
 			r = -MX_ERR_BADNAME;
 	}
+	/* The sender pays for the body while portd holds it. */
+	if (r == 0)
+		r = ipc_acct_charge(t->acct, ACCT_BYTES, ilen);
 	if (r < 0) {
 		if (w != wants)
 			free(w);
@@ -236,6 +239,8 @@ ipc_kmsg_copyin(struct ipc_space *t, const uint8_t *payload, uint32_t len, uint8
 	km->refs = 1;
 	km->msgid = h.msgid;
 	km->len = ilen;
+	km->acct = t->acct;
+	km->charged = ilen;
 	if (steal != NULL) {
 		km->mem = steal;
 		km->items = (uint8_t *)items;
@@ -271,6 +276,26 @@ ipc_kmsg_copyin(struct ipc_space *t, const uint8_t *payload, uint32_t len, uint8
 	return 0;
 }
 
+static void release_right(struct kright *kr, int notify);
+
+/*
+ * Put kr's right in t: its name, or MX_NAME_NULL when t has no room for
+ * it (max_names, or its uid's rights budget): the right is destroyed then
+ * (a receive right kills its port, a send-once right says "no reply").
+ */
+static mx_name_t
+insert_right(struct ipc_space *t, struct kright *kr)
+{
+	mx_name_t name = MX_NAME_NULL;
+
+	if (ipc_space_insert(t, kr->port, kr->right, &name) < 0) {
+		release_right(kr, 1);
+		return MX_NAME_NULL;
+	}
+	kr->port = NULL;
+	return name;
+}
+
 void
 ipc_kmsg_copyout(struct ipc_space *t, struct kmsg *km, uint32_t frame_id)
 {
@@ -282,16 +307,16 @@ ipc_kmsg_copyout(struct ipc_space *t, struct kmsg *km, uint32_t frame_id)
 
 	for (i = 0; i < km->nrights; i++) {
 		struct kright *kr = &km->rights[i];
-		mx_name_t name;
-		ipc_space_insert(t, kr->port, kr->right, &name);
+		mx_name_t name = insert_right(t, kr);
 		km->items[kr->off + 1] = kr->right;
 		put_u32(km->items + kr->off + MX_ITEM_HDR, name);
 	}
 	km->nrights = 0;
 	if (km->reply.port != NULL) {
-		ipc_space_insert(t, km->reply.port, km->reply.right, &mh.reply);
 		mh.reply_disp = km->reply.right;
-		km->reply.port = NULL;
+		mh.reply = insert_right(t, &km->reply);
+		if (mh.reply == MX_NAME_NULL)
+			mh.reply_disp = 0;
 	}
 	mh.dest = km->dest->recv_name;
 	tl = trailer_pack(hdr + MX_FRAME_HDR, &km->tr);
@@ -326,6 +351,8 @@ kmsg_free(struct kmsg *km)
 	release_right(&km->reply, 0);
 	if (km->dest)
 		ipc_port_unref(km->dest);
+	if (km->acct != NULL)
+		ipc_acct_uncharge(km->acct, ACCT_BYTES, km->charged);
 	free(km->rights);
 	free(km->mem);
 	free(km);
@@ -376,6 +403,10 @@ ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 		put_u64(km->items + MX_ITEM_HDR, (uint64_t)ival);
 		km->len = MX_ITEM_HDR + 8;
 	}
+	/* A notice is paid by the receiver that asked for it (portd's own uid when in transit). */
+	km->acct = ipc_acct_get(dest->receiver != NULL ? dest->receiver->uid : geteuid());
+	km->charged = km->len;
+	ipc_acct_force(km->acct, ACCT_BYTES, km->charged);
 	km->tr.uid = geteuid();
 	km->tr.gid = getegid();
 	km->tr.pid = (uint32_t)getpid();

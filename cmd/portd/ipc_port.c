@@ -5,7 +5,7 @@
 
 static uint64_t next_port_id;
 static struct port *specials[MX_SPECIAL__MAX];
-static struct map ports_by_id;		/* every live struct port, by id */
+struct map ipc_ports;		/* every live struct port, by id */
 
 static void waiter_timeout(struct ev_timer *tm);
 
@@ -23,7 +23,7 @@ ipc_port_new(void)
 	TAILQ_INIT(&p->blocked);
 	LIST_INIT(&p->dnreqs);
 	ev_timer_init(&p->waiter.timer, waiter_timeout, p);
-	if (map_put(&ports_by_id, p->id, p) < 0)
+	if (map_put(&ipc_ports, p->id, p) < 0)
 		fatal("port index");
 	return p;
 }
@@ -41,14 +41,14 @@ ipc_port_unref(struct port *p)
 		return;
 	if (!p->dead)
 		fatalx("port %llu freed alive", (unsigned long long)p->id);
-	map_del(&ports_by_id, p->id);
+	map_del(&ipc_ports, p->id);
 	free(p);
 }
 
 struct port *
 ipc_port_by_id(uint64_t id)
 {
-	return map_get(&ports_by_id, id);
+	return map_get(&ipc_ports, id);
 }
 
 struct port *
@@ -123,10 +123,12 @@ give(struct port *p, struct kmsg *km)
 		waiter_arm(p);
 }
 
+/* A receiver whose output queue is past out_max takes nothing more until it reads. */
 static int
 waiter_ready(const struct port *p)
 {
-	return p->waiter.space != NULL && !p->waiter.space->closing && p->receiver == p->waiter.space;
+	return p->waiter.space != NULL && !p->waiter.space->closing && p->receiver == p->waiter.space &&
+	    p->waiter.space->outbytes < ipc_env.conf.out_max;
 }
 
 static int
@@ -220,6 +222,12 @@ deliver_waiting(struct port *p)
 }
 
 void
+ipc_port_kick(struct port *p)
+{
+	deliver_waiting(p);
+}
+
+void
 ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint32_t credit, uint32_t timeout_ms)
 {
 	if (p->waiter.space != NULL)
@@ -252,21 +260,38 @@ ipc_port_notify_dead(struct port *notify, mx_name_t name)
 		ipc_kmsg_destroy(km, 0);
 }
 
-/* Tell notify when p dies (at once if it is dead): 0. */
+/*
+ * Tell notify when e's port dies (at once if it is dead): 0, or
+ * -MX_ERR_BUDGET. The request is s's: one per name (a new one replaces
+ * the old notify port), charged as a right, freed with the name or s.
+ */
 int
-ipc_port_request_dead(struct port *p, struct port *notify, mx_name_t name)
+ipc_port_request_dead(struct ipc_space *s, struct entry *e, struct port *notify)
 {
+	struct port *p = e->port;
 	struct dnreq *dn;
 
 	if (p->dead) {
-		ipc_port_notify_dead(notify, name);
+		ipc_port_notify_dead(notify, e->name);
 		return 0;
 	}
+	if ((dn = map_get(&s->dnreqs, e->name)) != NULL) {
+		ipc_port_ref(notify);
+		ipc_port_unref(dn->notify);
+		dn->notify = notify;
+		return 0;
+	}
+	if (ipc_acct_charge(s->acct, ACCT_RIGHTS, 1) < 0)
+		return -MX_ERR_BUDGET;
 	if ((dn = calloc(1, sizeof(*dn))) == NULL)
 		fatal("dnreq");
 	dn->notify = notify;
 	ipc_port_ref(notify);
-	dn->name = name;
+	dn->name = e->name;
+	dn->watched = p;
+	dn->owner = s;
+	if (map_put(&s->dnreqs, e->name, dn) < 0)
+		fatal("dnreq");
 	LIST_INSERT_HEAD(&p->dnreqs, dn, link);
 	return 0;
 }
@@ -298,6 +323,8 @@ ipc_port_destroy(struct port *p)
 	}
 	while ((dn = LIST_FIRST(&p->dnreqs)) != NULL) {
 		LIST_REMOVE(dn, link);
+		map_del(&dn->owner->dnreqs, dn->name);
+		ipc_acct_uncharge(dn->owner->acct, ACCT_RIGHTS, 1);
 		ipc_port_notify_dead(dn->notify, dn->name);
 		ipc_port_unref(dn->notify);
 		free(dn);

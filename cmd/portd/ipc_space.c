@@ -3,12 +3,18 @@
 #include "ipc_int.h"
 #include "log.h"
 
+struct ipc_spaces ipc_spaces = LIST_HEAD_INITIALIZER(ipc_spaces);
+
+/* A new connection's space: it is charged one connection of its uid until destroyed. */
 void
 ipc_space_init(struct ipc_space *s, uid_t uid, gid_t gid, pid_t pid)
 {
 	s->uid = uid;
 	s->gid = gid;
 	s->pid = pid;
+	s->acct = ipc_acct_get(uid);
+	ipc_acct_force(s->acct, ACCT_CONNS, 1);
+	LIST_INSERT_HEAD(&ipc_spaces, s, all);
 }
 
 struct entry *
@@ -23,12 +29,19 @@ ipc_space_find_port(struct ipc_space *t, struct port *p)
 	return map_get(&t->byport, p->id);
 }
 
+/* A new name: within max_names and the uid's rights, or NULL (refused, logged). */
 static struct entry *
 entry_new(struct ipc_space *t, struct port *p)
 {
-	struct entry *e = calloc(1, sizeof(*e));
+	struct entry *e;
 
-	if (e == NULL)
+	if (t->nentries >= ipc_env.conf.max_names) {
+		ipc_acct_refuse_names(t->acct);
+		return NULL;
+	}
+	if (ipc_acct_charge(t->acct, ACCT_RIGHTS, 1) < 0)
+		return NULL;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
 		fatal("entry");
 	/* Names are never reused within a task, so a stale name cannot alias. */
 	if (++t->next_name == 0)
@@ -51,7 +64,8 @@ ipc_space_insert(struct ipc_space *t, struct port *p, uint8_t right, mx_name_t *
 	if (e != NULL) {
 		ipc_port_unref(p);	/* the entry already holds one */
 	} else {
-		e = entry_new(t, p);
+		if ((e = entry_new(t, p)) == NULL)
+			return -MX_ERR_BUDGET;
 		if (right != MX_RIGHT_SEND_ONCE && map_put(&t->byport, p->id, e) < 0)
 			fatal("name space");
 	}
@@ -75,12 +89,63 @@ ipc_space_insert(struct ipc_space *t, struct port *p, uint8_t right, mx_name_t *
 static void
 entry_remove(struct ipc_space *t, struct entry *e)
 {
+	ipc_space_cancel_dead(t, e->name);
 	map_del(&t->names, e->name);
 	if (map_get(&t->byport, e->port->id) == e)
 		map_del(&t->byport, e->port->id);
 	t->nentries--;
+	ipc_acct_uncharge(t->acct, ACCT_RIGHTS, 1);
 	ipc_port_unref(e->port);
 	free(e);
+}
+
+/* The name's dead-name request, if any, goes with it (it is the requester's). */
+void
+ipc_space_cancel_dead(struct ipc_space *t, mx_name_t name)
+{
+	struct dnreq *dn = map_del(&t->dnreqs, name);
+
+	if (dn == NULL)
+		return;
+	LIST_REMOVE(dn, link);
+	ipc_acct_uncharge(t->acct, ACCT_RIGHTS, 1);
+	ipc_port_unref(dn->notify);
+	free(dn);
+}
+
+/*
+ * Its output queue drained below out_max: the receives it waits on move
+ * messages again. Walks its names, but only when the queue crosses the
+ * mark, not per message.
+ */
+void
+ipc_space_kick_recv(struct ipc_space *t)
+{
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+	struct port **ps = NULL;
+	size_t n = 0, cap = 0;
+
+	while (map_iter(&t->names, &i, &k, &v)) {
+		struct entry *e = v;
+		if (!e->recv || e->port->waiter.space != t)
+			continue;
+		if (n == cap) {
+			struct port **np = realloc(ps, (cap = cap ? cap * 2 : 8) * sizeof(*ps));
+			if (np == NULL)
+				fatal("kick");
+			ps = np;
+		}
+		ipc_port_ref(e->port);
+		ps[n++] = e->port;
+	}
+	/* Collected first: a delivery may insert names while we go. */
+	for (i = 0; i < n; i++) {
+		ipc_port_kick(ps[i]);
+		ipc_port_unref(ps[i]);
+	}
+	free(ps);
 }
 
 void
@@ -143,4 +208,7 @@ ipc_space_destroy(struct ipc_space *t)
 	}
 	map_free(&t->names);
 	map_free(&t->byport);
+	map_free(&t->dnreqs);
+	ipc_acct_uncharge(t->acct, ACCT_CONNS, 1);
+	LIST_REMOVE(t, all);
 }

@@ -97,7 +97,11 @@ node_special_done(struct task *t, uint32_t frame_id, uint32_t status, struct por
 		task_reply(t, MX_OP_SPECIAL_GET, frame_id, status, NULL, 0);
 		return;
 	}
-	ipc_space_insert(&t->space, p, MX_RIGHT_SEND, &name);
+	if (ipc_space_insert(&t->space, p, MX_RIGHT_SEND, &name) < 0) {
+		ipc_port_unref(p);
+		task_reply(t, MX_OP_SPECIAL_GET, frame_id, MX_ERR_BUDGET, NULL, 0);
+		return;
+	}
 	put_u32(b, name);
 	task_reply(t, MX_OP_SPECIAL_GET, frame_id, 0, b, sizeof(b));
 }
@@ -172,7 +176,13 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 		return -MX_ERR_PROTO;
 	{
 		struct entry *de = ipc_space_lookup(&t->space, get_u32(p));	/* dest: len >= MX_MSG_HDR */
-		always = de != NULL && de->so;	/* replies never wait for room */
+		/*
+		 * A reply never waits for room: the receiver made the send-once
+		 * right and gave it away. Sent by the receiver itself, it is no
+		 * reply but a way around its own queue limit, and waits. (Its
+		 * bytes are charged to the sender either way.)
+		 */
+		always = de != NULL && de->so && de->port->receiver != &t->space;
 		if (de != NULL && de->port->rnode != NULL && carries_receive(p, len))
 			return -MX_ERR_NOTSUP;	/* a receive right does not leave its node */
 	}
@@ -264,7 +274,10 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		if (sp == NULL || sp->dead)
 			return -MX_ERR_UNAVAIL;
 		ipc_port_ref(sp);
-		ipc_space_insert(&t->space, sp, MX_RIGHT_SEND, &name);
+		if (ipc_space_insert(&t->space, sp, MX_RIGHT_SEND, &name) < 0) {
+			ipc_port_unref(sp);
+			return -MX_ERR_BUDGET;
+		}
 		reply_name(t, h, name);
 		return 0;
 	}
@@ -299,7 +312,8 @@ op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || (ne = ipc_space_lookup(&t->space, v[1])) == NULL ||
 	    !ne->recv)
 		return -MX_ERR_BADNAME;
-	ipc_port_request_dead(e->port, ne->port, e->name);
+	if (ipc_port_request_dead(&t->space, e, ne->port) < 0)
+		return -MX_ERR_BUDGET;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
@@ -357,12 +371,12 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 	case MX_OP_PORT_ALLOC:
 		if ((r = get_u32s(h, p, v, 0)) < 0)
 			break;
-		if (t->space.nentries >= ops_conf.max_names) {
-			r = -MX_ERR_NOMEM;
+		np = ipc_port_new();
+		if ((r = ipc_space_insert(&t->space, np, MX_RIGHT_RECEIVE, &name)) < 0) {
+			ipc_port_destroy(np);	/* max_names or the uid's rights: never held */
+			ipc_port_unref(np);
 			break;
 		}
-		np = ipc_port_new();
-		ipc_space_insert(&t->space, np, MX_RIGHT_RECEIVE, &name);
 		reply_name(t, h, name);
 		break;
 	case MX_OP_PORT_DESTROY:
@@ -472,8 +486,10 @@ void
 ops_init(const struct ops_conf *c)
 {
 	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, node_port_died };
-	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes };
-	struct task_conf tc = { c->loop, c->max_tasks, ops_dispatch, task_closed };
+	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes, c->max_names,
+	    { c->budget_bytes, c->budget_rights, c->budget_conns }, c->out_max, c->trusted_uid,
+	    c->has_trusted_uid };
+	struct task_conf tc = { c->loop, c->max_tasks, c->out_max, c->frame_timeout_ms, ops_dispatch, task_closed };
 
 	ops_conf = *c;
 	ipc_init(&ic, &hooks);

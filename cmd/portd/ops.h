@@ -30,6 +30,11 @@ struct ops_conf {
 	uint32_t max_tasks;
 	uid_t trusted_uid;
 	int has_trusted_uid;
+	uint64_t budget_bytes;		/* per uid: queued bytes, rights, connections */
+	uint64_t budget_rights;
+	uint64_t budget_conns;
+	size_t out_max;			/* a task's output queue: a receive moves no more past it */
+	uint32_t frame_timeout_ms;	/* an incomplete frame older than this closes its task */
 };
 int ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
 

@@ -110,6 +110,23 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		conf.max_tasks = (uint32_t)u;
 		return 0;
 	}
+	/* The per-uid budgets (portd(8), RESOURCES) and the frame timeout. */
+	if (strcmp(key, "uid_queued_mib") == 0 || strcmp(key, "uid_rights") == 0 ||
+	    strcmp(key, "uid_connections") == 0 || strcmp(key, "frame_timeout_ms") == 0) {
+		if (conf_uint(val, 1000000000, &u) < 0 || u == 0) {
+			snprintf(err, errsz, "%s must be 1 to 1000000000", key);
+			return -1;
+		}
+		if (key[4] == 'q')
+			conf.budget_bytes = (uint64_t)u << 20;
+		else if (key[4] == 'r')
+			conf.budget_rights = u;
+		else if (key[4] == 'c')
+			conf.budget_conns = u;
+		else
+			conf.frame_timeout_ms = (uint32_t)u;
+		return 0;
+	}
 	if (strcmp(key, "listen") == 0) {
 		if (conf.net.nlistens == (int)(sizeof(conf.net.listens) / sizeof(conf.net.listens[0]))) {
 			snprintf(err, errsz, "too many listen addresses (8 at most)");
@@ -282,6 +299,10 @@ main(int argc, char **argv)
 	conf.qlimit_bytes = 64u << 20;
 	conf.max_names = 65536;
 	conf.max_tasks = 4096;
+	conf.budget_bytes = 256ull << 20;
+	conf.budget_rights = 65536;
+	conf.budget_conns = 256;
+	conf.frame_timeout_ms = 10000;
 	conf.net.node_timeout_ms = 30000;
 	conf.resolve_ms = 1000;
 	strcpy(conf.net.state_dir, "/var/lib/masix");
@@ -369,7 +390,8 @@ main(int argc, char **argv)
 	{
 		/* Each layer gets the values it needs; none reads conf itself. */
 		struct ops_conf oc = { loop, conf.node, conf.qlimit, conf.qlimit_bytes, conf.max_names,
-		    conf.max_tasks, conf.trusted_uid, conf.has_trusted_uid };
+		    conf.max_tasks, conf.trusted_uid, conf.has_trusted_uid, conf.budget_bytes, conf.budget_rights,
+		    conf.budget_conns, 4u << 20, conf.frame_timeout_ms };
 		ops_init(&oc);
 		conf.net.node = conf.node;
 	}

@@ -21,6 +21,10 @@ struct portd_conf {
 	size_t qlimit_bytes;
 	uint32_t max_names;		/* rights one task may hold */
 	uint32_t max_tasks;
+	uint64_t budget_bytes;		/* per uid: queued bytes, rights, connections */
+	uint64_t budget_rights;
+	uint64_t budget_conns;
+	uint32_t frame_timeout_ms;	/* an incomplete frame older than this closes its task */
 	struct node_conf net;		/* links, broadcast, peers: the node layer's */
 	uint32_t resolve_ms;		/* how long namesrv waits for network answers */
 };

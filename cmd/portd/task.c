@@ -30,6 +30,7 @@ static struct task_conf task_conf;
 static int ntasks;
 
 static void task_io(struct ev_io *io, uint32_t revents);
+static void frame_timeout(struct ev_timer *tm);
 
 
 void
@@ -69,9 +70,10 @@ task_accept(int lfd)
 			close(fd);
 			continue;
 		}
-		if ((uint32_t)ntasks >= task_conf.max_tasks) {
+		/* max_tasks with a reserve for root and the trusted uid, and the uid's connections. */
+		if (ipc_acct_admit(cred.uid, (uint32_t)ntasks, task_conf.max_tasks) < 0) {
 			if (log_throttle(&refuse_thr, "refusing task"))
-				log_warnx("refusing task pid %d: %d tasks already", (int)cred.pid, ntasks);
+				log_warnx("refusing task pid %d: %s", (int)cred.pid, ipc_acct_why());
 			close(fd);
 			continue;
 		}
@@ -83,6 +85,7 @@ task_accept(int lfd)
 		t->gid = cred.gid;
 		t->pid = cred.pid;
 		ipc_space_init(&t->space, cred.uid, cred.gid, cred.pid);
+		ev_timer_init(&t->frame_timer, frame_timeout, t);
 		TAILQ_INIT(&t->out);
 		LIST_INIT(&t->rsends);
 		t->io.cb = task_io;
@@ -133,7 +136,7 @@ task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const voi
 	if (n > 0)
 		memcpy(s->buf + s->len + MX_FRAME_HDR, p, n);
 	s->len += MX_FRAME_HDR + n;
-	t->outbytes += MX_FRAME_HDR + n;
+	t->space.outbytes += MX_FRAME_HDR + n;
 	task_dirty(t);
 }
 
@@ -163,7 +166,7 @@ task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km)
 			fatalx("oseg reuse");
 		s->km = km;	/* closes this segment: later output goes to a new one */
 	}
-	t->outbytes += hlen + len;
+	t->space.outbytes += hlen + len;
 	task_dirty(t);
 }
 
@@ -180,6 +183,8 @@ oseg_free(struct oseg *s)
 static int
 task_flush(struct task *t)
 {
+	int kick = 0;
+
 	while (!TAILQ_EMPTY(&t->out)) {
 		struct iovec iov[IOV_MAX_BATCH];
 		struct oseg *s;
@@ -208,7 +213,9 @@ task_flush(struct task *t)
 				continue;
 			return -1;
 		}
-		t->outbytes -= (size_t)w;
+		if (t->space.outbytes >= task_conf.out_max && t->space.outbytes - (size_t)w < task_conf.out_max)
+			kick = 1;
+		t->space.outbytes -= (size_t)w;
 		while (w > 0 && (s = TAILQ_FIRST(&t->out)) != NULL) {
 			size_t total = s->len + (s->km ? s->km->len : 0), left = total - s->off;
 			if ((size_t)w < left) {
@@ -220,6 +227,9 @@ task_flush(struct task *t)
 			oseg_free(s);
 		}
 	}
+	/* Below the mark again: the receives that waited on our output go on. */
+	if (kick)
+		ipc_space_kick_recv(&t->space);
 	return 0;
 }
 
@@ -232,7 +242,7 @@ task_update_events(struct task *t)
 	 * A stalled task keeps EPOLLIN until it actually sends more (muted):
 	 * one waiting for its answer costs no epoll_ctl on the way.
 	 */
-	if (!t->muted && t->outbytes < OUT_HIGH)
+	if (!t->muted && t->space.outbytes < OUT_HIGH)
 		ev |= EPOLLIN;
 	if (!TAILQ_EMPTY(&t->out))
 		ev |= EPOLLOUT;
@@ -241,10 +251,65 @@ task_update_events(struct task *t)
 
 /* ---- input ---- */
 
+/*
+ * A large frame's buffer grows as its bytes arrive (doubling, up to the
+ * frame), never to the announced size at once, and what it holds past
+ * IN_DEFAULT is charged to the task's uid: 0, or -1 with the task closed.
+ */
+static int
+in_grow(struct task *t, size_t need)
+{
+	size_t ncap = t->incap * 2 < need ? t->incap * 2 : need;
+	uint8_t *nb;
+
+	if (ipc_acct_charge(t->space.acct, ACCT_BYTES, ncap - t->incap) < 0) {
+		task_close(t, ipc_acct_why());
+		return -1;
+	}
+	t->incharged += ncap - t->incap;
+	if ((nb = realloc(t->in, ncap)) == NULL)
+		fatal("input");
+	t->in = nb;
+	t->incap = ncap;
+	return 0;
+}
+
+/* Charge the input buffer what it holds past IN_DEFAULT (keep: 1), or nothing (0). */
+static void
+in_settle(struct task *t, int keep)
+{
+	size_t want = keep && t->incap > IN_DEFAULT ? t->incap - IN_DEFAULT : 0;
+
+	if (t->incharged > want)
+		ipc_acct_uncharge(t->space.acct, ACCT_BYTES, t->incharged - want);
+	else if (want > t->incharged)
+		ipc_acct_force(t->space.acct, ACCT_BYTES, want - t->incharged);
+	t->incharged = want;
+}
+
+/* An incomplete frame waits at most frame_timeout_ms for its bytes. */
+static void
+frame_timer_set(struct task *t, int partial)
+{
+	if (!partial || t->closing)
+		ev_timer_disarm(task_conf.loop, &t->frame_timer);
+	else if (!ev_timer_armed(&t->frame_timer))
+		ev_timer_arm(task_conf.loop, &t->frame_timer, ev_now() + task_conf.frame_timeout_ms);
+}
+
+static void
+frame_timeout(struct ev_timer *tm)
+{
+	struct task *t = tm->arg;
+
+	task_close(t, "incomplete frame timed out, closing");
+}
+
 static void
 process_frames(struct task *t)
 {
 	size_t off = 0;
+	int partial = 0;
 
 	while (!t->stalled && !t->closing && t->inlen - off >= MX_FRAME_HDR) {
 		struct mx_frame_hdr h;
@@ -263,21 +328,20 @@ process_frames(struct task *t)
 		}
 		need = MX_FRAME_HDR + (size_t)h.len;
 		if (t->inlen - off < need) {
-			if (need > t->incap) {
-				/* Make room for the whole frame, at the front. */
-				uint8_t *nb;
+			if (off > 0) {
+				/* The frame at the front, and room for more of it as it arrives. */
 				memmove(t->in, t->in + off, t->inlen - off);
 				t->inlen -= off;
 				off = 0;
-				if ((nb = realloc(t->in, need)) == NULL)
-					fatal("input");
-				t->in = nb;
-				t->incap = need;
 			}
+			if (t->inlen == t->incap && in_grow(t, need) < 0)
+				return;
 			break;
 		}
 		if (h.len >= BIG_FRAME && off == 0 && t->inlen == need)
 			steal = t->in;
+		/* The frame's bytes are the message's now: copy-in charges them itself. */
+		in_settle(t, 0);
 		r = task_conf.dispatch(t, &h, t->in + off + MX_FRAME_HDR, steal);
 		if (r == 1) {
 			/* The buffer now belongs to a message. */
@@ -285,10 +349,14 @@ process_frames(struct task *t)
 				fatal("input");
 			t->incap = IN_DEFAULT;
 			t->inlen = 0;
+			frame_timer_set(t, 0);
 			return;
 		}
 		off += need;
 	}
+	/* Not stalled nor closing, the loop stops only at an incomplete frame. */
+	partial = !t->stalled && !t->closing && t->inlen > off;
+	frame_timer_set(t, partial);
 	if (off > 0) {
 		memmove(t->in, t->in + off, t->inlen - off);
 		t->inlen -= off;
@@ -300,6 +368,7 @@ process_frames(struct task *t)
 			t->incap = IN_DEFAULT;
 		}
 	}
+	in_settle(t, 1);
 }
 
 static void
@@ -311,7 +380,7 @@ task_read(struct task *t)
 
 		if (t->stalled)
 			t->muted = 1;	/* input while a send of ours waits: stop reading */
-		if (t->stalled || t->closing || t->outbytes >= OUT_HIGH)
+		if (t->stalled || t->closing || t->space.outbytes >= OUT_HIGH)
 			return;
 		room = t->incap - t->inlen;
 		n = read(t->io.fd, t->in + t->inlen, room);
@@ -347,7 +416,7 @@ task_io(struct ev_io *io, uint32_t revents)
 
 	if (t->closing)
 		return;
-	if ((revents & (EPOLLHUP | EPOLLERR)) && (t->stalled || t->outbytes >= OUT_HIGH)) {
+	if ((revents & (EPOLLHUP | EPOLLERR)) && (t->stalled || t->space.outbytes >= OUT_HIGH)) {
 		task_close(t, NULL);	/* gone while we were not reading it */
 		return;
 	}
@@ -412,6 +481,7 @@ task_close(struct task *t, const char *why)
 		log_warnx("task %llu (pid %d): %s", (unsigned long long)t->id, (int)t->pid, why);
 	log_debug("task %llu: closed", (unsigned long long)t->id);
 	t->closing = 1;
+	ev_timer_disarm(task_conf.loop, &t->frame_timer);
 	ev_io_del(task_conf.loop, &t->io);
 	close(t->io.fd);
 	t->io.fd = -1;
@@ -435,6 +505,7 @@ task_free(struct task *t)
 		TAILQ_REMOVE(&t->out, s, link);
 		oseg_free(s);
 	}
+	in_settle(t, 0);
 	free(t->in);
 	free(t);
 }

@@ -37,14 +37,15 @@ struct task {
 	struct ipc_space space;		/* its port names */
 	uint8_t *in;			/* input frames */
 	size_t inlen, incap;
+	size_t incharged;		/* of incap, charged to its uid (past the default size) */
+	struct ev_timer frame_timer;	/* armed while an incomplete frame waits */
 	int stalled;			/* a send of ours waits for room: stop reading */
 	int muted;			/* stalled with input waiting: EPOLLIN off */
 	struct ops_psend *psend;
 	LIST_HEAD(, rsend) rsends;	/* sends of ours waiting for another node's ACK */
 	int nrsends;
 	int rwindow;			/* stalled until one of them is acknowledged */
-	struct osegq out;
-	size_t outbytes;
+	struct osegq out;		/* its bytes: space.outbytes */
 	LIST_ENTRY(task) link;
 	LIST_ENTRY(task) dlink;		/* on the dirty list: output or events to update */
 	int dirty;
@@ -56,6 +57,8 @@ struct task {
 struct task_conf {
 	struct ev_loop *loop;
 	uint32_t max_tasks;
+	size_t out_max;			/* the core's mark: below it again, receives go on */
+	uint32_t frame_timeout_ms;
 	/* A request frame: 0, or 1 when steal (the input buffer) now belongs to a message. */
 	int (*dispatch)(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
 	void (*closed)(struct task *t);	/* the connection is gone: release what it held */

@@ -53,14 +53,20 @@ reset_hooks(void)
 /* ---- helpers ---- */
 
 static struct ipc_space *
-space_new(void)
+space_uid(uid_t uid)
 {
 	struct ipc_space *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		abort();
-	ipc_space_init(s, 1000, 1000, 4242);
+	ipc_space_init(s, uid, uid, 4242);
 	return s;
+}
+
+static struct ipc_space *
+space_new(void)
+{
+	return space_uid(1000);
 }
 
 static void
@@ -184,6 +190,7 @@ check(struct ipc_space *a, struct ipc_space *b)
 		ipc_check_space(a);
 	if (b)
 		ipc_check_space(b);
+	ipc_check_acct(0);	/* deliveries are freed at once here: nothing is held outside the core */
 }
 
 /* ---- rights bookkeeping ---- */
@@ -557,7 +564,7 @@ test_death(void)
 	x = grant(a, p, b, MX_RIGHT_SEND);
 	n = port_alloc(b);			/* b's notify port */
 	q = port_alloc(b);			/* b's reply port */
-	EXPECT_EQ(ipc_port_request_dead(port_of(b, x), port_of(b, n), x), 0);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n)), 0);
 	it = (struct item){ q, MX_DISP_MAKE_SEND_ONCE };
 	EXPECT_EQ(send_msg(b, x, 0, 0, &it, 1, 0), 0);
 	EXPECT_EQ(send_msg(b, x, 0, 0, NULL, 0, 0), 0);
@@ -575,7 +582,7 @@ test_death(void)
 	EXPECT_EQ(TAILQ_FIRST(&port_of(b, q)->queue)->msgid, MX_MSGID_NO_REPLY);
 	EXPECT(ipc_space_lookup(b, x) != NULL && port_of(b, x)->dead);
 	/* Asked after the death, the notice comes at once. */
-	EXPECT_EQ(ipc_port_request_dead(port_of(b, x), port_of(b, n), x), 0);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n)), 0);
 	EXPECT_EQ(port_of(b, n)->nqueued, 2);
 	check(a, b);
 
@@ -602,11 +609,244 @@ test_death(void)
 	space_free(a);
 }
 
+/* ---- budgets ---- */
+
+static struct ipc_acct *
+acct(uid_t uid)
+{
+	return ipc_acct_get(uid);
+}
+
+static void
+test_budget_bytes(void)
+{
+	struct ipc_space *a = space_new(), *r = space_uid(0);
+	mx_name_t p[12];
+	int i;
+
+	/* Each port holds 1000 bytes of a's: the ninth passes 8 KiB and is refused, the queues unchanged. */
+	unit_case = "budget: queued bytes over every port of a uid";
+	for (i = 0; i < 12; i++)
+		p[i] = port_alloc(a);
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(send_msg(a, p[i], 0, 0, NULL, 0, 1000 - MX_ITEM_HDR), 0);
+	EXPECT_EQ(acct(1000)->held[ACCT_BYTES], 8000);
+	EXPECT_EQ(send_msg(a, p[8], 0, 0, NULL, 0, 1000 - MX_ITEM_HDR), -MX_ERR_BUDGET);
+	EXPECT_EQ(port_of(a, p[8])->nqueued, 0);
+	EXPECT_EQ(acct(1000)->held[ACCT_BYTES], 8000);
+	EXPECT_EQ(strcmp(ipc_acct_why(), "over budget: uid 1000 queued bytes 8192"), 0);
+	check(a, r);
+
+	/* Root is counted, never refused; what root holds is not charged to a. */
+	unit_case = "budget: root keeps its reserve";
+	for (i = 0; i < 9; i++) {
+		mx_name_t x = port_alloc(r);
+		EXPECT_EQ(send_msg(r, x, 0, 0, NULL, 0, 1000 - MX_ITEM_HDR), 0);
+	}
+	EXPECT_EQ(acct(0)->held[ACCT_BYTES], 9000);
+	EXPECT_EQ(acct(1000)->held[ACCT_BYTES], 8000);
+	check(a, r);
+
+	/* Freed with the messages: the port dies, its queue goes, the charge with it. */
+	unit_case = "budget: uncharged when the messages go";
+	ipc_space_drop(a, ipc_space_lookup(a, p[0]));
+	EXPECT_EQ(acct(1000)->held[ACCT_BYTES], 7000);
+	EXPECT_EQ(send_msg(a, p[8], 0, 0, NULL, 0, 1000 - MX_ITEM_HDR), 0);
+	check(a, r);
+	space_free(a);
+	space_free(r);
+	EXPECT_EQ(acct(1000)->held[ACCT_BYTES], 0);
+	EXPECT_EQ(acct(0)->held[ACCT_BYTES], 0);
+	check(NULL, NULL);
+}
+
+static void
+test_budget_rights(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new(), *r = space_uid(0);
+	mx_name_t n = 0, nb = 0, p, q, s1;
+	struct entry *e;
+	struct item it;
+	int i, ok = 0;
+
+	/* Every name of a uid counts, over all its spaces: 32 in all. */
+	unit_case = "budget: rights per uid, over its spaces";
+	for (i = 0; i < 20; i++)
+		port_alloc(a);
+	for (i = 0; i < 20; i++) {
+		struct port *np = ipc_port_new();
+		if (ipc_space_insert(b, np, MX_RIGHT_RECEIVE, &nb) == 0) {
+			ok++;
+		} else {
+			ipc_port_destroy(np);	/* refused: the caller still holds it */
+			ipc_port_unref(np);
+		}
+	}
+	EXPECT_EQ(ok, 12);
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 32);
+	EXPECT_EQ(strcmp(ipc_acct_why(), "over budget: uid 1000 rights 32"), 0);
+	check(a, b);
+
+	/* Root's space: not refused by the uid budget, but max_names (64) holds for it too. */
+	unit_case = "budget: max_names on every insert";
+	ok = 0;
+	for (i = 0; i < 70; i++) {
+		struct port *np = ipc_port_new();
+		if (ipc_space_insert(r, np, MX_RIGHT_RECEIVE, &n) == 0) {
+			ok++;
+		} else {
+			ipc_port_destroy(np);
+			ipc_port_unref(np);
+		}
+	}
+	EXPECT_EQ(ok, 64);
+	EXPECT_EQ(r->nentries, 64);
+	check(a, r);
+
+	/*
+	 * A message carrying rights to a receiver with no room: each arrives as
+	 * name 0 and is destroyed, a send-once right says "no reply".
+	 */
+	unit_case = "budget: copy-out to a full space";
+	space_free(r);
+	r = space_uid(0);
+	q = port_alloc(r);			/* root's reply port */
+	ipc_space_drop(b, ipc_space_lookup(b, nb));
+	p = port_alloc(b);			/* b is at 32 rights again */
+	s1 = grant(b, p, r, MX_RIGHT_SEND);
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 32);
+	reset_hooks();
+	ipc_port_recv(port_of(b, p), b, 2, 1, MX_FOREVER);
+	it = (struct item){ q, MX_DISP_MAKE_SEND };
+	EXPECT_EQ(send_msg(r, s1, q, MX_DISP_MAKE_SEND_ONCE, &it, 1, 0), 0);
+	EXPECT_EQ(ndeliver, 1);
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 32);	/* neither right found room */
+	/* The send-once right was destroyed unused: root's reply port hears "no reply". */
+	EXPECT_EQ(port_of(r, q)->nqueued, 1);
+	EXPECT_EQ(TAILQ_FIRST(&port_of(r, q)->queue)->msgid, MX_MSGID_NO_REPLY);
+	e = ipc_space_lookup(r, q);
+	EXPECT_EQ(e->srefs, 0);			/* the send right made for b is gone too */
+	check(a, b);
+	check(r, NULL);
+	space_free(a);
+	space_free(b);
+	space_free(r);
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 0);
+	check(NULL, NULL);
+}
+
+static void
+test_dead_name_requests(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new();
+	mx_name_t p, x, n1, n2;
+
+	/* Requests on a port b does not own: b's, coalesced per name, freed with b. */
+	unit_case = "dead-name requests: coalesced, the requester's";
+	p = port_alloc(a);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	n1 = port_alloc(b);
+	n2 = port_alloc(b);
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 4);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n1)), 0);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n1)), 0);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n2)), 0);
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 5);
+	EXPECT_EQ(b->dnreqs.count, 1);
+	check(a, b);
+
+	unit_case = "dead-name requests: freed when the requester goes";
+	space_free(b);
+	EXPECT(LIST_EMPTY(&port_of(a, p)->dnreqs));
+	EXPECT_EQ(acct(1000)->held[ACCT_RIGHTS], 1);
+	check(a, NULL);
+
+	/* The latest notify port hears the death, once. */
+	unit_case = "dead-name requests: the latest notify port hears it";
+	b = space_new();
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	n1 = port_alloc(b);
+	n2 = port_alloc(b);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n1)), 0);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n2)), 0);
+	ipc_space_drop(a, ipc_space_lookup(a, p));
+	EXPECT_EQ(port_of(b, n1)->nqueued, 0);
+	EXPECT_EQ(port_of(b, n2)->nqueued, 1);
+	EXPECT_EQ(b->dnreqs.count, 0);
+	check(a, b);
+
+	/* Dropping the name drops its request. */
+	unit_case = "dead-name requests: go with the name";
+	p = port_alloc(a);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	EXPECT_EQ(ipc_port_request_dead(b, ipc_space_lookup(b, x), port_of(b, n1)), 0);
+	ipc_space_release_send(b, ipc_space_lookup(b, x));
+	EXPECT(LIST_EMPTY(&port_of(a, p)->dnreqs));
+	EXPECT_EQ(b->dnreqs.count, 0);
+	check(a, b);
+	space_free(a);
+	space_free(b);
+	check(NULL, NULL);
+}
+
+static void
+test_output_bound(void)
+{
+	struct ipc_space *a = space_new();
+	mx_name_t p;
+
+	/* A receiver with a full output queue takes nothing more, whatever its credit. */
+	unit_case = "output bound: a huge credit moves no more than out_max allows";
+	p = port_alloc(a);
+	port_of(a, p)->qlimit = 100;
+	reset_hooks();
+	a->outbytes = 4096;
+	ipc_port_recv(port_of(a, p), a, 5, 1000000, MX_FOREVER);
+	EXPECT_EQ(send_msg(a, p, 0, 0, NULL, 0, 100), 0);
+	EXPECT_EQ(send_msg(a, p, 0, 0, NULL, 0, 100), 0);
+	EXPECT_EQ(ndeliver, 0);
+	EXPECT_EQ(port_of(a, p)->nqueued, 2);
+	check(a, NULL);
+
+	unit_case = "output bound: drained, the receive goes on";
+	a->outbytes = 0;
+	ipc_space_kick_recv(a);
+	EXPECT_EQ(ndeliver, 2);
+	EXPECT_EQ(port_of(a, p)->nqueued, 0);
+	check(a, NULL);
+	space_free(a);
+}
+
+static void
+test_admit(void)
+{
+	struct ipc_space *s[4];
+	int i;
+
+	unit_case = "budget: connections per uid, a reserve for root";
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(ipc_acct_admit(1000, (uint32_t)i, 100), 0);
+		s[i] = space_new();
+	}
+	EXPECT_EQ(ipc_acct_admit(1000, 4, 100), -MX_ERR_BUDGET);
+	EXPECT_EQ(strcmp(ipc_acct_why(), "over budget: uid 1000 connections 4"), 0);
+	EXPECT_EQ(ipc_acct_admit(1001, 83, 100), 0);
+	EXPECT_EQ(ipc_acct_admit(1001, 84, 100), -MX_ERR_BUDGET);	/* the last 16 are root's */
+	EXPECT_EQ(ipc_acct_admit(0, 99, 100), 0);
+	EXPECT_EQ(ipc_acct_admit(0, 100, 100), -MX_ERR_BUDGET);
+	check(NULL, NULL);
+	for (i = 0; i < 4; i++)
+		space_free(s[i]);
+	EXPECT_EQ(ipc_acct_admit(1000, 0, 100), 0);
+	check(NULL, NULL);
+}
+
 int
 main(void)
 {
 	struct ipc_hooks hooks = { hook_deliver, hook_recv_end, hook_so_gone, hook_died };
-	struct ipc_conf conf = { NULL, "unit", 2, 1024 };
+	/* Small budgets, so that the tests reach them: 8 KiB queued, 32 rights, 4 connections per uid. */
+	struct ipc_conf conf = { NULL, "unit", 2, 1024, 64, { 8192, 32, 4 }, 4096, 0, 0 };
 
 	log_init("ipc_core", 0, 0);
 	if ((loop = ev_new()) == NULL)
@@ -618,6 +858,14 @@ main(void)
 	test_dead_name_twice();
 	test_queue_limits();
 	test_death();
+	test_budget_bytes();
+	test_budget_rights();
+	test_dead_name_requests();
+	test_output_bound();
+	test_admit();
+	EXPECT_EQ(ipc_acct_total(ACCT_BYTES), 0);
+	EXPECT_EQ(ipc_acct_total(ACCT_RIGHTS), 0);
+	EXPECT_EQ(ipc_acct_total(ACCT_CONNS), 0);
 	ev_free(loop);
 	return unit_end();
 }
