@@ -51,11 +51,13 @@ echo_ok() {
 	[ "$output" = "$1" ]
 }
 
+# Under ASan the RSS is the sanitizer's (quarantine, shadow memory), not
+# portd's: the bound is checked in the plain build, the rest in both.
 within_budget() {
 	local rss
 	rss=$(rss_kb)
 	echo "portd RSS: start $RSS0 kB, now $rss kB" >&2
-	[ "$rss" -le $((RSS0 + 16 * 1024 + SLACK_KB)) ]
+	[ -n "${MASIX_ASAN:-}" ] || [ "$rss" -le $((RSS0 + 16 * 1024 + SLACK_KB)) ]
 }
 
 @test "send-once rights a task makes to its own port do not pass its queue limit" {
@@ -135,7 +137,7 @@ within_budget() {
 	attack dead-names 20000
 	[ "$(cat "$MASIX_RUNDIR/attack.out")" = "requested 20000; then nothing" ]
 	rss=$(rss_kb)
-	[ "$rss" -le $((RSS0 + 4096)) ]
+	[ -n "${MASIX_ASAN:-}" ] || [ "$rss" -le $((RSS0 + 4096)) ]
 	echo_ok during
 	release
 	echo_ok after

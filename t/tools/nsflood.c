@@ -196,10 +196,30 @@ sc_lookups(unsigned n, const char *prefix, unsigned wait_ms)
 	hold();
 }
 
+/*
+ * Hold a send right under PORT's name (carried to ourselves through VIA),
+ * so the name and its dead-name request outlive the receive right moved
+ * away: a dead-name request goes with its name, as in Mach.
+ */
+static void
+keep_send_right(mx_name_t port, mx_name_t via)
+{
+	struct mx_msg *m = mx_msg_new(0), *back;
+
+	if (m == NULL)
+		check(-MX_ERR_NOMEM, "message");
+	m->dest = via;
+	mx_msg_add_port(m, port, MX_DISP_MAKE_SEND);
+	check(masix_send(c, m, 10000), "send right to self");
+	mx_msg_free(m);
+	check(masix_recv(c, via, 10000, &back), "send right back");
+	mx_msg_free(back);
+}
+
 static int
 sc_rights(unsigned n)
 {
-	mx_name_t ns, notify, reply, port;
+	mx_name_t ns, notify, reply, port, self;
 	struct mx_msg *m;
 	unsigned i, died = 0;
 	int r;
@@ -207,9 +227,11 @@ sc_rights(unsigned n)
 	check(masix_special_get(c, MX_SPECIAL_NAME, &ns), "NAME port");
 	check(masix_port_alloc(c, &notify), "port");
 	check(masix_port_alloc(c, &reply), "port");
+	check(masix_port_alloc(c, &self), "port");
 	check(masix_port_set_qlimit(c, reply, 65536), "qlimit");
 	for (i = 0; i < n; i++) {
 		check(masix_port_alloc(c, &port), "port");
+		keep_send_right(port, self);
 		check(masix_request_dead_notify(c, port, notify), "dead notice");
 		switch (i % 4) {
 		case 0:		/* a receive right where a send right belongs */
