@@ -67,8 +67,10 @@ as_user() {
 }
 
 # What a served claim-name says on a fresh portd: root may hold NAME.
+# The test's uid runs portd, so it is root or portd's own (trusted) uid:
+# it may hold the NAME port.
 claim_answer() {
-	if [ "$(id -u)" = 0 ]; then echo success; else echo "not permitted"; fi
+	echo success
 }
 
 # utime + stime of PID, in clock ticks.
