@@ -300,9 +300,13 @@ frame_timer_set(struct task *t, int partial)
 static void
 frame_timeout(struct ev_timer *tm)
 {
+	static struct log_throttle thr;	/* its own: other closes must not hide these */
 	struct task *t = tm->arg;
 
-	task_close(t, "incomplete frame timed out, closing");
+	if (log_throttle(&thr, "incomplete frame"))
+		log_warnx("task %llu (pid %d): incomplete frame timed out, closing", (unsigned long long)t->id,
+		    (int)t->pid);
+	task_close(t, NULL);
 }
 
 static void
