@@ -43,7 +43,7 @@ struct kright {
 enum { ACCT_BYTES, ACCT_RIGHTS, ACCT_CONNS, ACCT__MAX };
 struct ipc_acct {
 	uid_t uid;
-	int exempt;			/* root and the trusted uid: counted, never refused */
+	int exempt;			/* root, portd's euid, the trusted uid: counted, never refused */
 	uint64_t held[ACCT__MAX];	/* queued bytes (messages, input), rights + dead-name requests, connections */
 	uint64_t logged[ACCT__MAX + 1];	/* ev_now() of the last "over budget" line (+1: max_names) */
 };
@@ -166,6 +166,7 @@ struct ipc_conf {
 	size_t out_max;			/* a receive stops moving messages into a fuller output queue */
 	uid_t trusted_uid;
 	int has_trusted_uid;
+	uid_t owner_uid;		/* portd's euid: like root, never refused a budget (0: root only) */
 };
 
 /* ipc.c */

@@ -34,7 +34,9 @@ ipc_acct_get(uid_t uid)
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		fatal("acct");
 	a->uid = uid;
-	a->exempt = uid == 0 || (ipc_env.conf.has_trusted_uid && uid == ipc_env.conf.trusted_uid);
+	/* The node's owners, as for the special ports: namesrv and keysrv run as one of them. */
+	a->exempt = uid == 0 || uid == ipc_env.conf.owner_uid ||
+	    (ipc_env.conf.has_trusted_uid && uid == ipc_env.conf.trusted_uid);
 	if (map_put(&ipc_accts, (uint64_t)uid + 1, a) < 0)
 		fatal("acct");
 	return a;

@@ -488,7 +488,7 @@ ops_init(const struct ops_conf *c)
 	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, node_port_died };
 	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes, c->max_names,
 	    { c->budget_bytes, c->budget_rights, c->budget_conns }, c->out_max, c->trusted_uid,
-	    c->has_trusted_uid };
+	    c->has_trusted_uid, geteuid() };
 	struct task_conf tc = { c->loop, c->max_tasks, c->out_max, c->frame_timeout_ms, ops_dispatch, task_closed };
 
 	ops_conf = *c;

@@ -846,7 +846,7 @@ main(void)
 {
 	struct ipc_hooks hooks = { hook_deliver, hook_recv_end, hook_so_gone, hook_died };
 	/* Small budgets, so that the tests reach them: 8 KiB queued, 32 rights, 4 connections per uid. */
-	struct ipc_conf conf = { NULL, "unit", 2, 1024, 64, { 8192, 32, 4 }, 4096, 0, 0 };
+	struct ipc_conf conf = { NULL, "unit", 2, 1024, 64, { 8192, 32, 4 }, 4096, 0, 0, 0 };
 
 	log_init("ipc_core", 0, 0);
 	if ((loop = ev_new()) == NULL)
