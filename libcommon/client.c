@@ -475,6 +475,26 @@ op_u32x2(struct mx_conn *c, uint8_t type, uint32_t a, uint32_t b, size_t n)
 
 int masix_port_destroy(struct mx_conn *c, mx_name_t n) { return op_u32x2(c, MX_OP_PORT_DESTROY, n, 0, 4); }
 int masix_right_dealloc(struct mx_conn *c, mx_name_t n) { return op_u32x2(c, MX_OP_RIGHT_DEALLOC, n, 0, 4); }
+
+void
+masix_msg_release_rights(struct mx_conn *c, struct mx_msg *m, mx_name_t kept)
+{
+	struct mx_item it;
+
+	m->rpos = 0;
+	while (mx_msg_next(m, &it) == 1) {
+		if (it.type != MX_ITEM_PORT)
+			continue;
+		if (kept != MX_NAME_NULL && it.name == kept) {
+			kept = MX_NAME_NULL;
+			continue;
+		}
+		if (it.right == MX_RIGHT_RECEIVE)
+			masix_port_destroy(c, it.name);
+		else
+			masix_right_dealloc(c, it.name);
+	}
+}
 int masix_port_set_qlimit(struct mx_conn *c, mx_name_t port, uint32_t limit)
 { return op_u32x2(c, MX_OP_QLIMIT, port, limit, 8); }
 int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notify)

@@ -174,6 +174,12 @@ int masix_port_set_qlimit(struct mx_conn *c, mx_name_t port, uint32_t limit);
 int masix_port_destroy(struct mx_conn *c, mx_name_t name);
 /* Drop one reference of a send, send-once or dead-name right. */
 int masix_right_dealloc(struct mx_conn *c, mx_name_t name);
+/*
+ * Give portd back every right message m carried (receive rights destroy
+ * their port), except one reference of kept (MX_NAME_NULL: none kept):
+ * what a server does with the rights of a request it drops or refuses.
+ */
+void masix_msg_release_rights(struct mx_conn *c, struct mx_msg *m, mx_name_t kept);
 /* Ask for an MX_MSGID_DEAD_NAME message on notify when name's port dies. */
 int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notify);
 

@@ -304,23 +304,6 @@ do_pem(struct mx_msg *req, const char *pem, size_t len, int status, const char *
 	send_reply(req, m);
 }
 
-/* No request carries rights: any a client put in one are given back to portd. */
-static void
-drop_rights(struct mx_msg *req)
-{
-	struct mx_item it;
-
-	req->rpos = 0;
-	while (mx_msg_next(req, &it) == 1) {
-		if (it.type != MX_ITEM_PORT)
-			continue;
-		if (it.right == MX_RIGHT_RECEIVE)
-			masix_port_destroy(conn, it.name);
-		else
-			masix_right_dealloc(conn, it.name);
-	}
-}
-
 /* portd linked to a node: its certificate joins the directory once it verifies here too. */
 static void
 do_peer_linked(struct mx_msg *req)
@@ -359,7 +342,8 @@ serve_handle(struct mx_msg *req)
 		log_throttled(&lt_debug, "pid %u: message %#x without a reply right dropped", req->trailer.pid, req->msgid);
 		if (req->reply != MX_NAME_NULL)
 			masix_right_dealloc(conn, req->reply);
-		drop_rights(req);
+		/* no request carries rights: any a client put in one go back */
+		masix_msg_release_rights(conn, req, MX_NAME_NULL);
 		mx_msg_free(req);
 		return;
 	}
@@ -389,6 +373,6 @@ serve_handle(struct mx_msg *req)
 		fail(req, MX_ERR_NOTSUP, "unknown request");
 		break;
 	}
-	drop_rights(req);
+	masix_msg_release_rights(conn, req, MX_NAME_NULL);
 	mx_msg_free(req);
 }

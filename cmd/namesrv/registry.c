@@ -148,27 +148,6 @@ unbind(struct binding *b)
 	free(b);
 }
 
-/* Give portd back every right m carried, but one reference of kept. */
-static void
-release_rights(struct mx_msg *m, mx_name_t kept)
-{
-	struct mx_item it;
-
-	m->rpos = 0;
-	while (mx_msg_next(m, &it) == 1) {
-		if (it.type != MX_ITEM_PORT)
-			continue;
-		if (kept != MX_NAME_NULL && it.name == kept) {
-			kept = MX_NAME_NULL;
-			continue;
-		}
-		if (it.right == MX_RIGHT_RECEIVE)
-			masix_port_destroy(conn, it.name);
-		else
-			masix_right_dealloc(conn, it.name);
-	}
-}
-
 /*
  * Answer with a status, and the port's send right when there is one, or
  * the reason of an error when there is one.
@@ -414,7 +393,7 @@ registry_net(struct mx_msg *m)
 	log_throttled(&lt_debug, "'%s' is on node %s: cached", name, node);
 	answer_waiters(name, right);
 out:
-	release_rights(m, right);
+	masix_msg_release_rights(conn, m, right);
 }
 
 /* 1 when req is kept by a waiting lookup. */
@@ -477,7 +456,7 @@ registry_handle(struct mx_msg *req)
 		    req->trailer.pid);
 		if (req->reply != MX_NAME_NULL)
 			masix_right_dealloc(conn, req->reply);
-		release_rights(req, MX_NAME_NULL);
+		masix_msg_release_rights(conn, req, MX_NAME_NULL);
 		mx_msg_free(req);
 		return;
 	}
@@ -496,7 +475,7 @@ registry_handle(struct mx_msg *req)
 		answer(req, MX_ERR_NOTSUP, 0, NULL);
 		break;
 	}
-	release_rights(req, kept);
+	masix_msg_release_rights(conn, req, kept);
 	mx_msg_free(req);
 }
 
