@@ -55,7 +55,8 @@
 #   wait_log N TEXT FILE       until FILE holds N lines containing TEXT
 #   pid_alive PID              0 while PID runs (a zombie counts as gone)
 #   wait_gone PID              until PID has exited
-#   free_port                  print a TCP port nobody listens on
+#   free_port                  print a TCP port nobody uses, outside the
+#                              ephemeral range, not handed out before in this run
 #   need_root WHY              skip the test with "needs root: WHY" unless root
 #   world_copy FILE...         print a new world-readable directory (removed in
 #                              teardown) holding copies of FILE...: for a
@@ -186,11 +187,18 @@ pid_alive() {
 wait_gone() { wait_for ! pid_alive "$1"; }
 
 # A TCP port from a high random range that nobody listens on (here).
+# Ports come from below the kernel's ephemeral range, so no outgoing
+# connection (a link dial, a client) can be holding one when a node binds it,
+# and each is handed out once per bats run (a mkdir claims it).
 free_port() {
-	local p
+	local lo hi p
+	read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+	if [ "$lo" -gt 11000 ]; then lo=$((lo - 10000)) hi=10000
+	else hi=$((65535 - hi)) lo=$((65536 - hi)); fi
 	while :; do
-		p=$((20000 + RANDOM % 40000))
-		ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+		p=$((lo + RANDOM % hi))
+		mkdir "${BATS_RUN_TMPDIR:-/tmp}/port.$p" 2>/dev/null || continue
+		ss -Htan "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
 	done
 }
 
