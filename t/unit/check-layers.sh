@@ -47,7 +47,7 @@ out=$(
 	forbid 'node_msg.o' '^node_names_' "$node_face"
 	forbid 'node_names.o' '^node_msg_' "$node_face"
 	forbid 'task.o' "$wiring" "$ops" "$node"
-	forbid 'ops.o' "$wiring"
+	forbid 'ops*.o' "$wiring"
 )
 if [ -n "$out" ]; then
 	echo "$out"
