@@ -6,6 +6,7 @@
 #include "names.h"
 
 #define NS_TIMEOUT_MS 10000
+#define NS_RESTART_MS 5000	/* a request namesrv died with waits this long for the next */
 
 /* The NAME port, fetched once; fetched again if namesrv was restarted. */
 static int
@@ -75,22 +76,47 @@ ns_build(const struct ns_req *q, uint32_t wait_ms)
 	return m;
 }
 
+/* The status of namesrv's answer: 0, or a negative MX_ERR_* with its reason in c->detail. */
+static int
+ns_status(struct mx_conn *c, struct mx_msg *reply)
+{
+	int64_t status;
+	int r;
+
+	if (mx_msg_get_int(reply, &status) < 0)
+		return -MX_ERR_PROTO;
+	if (status == 0)
+		return 0;
+	r = status < 0 ? (int)status : -(int)status;
+	/* An error status may come with its reason ("over budget: uid 1001 names 1024"). */
+	if (mx_msg_get_string(reply, c->detail, sizeof(c->detail)) < 0)
+		c->detail[0] = '\0';
+	/* A NAME@NODE answer comes from another node: printable text only. */
+	for (char *p = c->detail; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return r;
+}
+
 /*
  * One request to namesrv; on success *reply holds the answer after its INT
- * status. namesrv may restart under us (killed, then started again by its
- * service manager): a request it held dies with it (NOREPLY), or its NAME
- * port is dead. Then we fetch the NAME port again, every 10 ms doubling to
- * 200 ms while no namesrv holds it, and ask the new one, which serves the
- * same names (portd kept them): until timeout_ms from the start. A lookup
- * that may wait for its name (wait_ms) waits as well for a namesrv that is
- * not running yet; anything else is told at once that it is not.
+ * status.
+ *
+ * namesrv may restart under us (killed, then started again by its service
+ * manager, and serving the same names: portd kept them). A request it held
+ * dies with it (NOREPLY), or its NAME port is dead: we fetch the NAME port
+ * again and ask the new namesrv, waiting for it (every 10 ms doubling to
+ * 200 ms) for the lookup's own wait, but at least NS_RESTART_MS, within
+ * timeout_ms. A lookup that may wait for its name (wait_ms) also waits for
+ * a namesrv that is not running yet, or for NAME@NODE's, which another node
+ * says is not; anything else is told at once ("namesrv is not running").
  */
 static int
 ns_call(struct mx_conn *c, const struct ns_req *q, uint32_t timeout_ms, struct mx_msg **reply)
 {
-	uint64_t start = now_ms(), now, end = start + timeout_ms, wait_end = start + q->wait_ms, backoff = 10;
+	uint64_t start = now_ms(), now, end = start + timeout_ms, name_end = start + q->wait_ms;
+	uint64_t ns_end = name_end, backoff = 10;
 	struct mx_msg *m;
-	int64_t status;
 	int r, stale = 0, retried = 0;
 
 	*reply = NULL;
@@ -99,54 +125,42 @@ ns_call(struct mx_conn *c, const struct ns_req *q, uint32_t timeout_ms, struct m
 		stale = 0;
 		now = now_ms();
 		if (r == 0) {
-			if ((m = ns_build(q, wait_end > now ? (uint32_t)(wait_end - now) : 0)) == NULL)
+			if ((m = ns_build(q, name_end > now ? (uint32_t)(name_end - now) : 0)) == NULL)
 				return -MX_ERR_NOMEM;
 			m->dest = c->name_port;
 			r = masix_request(c, m, timeout_ms == MX_FOREVER ? MX_FOREVER :
 			    end > now ? (uint32_t)(end - now) : 1, reply);
 			mx_msg_free(m);
-			if (r != -MX_ERR_DEAD && r != -MX_ERR_NOREPLY)
-				break;
-			/* namesrv went away with our request: from now on, wait for the next one. */
+			if (r == 0 && (r = ns_status(c, *reply)) == 0)
+				return 0;
 			mx_msg_free(*reply);
 			*reply = NULL;
-			wait_end = end;
-			stale = 1;
-			if (!retried++)
-				continue;	/* maybe back already: fetch its port again at once */
-			r = -MX_ERR_UNAVAIL;	/* again: wait a little before the next try */
 			now = now_ms();
+			if (r == -MX_ERR_DEAD || r == -MX_ERR_NOREPLY) {
+				/* namesrv went away with our request: wait for the next one. */
+				if (ns_end < start + NS_RESTART_MS)
+					ns_end = start + NS_RESTART_MS;
+				if (ns_end > end)
+					ns_end = end;
+				stale = 1;
+				if (!retried++)
+					continue;	/* maybe back already: fetch its port again at once */
+				r = -MX_ERR_UNAVAIL;	/* again: wait a little before the next try */
+			} else if (r != -MX_ERR_UNAVAIL) {
+				return r;
+			}
 		}
-		if (r != -MX_ERR_UNAVAIL || now >= wait_end) {
-			if (r == -MX_ERR_UNAVAIL)
+		if (r != -MX_ERR_UNAVAIL || now >= ns_end) {
+			if (r == -MX_ERR_UNAVAIL && c->detail[0] == '\0')
 				snprintf(c->detail, sizeof(c->detail), "namesrv is not running");
 			return r;
 		}
-		if (backoff > wait_end - now)
-			backoff = wait_end - now;
+		if (backoff > ns_end - now)
+			backoff = ns_end - now;
 		if ((r = pause_ms(c, backoff)) < 0)
 			return r;
 		backoff = backoff * 2 > 200 ? 200 : backoff * 2;
 	}
-	if (r < 0)
-		return r;
-	if (mx_msg_get_int(*reply, &status) < 0)
-		r = -MX_ERR_PROTO;
-	else if (status != 0) {
-		r = status < 0 ? (int)status : -(int)status;
-		/* An error status may come with its reason ("over budget: uid 1001 names 1024"). */
-		if (mx_msg_get_string(*reply, c->detail, sizeof(c->detail)) < 0)
-			c->detail[0] = '\0';
-		/* A NAME@NODE answer comes from another node: printable text only. */
-		for (char *p = c->detail; *p != '\0'; p++)
-			if (*p < 0x20 || *p > 0x7e)
-				*p = '?';
-	}
-	if (r < 0) {
-		mx_msg_free(*reply);
-		*reply = NULL;
-	}
-	return r;
 }
 
 int

@@ -426,6 +426,13 @@ forward_lookup(struct mx_msg *req, const char *name, const char *node, int64_t w
 		peer_forget(node);	/* its namesrv restarted: fetch the port again */
 	}
 	log_throttled(&lt_debug, "'%s@%s': %s", name, node, mx_strerror(r));
+	if (r == -MX_ERR_UNAVAIL) {
+		/* That node runs no namesrv now (maybe restarting): the client may wait for it. */
+		char why[64 + MX_NODE_MAX];
+		snprintf(why, sizeof(why), "namesrv is not running on node %s", node);
+		answer(req, r, 0, why);
+		return;
+	}
 	answer(req, r, 0, NULL);
 }
 
