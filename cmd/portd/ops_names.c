@@ -23,6 +23,7 @@
  * Found by a keyed hash of the name and by port id: O(1) per request and
  * per port death.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -33,9 +34,14 @@
 #include "rbuf.h"
 #include "task.h"
 
+/* A doubly linked chain whose first element a map holds: O(1) unlinking anywhere. */
+struct chain {
+	struct kept *prev, *next;
+};
+
 struct kept {
-	struct kept *next_hash;		/* same name hash */
-	struct kept *next_port;		/* same port */
+	struct chain by_hash;		/* the bindings of the same name hash */
+	struct chain by_port;		/* the bindings of the same port */
 	TAILQ_ENTRY(kept) all;		/* in the order namesrv kept them */
 	struct port *port;		/* a reference: portd's send right */
 	struct ipc_acct *acct;		/* the registrant's uid, charged */
@@ -76,35 +82,48 @@ find(const char *name, uint64_t h)
 {
 	struct kept *k;
 
-	for (k = map_get(&by_hash, h); k != NULL; k = k->next_hash)
+	for (k = map_get(&by_hash, h); k != NULL; k = k->by_hash.next)
 		if (strcmp(k->name, name) == 0)
 			return k;
 	return NULL;
 }
 
-/* Unlink k from the chain of key in m, through its next pointer at offset off. */
+#define CHAIN(k, off) ((struct chain *)(void *)((char *)(k) + (off)))
+
+/* Put k first in the chain of key in m (its chain at offset off in struct kept). */
+static void
+chain_add(struct map *m, uint64_t key, struct kept *k, size_t off)
+{
+	struct kept *first = map_get(m, key);
+
+	CHAIN(k, off)->prev = NULL;
+	CHAIN(k, off)->next = first;
+	if (first != NULL)
+		CHAIN(first, off)->prev = k;
+	if (map_put(m, key, k) < 0)
+		fatal("kept name");
+}
+
 static void
 chain_del(struct map *m, uint64_t key, struct kept *k, size_t off)
 {
-	struct kept *first = map_get(m, key), **pp, *next = *(struct kept **)((char *)k + off);
+	struct chain *c = CHAIN(k, off);
 
-	if (first == k) {
-		if (next == NULL)
-			map_del(m, key);
-		else if (map_put(m, key, next) < 0)
-			fatal("kept name");
-		return;
-	}
-	for (pp = (struct kept **)((char *)first + off); *pp != k; pp = (struct kept **)((char *)*pp + off))
-		;
-	*pp = next;
+	if (c->next != NULL)
+		CHAIN(c->next, off)->prev = c->prev;
+	if (c->prev != NULL)
+		CHAIN(c->prev, off)->next = c->next;
+	else if (c->next == NULL)
+		map_del(m, key);
+	else if (map_put(m, key, c->next) < 0)
+		fatal("kept name");
 }
 
 static void
 drop(struct kept *k)
 {
-	chain_del(&by_hash, k->hash, k, offsetof(struct kept, next_hash));
-	chain_del(&by_port, k->port->id, k, offsetof(struct kept, next_port));
+	chain_del(&by_hash, k->hash, k, offsetof(struct kept, by_hash));
+	chain_del(&by_port, k->port->id, k, offsetof(struct kept, by_port));
 	TAILQ_REMOVE(&kept_all, k, all);
 	ipc_acct_uncharge(k->acct, ACCT_BYTES, k->charged);
 	kept_bytes -= k->charged;
@@ -132,10 +151,8 @@ add(const char *name, uint64_t h, struct port *p, uint32_t uid, uint32_t pid)
 	k->charged = cost;
 	k->uid = uid;
 	k->pid = pid;
-	k->next_hash = map_get(&by_hash, h);
-	k->next_port = map_get(&by_port, p->id);
-	if (map_put(&by_hash, h, k) < 0 || map_put(&by_port, p->id, k) < 0)
-		fatal("kept name");
+	chain_add(&by_hash, h, k, offsetof(struct kept, by_hash));
+	chain_add(&by_port, p->id, k, offsetof(struct kept, by_port));
 	TAILQ_INSERT_TAIL(&kept_all, k, all);
 	kept_bytes += cost;
 	return 0;
