@@ -57,22 +57,25 @@ static struct map by_port;		/* port id -> first kept of that port */
 static uint8_t hash_key[16];		/* random: names a client picks cannot collide on purpose */
 static uint64_t kept_bytes;
 
+/* A keyed hash of name: SHA-256 (in every OpenSSL provider) of a random key and the name. */
 static uint64_t
 name_hash(const char *name)
 {
 	static int seeded;
-	unsigned char out[16];
-	size_t outlen = 0;
-	uint64_t h = 0;
+	uint8_t in[sizeof(hash_key) + MX_NAME_LEN_MAX], out[EVP_MAX_MD_SIZE];
+	size_t n = strlen(name);
+	unsigned outlen = 0;
+	uint64_t h;
 
 	if (!seeded) {
 		if (getrandom(hash_key, sizeof(hash_key), 0) != (ssize_t)sizeof(hash_key))
 			fatal("getrandom");
 		seeded = 1;
 	}
-	if (EVP_Q_mac(NULL, "SIPHASH", NULL, NULL, NULL, hash_key, sizeof(hash_key), (const unsigned char *)name,
-	    strlen(name), out, sizeof(out), &outlen) == NULL || outlen < 8)
-		fatalx("SipHash unavailable");
+	memcpy(in, hash_key, sizeof(hash_key));
+	memcpy(in + sizeof(hash_key), name, n);	/* n <= MX_NAME_LEN_MAX: a valid name */
+	if (!EVP_Digest(in, sizeof(hash_key) + n, out, &outlen, EVP_sha256(), NULL) || outlen < 8)
+		fatalx("SHA-256 failed");
 	memcpy(&h, out, 8);
 	return h;
 }
