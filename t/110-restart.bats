@@ -202,7 +202,7 @@ namesrv_again() {
 	rm -f "$d/namesrv.ready"
 	set -- -R "$d" -F 3
 	[ ! -f "$d/masix.conf" ] || set -- "$@" -c "$d/masix.conf"
-	"$MASIX_BIN/namesrv" "$@" 3>"$d/namesrv.ready" 2>>"$d/namesrv.log" </dev/null &
+	"$MASIX_BIN/namesrv" "$@" 3>"$d/namesrv.ready" >>"$d/namesrv.log" 2>&1 </dev/null &
 	echo $! >"$d/namesrv.pid"
 	wait_for test -s "$d/namesrv.ready"
 }
@@ -372,4 +372,46 @@ drop echo: not permitted" ]
 	namesrv_again "$D"
 	run -0 msgsend -r echo hi
 	[ "$output" = "the real one" ]
+}
+
+@test "names handed back are charged to their uid again: a restart is no way around names_per_uid" {
+	need_root "the user is one the test creates with useradd"
+	u=mx110a
+	if ! id -u "$u" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
+		on_teardown "userdel $u"
+	fi
+	A=$(id -u "$u")
+	D=$(new_rundir)
+	RUNDIRS="${RUNDIRS:-} $D"
+	export MASIX_RUNDIR=$D
+	echo "names_per_uid = 2" >"$D/masix.conf"
+	timeout 30 "$NODE" start "$D"
+	chmod 0755 "$D"	# the user reaches portd's socket
+	bg timeout 60 setpriv --reuid="$u" --regid="$u" --clear-groups -- "$MASIX_TOOLS/nsflood" -R "$D" names 3 u \
+	    >"$D/u.out"
+	wait_for grep -q "^u.2: " "$D/u.out"
+	[ "$(cat "$D/u.out")" = "registered 2
+u.2: over budget: uid $A names 2" ]
+	# Back with the same budget: both names again, and still no third.
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 mxtool resolve u.0
+	run -0 mxtool resolve u.1
+	run -0 grep -c "names kept by portd: 2, bound again: 2" "$D/namesrv.log"
+	run -75 --separate-stderr timeout 60 setpriv --reuid="$u" --regid="$u" --clear-groups -- \
+	    "$MASIX_BIN/msgrecv" -R "$D" u.2
+	[ "$stderr" = "msgrecv: u.2: over budget: uid $A names 2" ]
+	# Back with a smaller one: what does not fit is dropped, here and in portd.
+	echo "names_per_uid = 1" >"$D/masix.conf"
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 mxtool resolve u.0
+	run -69 mxtool resolve u.1
+	[ "$output" = "u.1: no such name" ]
+	run -0 grep -c "names kept by portd: 2, bound again: 1" "$D/namesrv.log"
+	grep -Eq "'u.1' of pid [0-9]+ uid $A not restored: over budget" "$D/namesrv.log"
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 grep -c "names kept by portd: 1, bound again: 1" "$D/namesrv.log"
 }
