@@ -156,8 +156,6 @@ UNIT_BATS_ENV ?=
 $(O)/t/unit/%: t/unit/%.c t/unit/unit.h $(IPC_SRC) $(wildcard cmd/portd/ipc*.h) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DMX_CHECK_INVARIANTS -Icmd/portd -std=gnu11 $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $< $(IPC_SRC) $(LIB)
-# t/unit/rmsg.c includes the link-frame decoders it tests.
-$(O)/t/unit/rmsg: cmd/portd/rmsg.c cmd/portd/rmsg.h
 unit: $(UNIT_BIN) $(BINS) tools
 	@for u in $(UNIT_BIN); do echo "unit: $$u"; $(UNIT_ENV) $$u || exit 1; done
 	$(UNIT_BATS_ENV) MASIX_BIN=$(CURDIR)/$(B) MASIX_TOOLS=$(CURDIR)/$(O)/t bats t/unit/
