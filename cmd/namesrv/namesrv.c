@@ -171,8 +171,12 @@ main(int argc, char **argv)
 			mx_msg_free(m);
 			continue;
 		}
+		/* The kernel range: only portd can send these. */
 		if (m->msgid == NS_NET_QUERY || m->msgid == NS_NET_ANSWER) {
-			registry_net(m);	/* the kernel range: only portd can send these */
+			registry_net(m);
+			mx_msg_free(m);
+		} else if (m->msgid == NS_RESTORE || m->msgid == NS_RESTORE_END) {
+			registry_restore(m);
 			mx_msg_free(m);
 		} else {
 			registry_handle(m);

@@ -44,6 +44,7 @@ void waiters_free(void);
 
 void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms, int announce);
 void registry_net(struct mx_msg *m);
+void registry_restore(struct mx_msg *m);
 void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);
 uint32_t registry_next_timeout(void);
