@@ -23,10 +23,15 @@
 
 #define LOG_INTERVAL_MS	10000	/* one "over budget" line per uid and budget per interval */
 #define TASK_RESERVE	16	/* connections only root and the trusted uid may take */
-#define TRIM_AFTER	(8u << 20)	/* bytes given back before the heap is trimmed */
+#define TRIM_AFTER	(4u << 20)	/* bytes given back before the heap is trimmed */
 #define TRIM_QUIET_MS	250	/* ... once a period passes with less than TRIM_BUSY given back */
 #define TRIM_BUSY	(TRIM_AFTER / 16)
-/* What a right and a connection hold beyond what they are charged: weights for the count. */
+/*
+ * What is held beyond what is charged, for the count: a message's header,
+ * trailer and bookkeeping (one uncharge of bytes per message), a right,
+ * a connection.
+ */
+#define TRIM_MSG_BYTES		256
 #define TRIM_RIGHT_BYTES	256
 #define TRIM_CONN_BYTES		(64u << 10)
 
@@ -125,12 +130,13 @@ void
 ipc_acct_uncharge(struct ipc_acct *a, int what, uint64_t n)
 {
 	static const uint64_t weight[ACCT__MAX] = { 1, TRIM_RIGHT_BYTES, TRIM_CONN_BYTES };
+	static const uint64_t extra[ACCT__MAX] = { TRIM_MSG_BYTES, 0, 0 };
 
 	if (a->held[what] < n)
 		fatalx("uid %u: %s uncharged below zero", (unsigned)a->uid, what_name[what]);
 	a->held[what] -= n;
 	totals[what] -= n;
-	freed += n * weight[what];
+	freed += n * weight[what] + extra[what];
 	if (freed >= TRIM_AFTER && !ev_timer_armed(&trim_timer) && ipc_env.conf.loop != NULL) {
 		ev_timer_init(&trim_timer, trim_check, NULL);
 		freed_seen = freed;
