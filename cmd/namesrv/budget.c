@@ -22,6 +22,13 @@ struct account {
 static struct budget_conf conf = { .names = 1024, .lookups = 1024 };
 static struct htab accounts;
 static const char *const kind_name[2] = { "names", "waiting lookups" };
+/*
+ * Over all uids, on top of each one's line per interval: a record goes
+ * with the last object its uid holds, and its throttle with it, so a uid
+ * that holds nothing (a budget of 0) or empties its budget between
+ * refusals would get a fresh throttle each time.
+ */
+static struct log_throttle lt_all = LOG_THROTTLE_INIT("over budget", LOG_WARNING);
 
 void
 budget_init(const struct budget_conf *bc)
@@ -67,7 +74,8 @@ budget_take(uint32_t uid, uint32_t pid, enum budget_kind kind, char *why, size_t
 	}
 	if (a->held[kind] >= max) {
 		snprintf(why, whysz, "over budget: uid %u %s %u", uid, kind_name[kind], max);
-		log_throttled(&a->lt, "%s (pid %u refused)", why, pid);
+		if (log_throttle(&lt_all, "over budget"))
+			log_throttled(&a->lt, "%s (pid %u refused)", why, pid);
 		if (a->held[0] == 0 && a->held[1] == 0)
 			budget_give(uid, kind);	/* a budget of 0: nothing held, no record */
 		return -MX_ERR_BUDGET;

@@ -27,6 +27,7 @@ void budget_give(uint32_t uid, enum budget_kind kind);
 /* A lookup waiting for its name to be registered. */
 struct waiter {
 	struct hnode by_name;
+	struct hnode by_reply;		/* keyed by req->reply: its death ends the wait */
 	size_t heap_at;			/* index in the deadline heap */
 	uint64_t deadline;		/* monotonic ms */
 	uint32_t uid;			/* charged for it */
@@ -37,6 +38,8 @@ struct waiter {
 struct waiter *waiter_add(const char *name, struct mx_msg *req, uint64_t deadline);
 /* Take one waiter for name off the tables; NULL when none is left. */
 struct waiter *waiter_take(const char *name);
+/* Take the waiter whose reply right is reply (its client went away); NULL when none. */
+struct waiter *waiter_take_reply(mx_name_t reply);
 /* Take the waiter with the earliest deadline if it is at or before now. */
 struct waiter *waiter_take_expired(uint64_t now);
 uint64_t waiter_next_deadline(void);	/* UINT64_MAX when none waits */

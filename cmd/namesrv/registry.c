@@ -518,7 +518,16 @@ do_lookup(struct mx_msg *req)
 		answer(req, r, 0, why);
 		return 0;
 	}
-	/* Keep the request (and its reply right) until the name comes or time is up. */
+	/*
+	 * Keep the request (and its reply right) until the name comes, time is
+	 * up, or the asker's reply port dies: the dead-name notice of the reply
+	 * right ends the wait at once (registry_dead), and gives the budget back.
+	 */
+	if ((r = masix_request_dead_notify(conn, req->reply, notify_port)) < 0) {
+		budget_give(req->trailer.uid, BUDGET_LOOKUPS);
+		answer(req, r, 0, NULL);
+		return 0;
+	}
 	waiter_add(name, req, now_ms() + (uint64_t)wait_ms);
 	return 1;
 }
@@ -557,14 +566,27 @@ registry_handle(struct mx_msg *req)
 	mx_msg_free(req);
 }
 
-/* A registered port died: its names go with it. */
+/*
+ * A right we asked about died: a waiting lookup's reply right (its asker is
+ * gone, nobody to answer: the wait ends now), or a registered port (its
+ * names go with it).
+ */
 void
 registry_dead(mx_name_t right)
 {
 	struct portref *p;
 	struct binding *b;
+	struct waiter *w;
 	int last;
 
+	if ((w = waiter_take_reply(right)) != NULL) {
+		log_throttled(&lt_debug, "lookup of '%s' by uid %u dropped: its asker is gone", w->name, w->uid);
+		masix_right_dealloc(conn, right);
+		budget_give(w->uid, BUDGET_LOOKUPS);
+		mx_msg_free(w->req);
+		free(w);
+		return;
+	}
 	if ((p = find_port(right)) == NULL)
 		return;
 	/* unbind() frees p with the last name. */

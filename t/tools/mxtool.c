@@ -26,24 +26,8 @@
 #endif
 #endif
 
-static const char *rundir;
-
-#define CHECK(expr) do {						\
-	int r_ = (expr);						\
-	if (r_ < 0) {							\
-		fprintf(stderr, "mxtool: %s: %s\n", #expr, mx_strerror(r_)); \
-		exit(1);						\
-	}								\
-} while (0)
-
-static struct mx_conn *
-conn(void)
-{
-	struct mx_conn *c;
-
-	CHECK(masix_connect(rundir, &c));
-	return c;
-}
+#define TOOL_NAME "mxtool"
+#include "toolconn.h"
 
 static struct mx_msg *
 text_msg(mx_name_t dest, const char *s)
@@ -460,19 +444,6 @@ sc_slow_drain(const char *name, uint32_t qlimit, int delay_ms, int count)
 }
 
 /* ---- raw frames, for the bad-input tests ---- */
-
-static int
-raw_conn(void)
-{
-	char path[256];
-	int fd;
-
-	if (sock_path(path, sizeof(path), rundir, "portd.sock") < 0 || (fd = sock_unix_connect(path)) < 0) {
-		perror("mxtool: connect");
-		exit(1);
-	}
-	return fd;
-}
 
 static void
 raw_frame(int fd, uint8_t version, uint8_t type, uint32_t len, const void *p, size_t n)
