@@ -220,6 +220,15 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 		send_ack(rn, m.seq, MX_ERR_PROTO);
 		return;
 	}
+	/* Notices (dead names, no reply, namesrv's and keysrv's news) are portd's own, never a node's. */
+	if (m.msgid >= MX_MSGID_KERNEL) {
+		static struct log_throttle kernel_thr = LOG_THROTTLE_INIT("node: kernel message ids", LOG_WARNING);
+		log_throttled(&kernel_thr, "node %s: message id %#x refused: kernel message ids come only from portd",
+		    rn->name, m.msgid);
+		rmsg_free(&m);
+		send_ack(rn, m.seq, MX_ERR_PERM);
+		return;
+	}
 	dest = m.dest_inc == node_peers.conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
 	if (dest == NULL || dest->dead || dest->rnode != NULL) {
 		rmsg_free(&m);
