@@ -5,6 +5,11 @@
  * script says, however forged, and printing every frame it receives.
  *
  *   roguenode -S STATEDIR -N NODE -c PEER@HOST:PORT [-e CMD]... [-t SECS] [-k] [-a] [-v]
+ *   roguenode -L ADDR:PORT -t SECS
+ *
+ * The second form is a plain TCP listener that a node may be made to dial:
+ * it accepts and closes every connection for SECS seconds (listening as
+ * soon as it prints "listening"), then prints "connections N" and exits 0.
  *
  * STATEDIR holds node.key, node.crt (CN = NODE) and ca.crt, as a node's
  * state directory made by masix-node init does. -c links to node PEER at
@@ -75,6 +80,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <signal.h>
+#include <poll.h>
 #include <openssl/rand.h>
 #include "../../cmd/portd/link.c"
 #include "../../cmd/portd/link_dial.c"
@@ -876,8 +882,43 @@ static void usage(void) __attribute__((noreturn));
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: roguenode -S STATEDIR -N NODE -c PEER@HOST:PORT [-e CMD]... [-t SECS] [-k] [-a] [-v]\n");
+	fprintf(stderr, "usage: roguenode -S STATEDIR -N NODE -c PEER@HOST:PORT [-e CMD]... [-t SECS] [-k] [-a] [-v]\n"
+	    "       roguenode -L ADDR:PORT -t SECS\n");
 	exit(64);
+}
+
+/* -L: count the TCP connections made to addr for ms. */
+static int
+count_connections(const char *addr, uint64_t ms)
+{
+	char host[64], port[8], why[128];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	uint64_t end = ev_now() + ms, n = 0;
+	int fd, one = 1;
+
+	if (link_dial_hostport_split(addr, host, sizeof(host), port, sizeof(port), -1, why, sizeof(why)) < 0 ||
+	    inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		die(64, "%s: not ADDR:PORT (IPv4)", addr);
+	sin.sin_port = htons((uint16_t)atoi(port));
+	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 512) < 0)
+		die(69, "%s: %s", addr, strerror(errno));
+	printf("listening\n");
+	while (ev_now() < end) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int c;
+
+		if (poll(&pfd, 1, (int)(end - ev_now())) <= 0)
+			continue;
+		while ((c = accept(fd, NULL, NULL)) >= 0) {
+			close(c);
+			n++;
+		}
+	}
+	printf("connections %llu\n", (unsigned long long)n);
+	close(fd);
+	return 0;
 }
 
 static void
@@ -895,15 +936,16 @@ main(int argc, char **argv)
 	static const struct link_cb cbs = { on_up, on_frame, on_down };
 	struct link_conf conf = { 0 };
 	char why[512], node[CRYPTO_NODE_MAX + 1], *line = NULL;
-	const char *conn = NULL, *at;
+	const char *conn = NULL, *at, *count_on = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	int ch, verbose = 0, from_e = 0;
 	uint64_t secs;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((ch = getopt(argc, argv, "S:N:c:e:t:kav")) != -1) {
+	while ((ch = getopt(argc, argv, "S:N:c:e:t:kavL:")) != -1) {
 		switch (ch) {
+		case 'L': count_on = optarg; break;
 		case 'S': conf.state_dir = optarg; break;
 		case 'N': conf.node = optarg; break;
 		case 'c': conn = optarg; break;
@@ -918,6 +960,11 @@ main(int argc, char **argv)
 		case 'v': verbose++; break;
 		default: usage();
 		}
+	}
+	if (count_on != NULL) {
+		if (optind != argc || conn != NULL)
+			usage();
+		return count_connections(count_on, timeout_ms);
 	}
 	if (optind != argc || conf.state_dir == NULL || conf.node == NULL || conn == NULL ||
 	    (at = strchr(conn, '@')) == NULL || (size_t)(at - conn) >= sizeof(node) || at == conn)
