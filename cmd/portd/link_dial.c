@@ -229,6 +229,9 @@ peer_dial(struct lpeer *p, struct addrinfo *res)
 	p->conn = l;
 }
 
+/* A name that does not resolve is retried with the backoff: its lines are throttled all the same. */
+static struct log_throttle resolve_thr = LOG_THROTTLE_INIT("link: resolving", LOG_WARNING);
+
 /* A host name: resolve it in the background (no DNS on the event loop); peer_timer polls. */
 static void
 resolve_start(struct lpeer *p)
@@ -239,7 +242,7 @@ resolve_start(struct lpeer *p)
 	int e;
 
 	if (r == NULL) {
-		log_warnx("link to %s:%s: out of memory", p->host, p->port);
+		log_throttled(&resolve_thr, "link to %s:%s: out of memory", p->host, p->port);
 		link_dial_schedule(p, p->backoff);
 		return;
 	}
@@ -254,7 +257,7 @@ resolve_start(struct lpeer *p)
 	r->started = ev_now();
 	list[0] = &r->cb;
 	if ((e = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev)) != 0) {
-		log_warnx("link to %s:%s: resolving: %s", p->host, p->port,
+		log_throttled(&resolve_thr, "link to %s:%s: resolving: %s", p->host, p->port,
 		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
 		free(r);
 		link_dial_schedule(p, p->backoff);
@@ -275,7 +278,8 @@ resolve_poll(struct lpeer *p)
 		return;
 	}
 	if (e != 0) {
-		log_warnx("link to %s:%s: %s", p->host, p->port, e == EAI_INPROGRESS ? "name not resolved in time" :
+		log_throttled(&resolve_thr, "link to %s:%s: %s", p->host, p->port,
+		    e == EAI_INPROGRESS ? "name not resolved in time" :
 		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
 		resolve_drop(p);
 		link_dial_schedule(p, p->backoff);
