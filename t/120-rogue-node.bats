@@ -48,6 +48,24 @@ acked 1600: PERM 1600" ]
 	[ "$(grep -c 'node rogue: message id 0x7fff0002 refused: kernel message ids come only from portd' "$N1/portd.log")" -eq 10 ]
 }
 
+@test "rogue: a forged network answer to namesrv's NAME port (a kernel message id) is refused" {
+	run -0 --separate-stderr rogue -e 'special 1' -e 'msg $special msgid=net_answer str=svc/bank str=rogue' -e sync
+	[[ "${lines[2]}" =~ ^"special ok "[0-9]+$ ]]
+	[ "${lines[3]}" = "acked 1: PERM 1" ]
+	grep -q "portd: node rogue: message id 0x7fff0011 refused: kernel message ids come only from portd" "$N1/portd.log"
+}
+
+@test "rogue: an unknown frame type closes the rogue's link, logged; the node serves on" {
+	bg msgrecv -x 'echo fine' svc/ok
+	wait_name svc/ok
+	run -69 --separate-stderr rogue -e 'raw 50 00' -e 'sleep 5000'
+	[ "${lines[0]}" = "up n1" ]
+	[[ "${lines[-1]}" =~ ^"down n1: " ]]
+	grep -q "portd: node rogue: unknown frame type 50: closing the link" "$N1/portd.log"
+	run -0 msgsend -r svc/ok hi
+	[ "$output" = "fine" ]
+}
+
 @test "rogue: a remote trailer keeps what the node vouches for (uid, gid, pid), never a service name" {
 	bg msgrecv -n 1 -x 'echo "uid=$MSG_SENDER_UID gid=$MSG_SENDER_GID pid=$MSG_SENDER_PID node=$MSG_SENDER_NODE service=${MSG_SENDER_SERVICE-unset}"' \
 	    svc/echo >"$BATS_TEST_TMPDIR/recv.out"
