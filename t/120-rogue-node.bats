@@ -204,3 +204,29 @@ bpeer() {
 	[ "$(grep -c 'bcast: dropped packet' "$B/n1/portd.log")" -le 10 ]
 	grep -Eq "bcast: dropped packet from 10.77.0.2:4171 (\(node rogue\): bad signature|: over the rate)" "$B/n1/portd.log"
 }
+
+@test "rogue: a member's announcements are cached up to names_per_node, logged once; another's still are" {
+	"$NODE" stop "$N1" >/dev/null
+	echo "names_per_node = 5" >>"$N1/masix.conf"
+	"$NODE" start "$N1" >/dev/null
+	# (not "i": bats' run -N sets it in the caller)
+	local args=() k
+	for k in $(seq 1 8); do args+=(-e "answer rogue/n$k $k"); done
+	# The rogue stays linked: its link going down would drop what it announced.
+	bg rogue "${args[@]}" -e 'sleep 20000'
+	wait_log 1 "namesrv: over budget: node rogue cached names 5" "$N1/namesrv.log"
+	for k in 1 2 3 4 5; do
+		run -0 mxtool resolve "rogue/n$k"
+		[ "$output" = "rogue/n$k is registered" ]
+	done
+	for k in 6 7 8; do
+		run -69 mxtool resolve "rogue/n$k"
+		[ "$output" = "rogue/n$k: no such name" ]
+	done
+	[ "$(grep -c 'over budget: node rogue' "$N1/namesrv.log")" -le 3 ]
+	# Local registrations are not the rogue's to fill.
+	bg msgrecv -x 'echo local' svc/local
+	wait_name svc/local
+	run -0 msgsend -r svc/local hi
+	[ "$output" = "local" ]
+}

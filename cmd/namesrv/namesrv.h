@@ -10,6 +10,7 @@
 struct budget_conf {
 	uint32_t names;			/* registrations held, per uid */
 	uint32_t lookups;		/* lookups waiting for a name, per uid */
+	uint32_t cached;		/* answers cached from one other node */
 	int has_trusted_uid;		/* portd's trusted_uid, unlimited like root */
 	uint32_t trusted_uid;
 };
@@ -23,6 +24,12 @@ void budget_init(const struct budget_conf *bc);
  */
 int budget_take(uint32_t uid, uint32_t pid, enum budget_kind kind, char *why, size_t whysz);
 void budget_give(uint32_t uid, enum budget_kind kind);
+/*
+ * Charge one cached answer to the node that gave it: 0, or -MX_ERR_BUDGET
+ * (logged once per interval) when that node has names_per_node cached.
+ */
+int budget_node_take(const char *node);
+void budget_node_give(const char *node);
 
 /* A lookup waiting for its name to be registered. */
 struct waiter {

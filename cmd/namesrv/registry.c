@@ -145,6 +145,8 @@ unbind(struct binding *b)
 	}
 	if (!b->remote)
 		budget_give(b->uid, BUDGET_NAMES);
+	else if (b->node != NULL)
+		budget_node_give(b->node);
 	free(b->node);
 	free(b);
 }
@@ -461,7 +463,12 @@ registry_net(struct mx_msg *m)
 		right = MX_NAME_NULL;	/* ours, already cached, or unusable: given back */
 		goto out;
 	}
+	if (budget_node_take(node) < 0) {
+		right = MX_NAME_NULL;	/* that node's share is full: not cached */
+		goto out;
+	}
 	if (bind(name, right, &b) < 0) {
+		budget_node_give(node);
 		right = MX_NAME_NULL;
 		goto out;
 	}

@@ -183,7 +183,8 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 	}
 	/* Keys of the other daemons share the file. */
 	if (strcmp(key, "admin_dir") == 0 || strcmp(key, "announce") == 0 ||
-	    strcmp(key, "names_per_uid") == 0 || strcmp(key, "lookups_per_uid") == 0)
+	    strcmp(key, "names_per_uid") == 0 || strcmp(key, "lookups_per_uid") == 0 ||
+	    strcmp(key, "names_per_node") == 0)
 		return 0;
 	snprintf(err, errsz, "unknown key");
 	return -1;
