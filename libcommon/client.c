@@ -540,6 +540,22 @@ ns_net_answer(struct mx_conn *c, const char *name, uint32_t right)
 }
 
 int
+ns_name_keep(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid)
+{
+	uint8_t b[16 + MX_NAME_LEN_MAX];
+	size_t n = strlen(name);
+
+	if (n > MX_NAME_LEN_MAX)
+		return -MX_ERR_INVAL;
+	put_u32(b, right != MX_NAME_NULL);
+	put_u32(b + 4, right);
+	put_u32(b + 8, right != MX_NAME_NULL ? uid : 0);
+	put_u32(b + 12, right != MX_NAME_NULL ? pid : 0);
+	memcpy(b + 16, name, n);
+	return simple_op(c, MX_OP_NAME_KEEP, b, 16 + n, NULL, 0);
+}
+
+int
 masix_special_get(struct mx_conn *c, enum mx_special which, mx_name_t *out)
 {
 	uint8_t b[4];

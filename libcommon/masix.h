@@ -232,9 +232,16 @@ int masix_special_set(struct mx_conn *c, enum mx_special which, mx_name_t port);
 
 #define MX_NAME_LEN_MAX 255
 int mx_name_valid(const char *name);	/* 1 if 1..255 chars of [A-Za-z0-9._/-] */
+/*
+ * Without namesrv these fail MX_ERR_UNAVAIL ("namesrv is not running"),
+ * at once. A request namesrv dies with (it restarts) is asked again of the
+ * next namesrv, which has the same names: waited for 5 s at least, or a
+ * lookup's wait_ms if longer. A registration lasts until it is unregistered
+ * or its port dies, namesrv restarts included, not a portd restart.
+ */
 int masix_register(struct mx_conn *c, const char *name, mx_name_t port);
 int masix_unregister(struct mx_conn *c, const char *name);
-/* wait_ms > 0: wait that long for the name to be registered. */
+/* wait_ms > 0: wait that long for the name to be registered, and for namesrv to be running. */
 int masix_lookup(struct mx_conn *c, const char *name, uint32_t wait_ms, mx_name_t *out);
 
 /* While *flag is set by a signal handler, a blocked call returns MX_ERR_INTR. */

@@ -12,12 +12,21 @@
 /* From portd to namesrv only (the kernel range: tasks cannot send these). */
 #define NS_NET_QUERY	0x7fff0010u	/* STRING name, STRING node asking */
 #define NS_NET_ANSWER	0x7fff0011u	/* STRING name, STRING node, PORT send right */
+/* To a new NAME holder, before anything else: the bindings portd kept (MX_OP_NAME_KEEP). */
+#define NS_RESTORE	0x7fff0012u	/* STRING name, INT uid, INT pid, PORT send right */
+#define NS_RESTORE_END	0x7fff0013u	/* INT how many NS_RESTORE came before it */
 
 struct mx_conn;
 /* namesrv's own calls to portd (it holds the NAME port). */
 int ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes);
 int ns_net_answer(struct mx_conn *c, const char *name, uint32_t right);
 int ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right);
+/*
+ * Have portd keep name -> right (a send right of ours) for uid/pid while
+ * namesrv is away, replacing what it kept for name; or (right
+ * MX_NAME_NULL) drop what it keeps for name (MX_ERR_NOENT: nothing).
+ */
+int ns_name_keep(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid);
 /* The send right to a service port of another node (MX_ERR_NODEDOWN if unreachable). */
 int masix_special_get_node(struct mx_conn *c, int which, const char *node, uint32_t *out);
 /* 1 if name is "NAME" or "NAME@NODE" with a valid name and node name. */

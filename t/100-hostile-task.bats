@@ -3,7 +3,8 @@
 # as a user made for the test, with small budgets in masix.conf so that the
 # budgets, not the machine, stop it. portd must survive, stay within the
 # budget plus slack, answer root's echo requests during and after, and
-# refuse the attacker with the documented error.
+# refuse the attacker with the documented error, and give the memory back
+# once the attacker is gone.
 
 load helpers
 
@@ -60,6 +61,20 @@ within_budget() {
 	[ -n "${MASIX_ASAN:-}" ] || [ "$rss" -le $((RSS0 + 16 * 1024 + SLACK_KB)) ]
 }
 
+# Once an attacker is gone and its memory released, portd hands the free
+# memory back (malloc_trim, 250 ms after the queues calm down): its RSS
+# comes back within BACK_KB of where it started.
+BACK_KB=2048
+rss_back() {
+	local rss
+	rss=$(rss_kb)
+	echo "portd RSS: start $RSS0 kB, now $rss kB" >&2
+	[ "$rss" -le $((RSS0 + BACK_KB)) ]
+}
+back_near_start() {
+	[ -n "${MASIX_ASAN:-}" ] || wait_for rss_back
+}
+
 @test "send-once rights a task makes to its own port do not pass its queue limit" {
 	attack so-flood 100 65536
 	[ "$(cat "$MASIX_RUNDIR/attack.out")" = "sent 64; then queue full" ]
@@ -86,6 +101,7 @@ within_budget() {
 	release
 	echo_ok after
 	within_budget
+	back_near_start
 }
 
 @test "a receiver with a huge credit that never reads holds no more than the budget" {
@@ -96,6 +112,7 @@ within_budget() {
 	release
 	echo_ok after
 	within_budget
+	back_near_start
 }
 
 @test "incomplete frames: buffers grow as bytes arrive, within budget, and time out" {
@@ -111,6 +128,7 @@ within_budget() {
 	[ "$output" -ge 1 ]
 	echo_ok after
 	within_budget
+	back_near_start
 }
 
 @test "rights: a uid holds no more than its budget, over all its tasks" {
@@ -141,4 +159,45 @@ within_budget() {
 	echo_ok during
 	release
 	echo_ok after
+}
+
+@test "namesrv: a uid's waiting lookups end with their client, so a killed flood leaves the uid free to wait again at once" {
+	local tools flood out=$MASIX_RUNDIR/lookups.out uid
+	tools=$(world_copy "$MASIX_TOOLS/nsflood" "$MASIX_BIN/msgsend")
+	uid=$(id -u "$TUSER")
+	# 1,024 lookups (the uid's budget) that would wait ten minutes each
+	bg runuser -u "$TUSER" -- "$tools/nsflood" -R "$MASIX_RUNDIR" lookups 1024 w 600000 >"$out"
+	wait_for -t 30 grep -q "^waiting" "$out"
+	[ "$(cat "$out")" = "waiting 1024" ]
+	run -75 --separate-stderr runuser -u "$TUSER" -- "$tools/msgsend" -R "$MASIX_RUNDIR" -w 5 w.more hi
+	[ "$stderr" = "msgsend: w.more: over budget: uid $uid waiting lookups 1024" ]
+	flood=$(pgrep -u "$TUSER" -x nsflood)
+	kill -KILL "$flood"
+	wait_gone "$flood"
+	# its reply port died with it: namesrv drops the lookups now, not in ten minutes
+	wait_for sh -c 'runuser -u "$0" -- "$1/msgsend" -R "$2" -w 0.1 nobody.here x 2>&1 |
+		grep -qx "msgsend: nobody.here: no such name (waited 0.1 s)"' "$TUSER" "$tools" "$MASIX_RUNDIR"
+	echo_ok after
+}
+
+@test "namesrv: refusals on a budget of 0 are logged a bounded number of times" {
+	local tools log=$MASIX_RUNDIR/ns0.log uid size0
+	tools=$(world_copy "$MASIX_TOOLS/nsflood")
+	uid=$(id -u "$TUSER")
+	# namesrv again, with no waiting lookups at all for anyone but root
+	printf 'lookups_per_uid = 0\n' >"$MASIX_RUNDIR/ns0.conf"
+	kill "$(cat "$MASIX_RUNDIR/namesrv.pid")"
+	wait_for sh -c 'timeout 10 "$0" -R "$1" x hi 2>&1 | grep -qx "msgsend: x: namesrv is not running"' \
+		"$MASIX_BIN/msgsend" "$MASIX_RUNDIR"
+	bg "$MASIX_BIN/namesrv" -R "$MASIX_RUNDIR" -c "$MASIX_RUNDIR/ns0.conf" 2>"$log"
+	wait_for grep -q "serving names" "$log"
+	size0=$(stat -c %s "$log")
+	bg runuser -u "$TUSER" -- "$tools/nsflood" -R "$MASIX_RUNDIR" lookups 5000 z 60000 >"$MASIX_RUNDIR/z.out"
+	wait_for -t 30 grep -q "^waiting" "$MASIX_RUNDIR/z.out"
+	[ "$(cat "$MASIX_RUNDIR/z.out")" = "refused 5000: over budget: uid $uid waiting lookups 0
+waiting 0" ]
+	# each refusal found a uid holding nothing: at most one window's burst, then a count
+	[ "$(grep -c "over budget: uid $uid waiting lookups 0" "$log")" -le 10 ]
+	grep -qx "namesrv: over budget: further similar lines suppressed for 10 s" "$log"
+	[ $(( $(stat -c %s "$log") - size0 )) -lt 4096 ]
 }

@@ -97,23 +97,32 @@ cpu_percent() {
 	echo $(( (t1 - t0) * 100 / ($(getconf CLK_TCK) * $2) ))
 }
 
+# unix_flood DIR LINE REPEATED: 1030 connections to the portd of DIR
+# (PORTD_PID) until it logs LINE; meanwhile it uses under 30% CPU, its log
+# stays under 1 MiB with REPEATED at most 10 times (one log window), and
+# once the flood is gone a new task is served.
+unix_flood() {
+	local d=$1 flood cpu
+	bg "$MASIX_TOOLS/connflood" unix "$d/portd.sock" 1030 >"$BATS_TEST_TMPDIR/flood"
+	flood=${BG_PIDS##* }
+	wait_for grep -qx "1030 open" "$BATS_TEST_TMPDIR/flood"
+	wait_log 1 "$2" "$d/portd.log"
+	cpu=$(cpu_percent "$PORTD_PID" 2)
+	[ "$cpu" -lt 30 ] || { echo "portd used $cpu% CPU" >&2; false; }
+	[ "$(stat -c %s "$d/portd.log")" -lt 1048576 ]
+	[ "$(grep -c -- "$3" "$d/portd.log")" -le 10 ]
+	kill "$flood"
+	wait_gone "$flood"
+	MASIX_RUNDIR=$d run -0 mxtool claim-name
+	[ "$output" = "claim NAME: $(claim_answer)" ]
+}
+
 @test "1030 connections under a 1024 descriptor limit: max_tasks fits the limit, little CPU, a short log, then service again" {
 	d=$(new_rundir); RUNDIRS=$d
 	portd_bg "$d" "ulimit -n 1024"
 	grep -qF "max_tasks 4096 lowered to 896: 1024 file descriptors (RLIMIT_NOFILE), 128 kept for links and files" "$d/portd.log"
-	bg "$MASIX_TOOLS/connflood" unix "$d/portd.sock" 1030 >"$BATS_TEST_TMPDIR/flood"
-	flood=${BG_PIDS##* }
-	wait_for grep -qx "1030 open" "$BATS_TEST_TMPDIR/flood"
-	wait_log 1 "refusing task" "$d/portd.log"
-	cpu=$(cpu_percent "$PORTD_PID" 2)
-	[ "$cpu" -lt 30 ] || { echo "portd used $cpu% CPU" >&2; false; }
-	[ "$(stat -c %s "$d/portd.log")" -lt 1048576 ]
-	# refused tasks are logged 10 times a window at most
-	[ "$(grep -c 'refusing task pid' "$d/portd.log")" -le 10 ]
+	unix_flood "$d" "refusing task" "refusing task pid"
 	grep -qF "refusing task: further similar lines suppressed for 10 s" "$d/portd.log"
-	kill "$flood"
-	MASIX_RUNDIR=$d run -0 mxtool claim-name
-	[ "$output" = "claim NAME: $(claim_answer)" ]
 }
 
 @test "out of descriptors, portd stops accepting for 100 ms instead of spinning, and serves once they close" {
@@ -121,18 +130,7 @@ cpu_percent() {
 	portd_bg "$d" "true"
 	# the limit lowered under a running portd: accept fails with EMFILE
 	prlimit --pid "$PORTD_PID" --nofile=64:64
-	bg "$MASIX_TOOLS/connflood" unix "$d/portd.sock" 1030 >"$BATS_TEST_TMPDIR/flood"
-	flood=${BG_PIDS##* }
-	wait_for grep -qx "1030 open" "$BATS_TEST_TMPDIR/flood"
-	wait_log 1 "accept: Too many open files: not taking new tasks for 100 ms" "$d/portd.log"
-	cpu=$(cpu_percent "$PORTD_PID" 2)
-	[ "$cpu" -lt 30 ] || { echo "portd used $cpu% CPU" >&2; false; }
-	[ "$(stat -c %s "$d/portd.log")" -lt 1048576 ]
-	[ "$(grep -c 'accept: Too many open files' "$d/portd.log")" -le 10 ]
-	kill "$flood"
-	wait_gone "$flood"
-	MASIX_RUNDIR=$d run -0 mxtool claim-name
-	[ "$output" = "claim NAME: $(claim_answer)" ]
+	unix_flood "$d" "accept: Too many open files: not taking new tasks for 100 ms" "accept: Too many open files"
 }
 
 @test "the portd unit raises the descriptor limit above max_tasks" {
@@ -177,6 +175,49 @@ cpu_percent() {
 	MASIX_RUNDIR=$d run -0 mxtool claim-name
 	[ "$output" = "claim NAME: $(claim_answer)" ]
 	kill "$flood"
+}
+
+# held_by_peer PORT: "ADDR COUNT" for each peer address of the TCP
+# connections established on local port PORT (portd holds them: the refused
+# ones it closed at once are no longer established on its side).
+held_by_peer() {
+	ss -Htn state established "( sport = :$1 )" |
+		awk '{ sub(/:[0-9]+$/, "", $4); n[$4]++ } END { for (h in n) print h, n[h] }' | sort -V
+}
+
+# held_is PORT TEXT: held_by_peer PORT prints TEXT exactly.
+held_is() { [ "$(held_by_peer "$1")" = "$2" ]; }
+
+@test "link handshakes from ten addresses: 8 per address, 64 in all, closed at 10 s; a certified peer still links" {
+	local d d2 p p2 i from= want=
+	d=$(new_rundir); d2=$(new_rundir); RUNDIRS="$d $d2"
+	echo "node = n1" >"$d/masix.conf"
+	echo "node = n2" >"$d2/masix.conf"
+	timeout 60 "$NODE" init "$d" >/dev/null
+	timeout 60 "$NODE" init "$d2" "$d/admin" >/dev/null
+	p=$(free_port); p2=$(free_port)
+	bg sh -c 'exec "$0" -R "$1" -c "$1/masix.conf" -S "$1/state" -b off -l "127.0.0.1:$2" 2>>"$1/portd.log"' \
+		"$MASIX_BIN/portd" "$d" "$p"
+	wait_log 1 "serving on" "$d/portd.log"
+	# 12 plain TCP connections from each of 127.0.0.2 .. 127.0.0.11, in that order
+	for i in $(seq 2 11); do from="$from 127.0.0.$i"; done
+	# shellcheck disable=SC2086 # ten addresses
+	bg "$MASIX_TOOLS/connflood" tcp 127.0.0.1 "$p" 12 $from >"$BATS_TEST_TMPDIR/flood"
+	wait_for grep -qx "120 open" "$BATS_TEST_TMPDIR/flood"
+	# the first eight addresses hold 8 each (their 4 others refused): 64 in
+	# all, so the last two find no room at all
+	for i in $(seq 2 9); do want="${want:+$want
+}127.0.0.$i 8"; done
+	wait_for held_is "$p" "$want"
+	grep -qE "^portd: link from 127\.0\.0\.(2|3|4|5|6|7|8|9):[0-9]+: refused: too many links not yet authenticated \(64 in all, 8 per address at most\)$" "$d/portd.log"
+	[ "$(grep -c 'refused: too many links not yet authenticated' "$d/portd.log")" -le 10 ]
+	# a certified node dialing from 127.0.0.1 meanwhile links once the
+	# handshake deadline (10 s) has closed the flood's connections
+	bg sh -c 'exec "$0" -R "$1" -c "$1/masix.conf" -S "$1/state" -b off -l "127.0.0.1:$2" -p "127.0.0.1:$3" 2>>"$1/portd.log"' \
+		"$MASIX_BIN/portd" "$d2" "$p2" "$p"
+	wait_for -t 30 grep -q "node n2: linked" "$d/portd.log"
+	wait_for grep -q "node n1: linked" "$d2/portd.log"
+	wait_for held_is "$p" "127.0.0.1 1"
 }
 
 @test "200,000 malformed requests grow portd's log by less than 2 MiB, and say how many lines were suppressed" {

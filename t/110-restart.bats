@@ -4,7 +4,9 @@
 # exits 69 or, with --reconnect, registers again once portd is back (on a
 # socket that was absent for a while, or one a manager kept open); keysrv
 # killed and started again leaves the links between nodes up and lets a new
-# node join.
+# node join; namesrv killed and started again serves the names of the
+# servers still alive (portd kept them), here and to other nodes, while
+# requests and waiting lookups carry on.
 
 load helpers
 load cluster
@@ -188,4 +190,228 @@ directory_is() {
 	on 1 wait_name echo1
 	run -0 on 3 msgsend -r echo1@n1 hi
 	[ "$output" = "n1 answers n3" ]
+}
+
+# ---- namesrv restarts: portd keeps the names and hands them back ----
+
+# namesrv_again DIR: start DIR's namesrv as masix-node (or the unit's
+# Restart=on-failure) does: the node's masix.conf, its pid in
+# DIR/namesrv.pid (so teardown stops it), ready (READY on -F) on return.
+namesrv_again() {
+	local d=$1
+	rm -f "$d/namesrv.ready"
+	set -- -R "$d" -F 3
+	[ ! -f "$d/masix.conf" ] || set -- "$@" -c "$d/masix.conf"
+	"$MASIX_BIN/namesrv" "$@" 3>"$d/namesrv.ready" >>"$d/namesrv.log" 2>&1 </dev/null &
+	echo $! >"$d/namesrv.pid"
+	wait_for test -s "$d/namesrv.ready"
+}
+
+# kill_namesrv DIR: kill -9 DIR's namesrv and wait until it is gone.
+kill_namesrv() {
+	local p
+	p=$(pid_of "$1" namesrv)
+	kill -9 "$p"
+	wait_gone "$p"
+}
+
+# numbered_server NAME FILE: a server answering "answer to N" to the
+# request N, and writing N to FILE for each request it serves.
+numbered_server() {
+	bg env SERVED="$2" "$MASIX_BIN/msgrecv" -x 'n=$(cat); echo "$n" >>"$SERVED"; printf "answer to %s" "$n"' "$1"
+}
+
+# stream STATE RUNDIR NAME: requests 1, 2, ... to NAME, each by its own
+# msgsend (each looks NAME up again, waiting for it up to 10 s), until
+# STATE/stop exists; STATE/count holds the last number sent, STATE/bad
+# each request that failed or got a wrong answer; STATE/stopped at the end.
+stream() {
+	local st=$1 rd=$2 name=$3 i=0 out rc
+	while [ ! -e "$st/stop" ]; do
+		i=$((i + 1))
+		rc=0
+		out=$(timeout 30 "$MASIX_BIN/msgsend" -R "$rd" -w 10 -r "$name" "$i" 2>&1) || rc=$?
+		if [ "$rc" -ne 0 ] || [ "$out" != "answer to $i" ]; then
+			echo "request $i: exit $rc: $out" >>"$st/bad"
+		fi
+		echo "$i" >"$st/count"
+	done
+	touch "$st/stopped"
+}
+
+# count_ge STATE N: the stream of STATE has sent N requests or more.
+count_ge() { [ "$(cat "$1/count" 2>/dev/null || echo 0)" -ge "$2" ]; }
+
+# stream_ok STATE SERVED: stop the stream; every request got its own
+# answer, and the server served each exactly once.
+stream_ok() {
+	local n
+	touch "$1/stop"
+	wait_for test -e "$1/stopped"
+	if [ -e "$1/bad" ]; then
+		cat "$1/bad" >&2
+		return 1
+	fi
+	n=$(cat "$1/count")
+	[ "$(sort -n "$2" | tr '\n' ' ')" = "$(seq "$n" | tr '\n' ' ')" ]
+}
+
+@test "namesrv killed under load and started again: the stream pauses and goes on, every answer its own; the name is back within 1 s" {
+	node_start
+	D=$MASIX_RUNDIR
+	numbered_server echo "$D/served"
+	wait_name echo
+	bg stream "$D" "$D" echo
+	wait_for count_ge "$D" 5
+	kill_namesrv "$D"
+	# Away: lookups say so, or wait when they may; nothing is answered wrong.
+	run -69 mxtool resolve echo
+	[ "$output" = "echo: namesrv is not running" ]
+	n=$(cat "$D/count")
+	namesrv_again "$D"
+	wait_for -t 1 mxtool resolve echo
+	wait_for count_ge "$D" $((n + 10))
+	stream_ok "$D" "$D/served"
+	run -0 grep -c "names kept by portd: 1, bound again: 1" "$D/namesrv.log"
+}
+
+@test "namesrv killed under load and started again: a stream from another node goes on, the name resolves from there within 1 s" {
+	cluster_start 2
+	D1=${NODE_DIR[1]} D2=${NODE_DIR[2]}
+	on 1 numbered_server echo1 "$D1/served"
+	on 1 wait_name echo1
+	# NAME@NODE: each lookup is n1's namesrv's to answer.
+	bg stream "$D2" "$D2" echo1@n1
+	wait_for count_ge "$D2" 5
+	kill_namesrv "$D1"
+	n=$(cat "$D2/count")
+	namesrv_again "$D1"
+	wait_for -t 1 on 2 mxtool resolve echo1@n1
+	wait_for count_ge "$D2" $((n + 10))
+	stream_ok "$D2" "$D1/served"
+	# Unqualified, through n2's cache or a fresh question to n1.
+	run -0 on 2 msgsend -r echo1 last
+	[ "$output" = "answer to last" ]
+}
+
+@test "namesrv restarted: a server that died meanwhile is not brought back; one alive is" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg "$MASIX_BIN/msgrecv" -x 'printf "still here"' stay
+	bg "$MASIX_BIN/msgrecv" gone
+	gone=${BG_PIDS##* }
+	wait_name stay
+	wait_name gone
+	kill_namesrv "$D"
+	kill -9 "$gone"
+	wait_gone "$gone"
+	namesrv_again "$D"
+	run -0 msgsend -r stay hi
+	[ "$output" = "still here" ]
+	run -69 --separate-stderr msgsend gone hi
+	[ "$stderr" = "msgsend: gone: no such name" ]
+	run -0 grep -c "names kept by portd: 1, bound again: 1" "$D/namesrv.log"
+	# The name is free for a new server.
+	bg "$MASIX_BIN/msgrecv" -x 'printf "new one"' gone
+	wait_name gone
+	run -0 msgsend -r gone hi
+	[ "$output" = "new one" ]
+}
+
+@test "namesrv stopped cleanly and started again (a unit's restart) serves the same names" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg "$MASIX_BIN/msgrecv" -x 'printf "same"' svc
+	wait_name svc
+	p=$(pid_of "$D" namesrv)
+	kill "$p"
+	wait_gone "$p"
+	namesrv_again "$D"
+	run -0 msgsend -r svc hi
+	[ "$output" = "same" ]
+}
+
+# msgsend_pid: the msgsend under the last bg's sh and timeout.
+msgsend_pid() { pgrep -P "$(pgrep -P "${BG_PIDS##* }")"; }
+
+@test "a lookup waiting when namesrv is killed is answered after the restart" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg sh -c 'timeout 30 "$0" -w 20 -r late hi >"$1/out" 2>"$1/err"; echo $? >"$1/rc"' "$MASIX_BIN/msgsend" "$D"
+	wait_for connected "$(msgsend_pid)"
+	kill_namesrv "$D"
+	[ ! -e "$D/rc" ]
+	namesrv_again "$D"
+	bg "$MASIX_BIN/msgrecv" -x 'printf "late answer to %s" "$(cat)"' late
+	wait_for exited_with "$D/rc" 0
+	[ "$(cat "$D/out")" = "late answer to hi" ]
+	[ ! -s "$D/err" ]
+}
+
+@test "a lookup waiting when namesrv is killed for good fails with 'namesrv is not running', never hangs" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg sh -c 'timeout 30 "$0" -w 1 -r late hi 2>"$1/err"; echo $? >"$1/rc"' "$MASIX_BIN/msgsend" "$D"
+	wait_for connected "$(msgsend_pid)"
+	kill_namesrv "$D"
+	# It waits a while for a namesrv to come back (5 s), then says why.
+	wait_for -t 10 exited_with "$D/rc" 69
+	[ "$(cat "$D/err")" = "msgsend: late: namesrv is not running" ]
+}
+
+@test "only the NAME port's holder may have portd keep or drop a name" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg "$MASIX_BIN/msgrecv" -x 'printf "the real one"' echo
+	wait_name echo
+	run -0 mxtool name-keep echo
+	[ "$output" = "keep echo: not permitted
+drop echo: not permitted" ]
+	# What portd keeps is unchanged: after a restart, echo is still the real server.
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 msgsend -r echo hi
+	[ "$output" = "the real one" ]
+}
+
+@test "names handed back are charged to their uid again: a restart is no way around names_per_uid" {
+	need_root "the user is one the test creates with useradd"
+	u=mx110a
+	if ! id -u "$u" >/dev/null 2>&1; then
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$u"
+		on_teardown "userdel $u"
+	fi
+	A=$(id -u "$u")
+	D=$(new_rundir)
+	RUNDIRS="${RUNDIRS:-} $D"
+	export MASIX_RUNDIR=$D
+	echo "names_per_uid = 2" >"$D/masix.conf"
+	timeout 30 "$NODE" start "$D"
+	chmod 0755 "$D"	# the user reaches portd's socket
+	bg timeout 60 setpriv --reuid="$u" --regid="$u" --clear-groups -- "$MASIX_TOOLS/nsflood" -R "$D" names 3 u \
+	    >"$D/u.out"
+	wait_for grep -q "^u.2: " "$D/u.out"
+	[ "$(cat "$D/u.out")" = "registered 2
+u.2: over budget: uid $A names 2" ]
+	# Back with the same budget: both names again, and still no third.
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 mxtool resolve u.0
+	run -0 mxtool resolve u.1
+	run -0 grep -c "names kept by portd: 2, bound again: 2" "$D/namesrv.log"
+	run -75 --separate-stderr timeout 60 setpriv --reuid="$u" --regid="$u" --clear-groups -- \
+	    "$MASIX_BIN/msgrecv" -R "$D" u.2
+	[ "$stderr" = "msgrecv: u.2: over budget: uid $A names 2" ]
+	# Back with a smaller one: what does not fit is dropped, here and in portd.
+	echo "names_per_uid = 1" >"$D/masix.conf"
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 mxtool resolve u.0
+	run -69 mxtool resolve u.1
+	[ "$output" = "u.1: no such name" ]
+	run -0 grep -c "names kept by portd: 2, bound again: 1" "$D/namesrv.log"
+	grep -Eq "'u.1' of pid [0-9]+ uid $A not restored: over budget" "$D/namesrv.log"
+	kill_namesrv "$D"
+	namesrv_again "$D"
+	run -0 grep -c "names kept by portd: 1, bound again: 1" "$D/namesrv.log"
 }

@@ -28,7 +28,7 @@ static const char usage_text[] =
 
 static uint32_t resolve_ms = 1000;
 static int announce = 1;
-static struct budget_conf budget = { .names = 1024, .lookups = 1024 };
+static struct budget_conf budget = { .names = 1024, .lookups = 1024, .cached = 4096 };
 
 static int
 set_budget(const char *key, const char *val, uint32_t *out, char *err, size_t errsz)
@@ -65,6 +65,8 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		return set_budget(key, val, &budget.names, err, errsz);
 	if (strcmp(key, "lookups_per_uid") == 0)
 		return set_budget(key, val, &budget.lookups, err, errsz);
+	if (strcmp(key, "names_per_node") == 0)
+		return set_budget(key, val, &budget.cached, err, errsz);
 	if (strcmp(key, "trusted_uid") == 0) {
 		if (conf_uint(val, UINT_MAX - 1, &u) < 0) {
 			snprintf(err, errsz, "not a uid");
@@ -171,8 +173,12 @@ main(int argc, char **argv)
 			mx_msg_free(m);
 			continue;
 		}
+		/* The kernel range: only portd can send these. */
 		if (m->msgid == NS_NET_QUERY || m->msgid == NS_NET_ANSWER) {
-			registry_net(m);	/* the kernel range: only portd can send these */
+			registry_net(m);
+			mx_msg_free(m);
+		} else if (m->msgid == NS_RESTORE || m->msgid == NS_RESTORE_END) {
+			registry_restore(m);
 			mx_msg_free(m);
 		} else {
 			registry_handle(m);

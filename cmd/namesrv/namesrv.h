@@ -10,6 +10,7 @@
 struct budget_conf {
 	uint32_t names;			/* registrations held, per uid */
 	uint32_t lookups;		/* lookups waiting for a name, per uid */
+	uint32_t cached;		/* answers cached from one other node */
 	int has_trusted_uid;		/* portd's trusted_uid, unlimited like root */
 	uint32_t trusted_uid;
 };
@@ -23,10 +24,17 @@ void budget_init(const struct budget_conf *bc);
  */
 int budget_take(uint32_t uid, uint32_t pid, enum budget_kind kind, char *why, size_t whysz);
 void budget_give(uint32_t uid, enum budget_kind kind);
+/*
+ * Charge one cached answer to the node that gave it: 0, or -MX_ERR_BUDGET
+ * (logged once per interval) when that node has names_per_node cached.
+ */
+int budget_node_take(const char *node);
+void budget_node_give(const char *node);
 
 /* A lookup waiting for its name to be registered. */
 struct waiter {
 	struct hnode by_name;
+	struct hnode by_reply;		/* keyed by req->reply: its death ends the wait */
 	size_t heap_at;			/* index in the deadline heap */
 	uint64_t deadline;		/* monotonic ms */
 	uint32_t uid;			/* charged for it */
@@ -37,6 +45,8 @@ struct waiter {
 struct waiter *waiter_add(const char *name, struct mx_msg *req, uint64_t deadline);
 /* Take one waiter for name off the tables; NULL when none is left. */
 struct waiter *waiter_take(const char *name);
+/* Take the waiter whose reply right is reply (its client went away); NULL when none. */
+struct waiter *waiter_take_reply(mx_name_t reply);
 /* Take the waiter with the earliest deadline if it is at or before now. */
 struct waiter *waiter_take_expired(uint64_t now);
 uint64_t waiter_next_deadline(void);	/* UINT64_MAX when none waits */
@@ -44,6 +54,7 @@ void waiters_free(void);
 
 void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms, int announce);
 void registry_net(struct mx_msg *m);
+void registry_restore(struct mx_msg *m);
 void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);
 uint32_t registry_next_timeout(void);

@@ -40,6 +40,7 @@ static struct mx_conn *conn;
 static mx_name_t notify_port;
 static uint32_t resolve_ms;
 static int announce_names;	/* tell other nodes of each registration */
+static unsigned restored;	/* bindings portd handed back and we bound again */
 
 /* Lines a client or another node can trigger: a burst, then a count. */
 static struct log_throttle lt_bad = LOG_THROTTLE_INIT("malformed requests", LOG_WARNING);
@@ -144,6 +145,8 @@ unbind(struct binding *b)
 	}
 	if (!b->remote)
 		budget_give(b->uid, BUDGET_NAMES);
+	else if (b->node != NULL)
+		budget_node_give(b->node);
 	free(b->node);
 	free(b);
 }
@@ -158,7 +161,7 @@ answer(struct mx_msg *req, int status, mx_name_t right, const char *why)
 	struct mx_msg *m;
 	int r;
 
-	if (req->reply == MX_NAME_NULL)
+	if (req == NULL || req->reply == MX_NAME_NULL)
 		return;
 	if ((m = mx_msg_new(MX_MSGID_REPLY)) == NULL)
 		fatalx("out of memory");
@@ -207,24 +210,24 @@ answer_waiters(const char *name, mx_name_t right)
 		waiter_done(w, 0, right);
 }
 
-/* The right the binding keeps, or MX_NAME_NULL. */
-static mx_name_t
-do_register(struct mx_msg *req)
+/*
+ * The one way a name is bound to a port of this node: a client's
+ * NS_REGISTER (req), or a binding portd kept while we were away
+ * (NS_RESTORE: req NULL, nobody to answer). Every check, budget,
+ * dead-name notice and announcement is here, for both. 1 when the binding
+ * took right's reference, 0 when name was already bound to that port,
+ * else a negative MX_ERR_* (answered, with its reason).
+ */
+static int
+register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
 {
-	char name[MX_NAME_LEN_MAX + 1], why[128];
+	char why[128];
 	struct binding *b;
-	mx_name_t right;
-	uint8_t kind;
 	int r;
 
-	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_port(req, &right, &kind) < 0 ||
-	    mx_msg_end(req) < 0 || kind != MX_RIGHT_SEND) {
-		malformed(req);
-		return MX_NAME_NULL;
-	}
 	if (!mx_name_valid(name)) {
 		answer(req, MX_ERR_INVAL, 0, NULL);
-		return MX_NAME_NULL;
+		return -MX_ERR_INVAL;
 	}
 	if ((b = find(name)) != NULL && b->remote) {
 		log_throttled(&lt_debug, "'%s': local registration replaces the answer cached from %s",
@@ -235,29 +238,96 @@ do_register(struct mx_msg *req)
 	if (b != NULL) {
 		/* Our send rights to one port share one name: same name, same port. */
 		answer(req, b->port->right == right ? 0 : MX_ERR_EXISTS, 0, NULL);
-		if (b->port->right != right)
-			log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name,
-			    req->trailer.pid, b->pid);
-		return MX_NAME_NULL;
+		if (b->port->right == right)
+			return 0;
+		log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name, pid, b->pid);
+		return -MX_ERR_EXISTS;
 	}
-	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
+	if ((r = budget_take(uid, pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
 		answer(req, r, 0, why);
-		return MX_NAME_NULL;
+		return r;
+	}
+	/*
+	 * portd keeps it for our next life (a restored binding is kept
+	 * already), before anyone can learn the name; then it is ours.
+	 */
+	if (req != NULL && (r = ns_name_keep(conn, name, right, uid, pid)) < 0) {
+		budget_give(uid, BUDGET_NAMES);
+		answer(req, r, 0, NULL);
+		return r;
 	}
 	if ((r = bind(name, right, &b)) < 0) {
-		budget_give(req->trailer.uid, BUDGET_NAMES);
+		if (req != NULL)
+			ns_name_keep(conn, name, MX_NAME_NULL, 0, 0);	/* the caller of a restore does it */
+		budget_give(uid, BUDGET_NAMES);
 		answer(req, r, 0, NULL);
-		return MX_NAME_NULL;
+		return r;
 	}
-	b->uid = req->trailer.uid;
-	b->pid = req->trailer.pid;
-	log_throttled(&lt_debug, "'%s' registered by pid %u uid %u", name, b->pid, b->uid);
+	b->uid = uid;
+	b->pid = pid;
+	log_throttled(&lt_debug, "'%s' %s by pid %u uid %u", name, req != NULL ? "registered" : "restored",
+	    b->pid, b->uid);
 	answer(req, 0, 0, NULL);
 	answer_waiters(name, right);
 	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
 	if (announce_names && (r = ns_net_answer_nowait(conn, name, right)) < 0)
 		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
-	return right;
+	return 1;
+}
+
+/* The right the binding keeps, or MX_NAME_NULL. */
+static mx_name_t
+do_register(struct mx_msg *req)
+{
+	char name[MX_NAME_LEN_MAX + 1];
+	mx_name_t right;
+	uint8_t kind;
+
+	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_port(req, &right, &kind) < 0 ||
+	    mx_msg_end(req) < 0 || kind != MX_RIGHT_SEND) {
+		malformed(req);
+		return MX_NAME_NULL;
+	}
+	return register_name(name, right, req->trailer.uid, req->trailer.pid, req) == 1 ? right : MX_NAME_NULL;
+}
+
+/*
+ * From portd, when we took the NAME port: a binding it kept while no
+ * namesrv ran (NS_RESTORE), bound again like a registration; or the end
+ * of them (NS_RESTORE_END). One portd refused to keep binding gone.
+ */
+void
+registry_restore(struct mx_msg *m)
+{
+	char name[MX_NAME_LEN_MAX + 1];
+	mx_name_t right = MX_NAME_NULL;
+	int64_t uid, pid, n;
+	uint8_t kind;
+	int r;
+
+	if (m->msgid == NS_RESTORE_END) {
+		if (mx_msg_get_int(m, &n) < 0 || mx_msg_end(m) < 0)
+			fatalx("malformed end of restored names from portd");
+		if (n > 0)
+			log_info("names kept by portd: %lld, bound again: %u", (long long)n, restored);
+		return;
+	}
+	if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_int(m, &uid) < 0 ||
+	    mx_msg_get_int(m, &pid) < 0 || mx_msg_get_port(m, &right, &kind) < 0 || mx_msg_end(m) < 0 ||
+	    kind != MX_RIGHT_SEND || uid < 0 || uid > UINT32_MAX || pid < 0 || pid > UINT32_MAX)
+		fatalx("malformed restored name from portd");	/* between our own daemons: a bug */
+	if ((r = register_name(name, right, (uint32_t)uid, (uint32_t)pid, NULL)) == 1) {
+		restored++;
+		return;	/* the binding holds the right */
+	}
+	if (r < 0) {
+		log_info("'%s' of pid %lld uid %lld not restored: %s", name, (long long)pid, (long long)uid,
+		    mx_strerror(r));
+		/* Ours no more: portd lets go of it too. */
+		if ((r = ns_name_keep(conn, name, MX_NAME_NULL, 0, 0)) < 0 && r != -MX_ERR_NOENT)
+			log_warnx("'%s': portd keeps it: %s", name, mx_strerror(r));
+	}
+	masix_right_dealloc(conn, right);
 }
 
 static void
@@ -265,6 +335,7 @@ do_unregister(struct mx_msg *req)
 {
 	char name[MX_NAME_LEN_MAX + 1];
 	struct binding *b;
+	int r;
 
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_end(req) < 0) {
 		malformed(req);
@@ -280,6 +351,8 @@ do_unregister(struct mx_msg *req)
 	}
 	log_throttled(&lt_debug, "'%s' unregistered by pid %u", name, req->trailer.pid);
 	unbind(b);
+	if ((r = ns_name_keep(conn, name, MX_NAME_NULL, 0, 0)) < 0 && r != -MX_ERR_NOENT)
+		log_warnx("'%s': portd keeps it: %s", name, mx_strerror(r));
 	answer(req, 0, 0, NULL);
 }
 
@@ -355,6 +428,13 @@ forward_lookup(struct mx_msg *req, const char *name, const char *node, int64_t w
 		peer_forget(node);	/* its namesrv restarted: fetch the port again */
 	}
 	log_throttled(&lt_debug, "'%s@%s': %s", name, node, mx_strerror(r));
+	if (r == -MX_ERR_UNAVAIL) {
+		/* That node runs no namesrv now (maybe restarting): the client may wait for it. */
+		char why[64 + MX_NODE_MAX];
+		snprintf(why, sizeof(why), "namesrv is not running on node %s", node);
+		answer(req, r, 0, why);
+		return;
+	}
 	answer(req, r, 0, NULL);
 }
 
@@ -383,7 +463,12 @@ registry_net(struct mx_msg *m)
 		right = MX_NAME_NULL;	/* ours, already cached, or unusable: given back */
 		goto out;
 	}
+	if (budget_node_take(node) < 0) {
+		right = MX_NAME_NULL;	/* that node's share is full: not cached */
+		goto out;
+	}
 	if (bind(name, right, &b) < 0) {
+		budget_node_give(node);
 		right = MX_NAME_NULL;
 		goto out;
 	}
@@ -440,7 +525,16 @@ do_lookup(struct mx_msg *req)
 		answer(req, r, 0, why);
 		return 0;
 	}
-	/* Keep the request (and its reply right) until the name comes or time is up. */
+	/*
+	 * Keep the request (and its reply right) until the name comes, time is
+	 * up, or the asker's reply port dies: the dead-name notice of the reply
+	 * right ends the wait at once (registry_dead), and gives the budget back.
+	 */
+	if ((r = masix_request_dead_notify(conn, req->reply, notify_port)) < 0) {
+		budget_give(req->trailer.uid, BUDGET_LOOKUPS);
+		answer(req, r, 0, NULL);
+		return 0;
+	}
 	waiter_add(name, req, now_ms() + (uint64_t)wait_ms);
 	return 1;
 }
@@ -479,14 +573,27 @@ registry_handle(struct mx_msg *req)
 	mx_msg_free(req);
 }
 
-/* A registered port died: its names go with it. */
+/*
+ * A right we asked about died: a waiting lookup's reply right (its asker is
+ * gone, nobody to answer: the wait ends now), or a registered port (its
+ * names go with it).
+ */
 void
 registry_dead(mx_name_t right)
 {
 	struct portref *p;
 	struct binding *b;
+	struct waiter *w;
 	int last;
 
+	if ((w = waiter_take_reply(right)) != NULL) {
+		log_throttled(&lt_debug, "lookup of '%s' by uid %u dropped: its asker is gone", w->name, w->uid);
+		masix_right_dealloc(conn, right);
+		budget_give(w->uid, BUDGET_LOOKUPS);
+		mx_msg_free(w->req);
+		free(w);
+		return;
+	}
 	if ((p = find_port(right)) == NULL)
 		return;
 	/* unbind() frees p with the last name. */

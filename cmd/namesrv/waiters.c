@@ -1,14 +1,16 @@
 /*
  * waiters.c — lookups waiting for a name: found by name through a hash
- * table, and by deadline through a binary min-heap, so that registering a
- * name, expiring lookups and computing the next timeout cost O(log n).
+ * table, by their reply right through another (its client gone, a lookup
+ * ends at once), and by deadline through a binary min-heap, so that
+ * registering a name, expiring lookups and computing the next timeout cost
+ * O(log n).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "log.h"
 #include "namesrv.h"
 
-static struct htab by_name;
+static struct htab by_name, by_reply;
 static struct waiter **heap;
 static size_t nheap, heapcap;
 
@@ -84,6 +86,7 @@ waiter_add(const char *name, struct mx_msg *req, uint64_t deadline)
 	w->uid = req->trailer.uid;
 	w->deadline = deadline;
 	htab_add(&by_name, &w->by_name, hash_bytes(name, len));
+	htab_add(&by_reply, &w->by_reply, hash_u32(req->reply));
 	heap_set(nheap, w);
 	sift_up(nheap++);
 	return w;
@@ -93,6 +96,7 @@ static void
 take(struct waiter *w)
 {
 	htab_del(&by_name, &w->by_name);
+	htab_del(&by_reply, &w->by_reply);
 	heap_remove(w);
 }
 
@@ -104,6 +108,21 @@ waiter_take(const char *name)
 	for (n = htab_first(&by_name, hash_str(name)); n != NULL; n = htab_next(n)) {
 		struct waiter *w = hnode_entry(n, struct waiter, by_name);
 		if (strcmp(w->name, name) == 0) {
+			take(w);
+			return w;
+		}
+	}
+	return NULL;
+}
+
+struct waiter *
+waiter_take_reply(mx_name_t reply)
+{
+	struct hnode *n;
+
+	for (n = htab_first(&by_reply, hash_u32(reply)); n != NULL; n = htab_next(n)) {
+		struct waiter *w = hnode_entry(n, struct waiter, by_reply);
+		if (w->req->reply == reply) {
 			take(w);
 			return w;
 		}
@@ -135,6 +154,7 @@ void
 waiters_free(void)
 {
 	htab_free(&by_name);
+	htab_free(&by_reply);
 	free(heap);
 	heap = NULL;
 	nheap = heapcap = 0;

@@ -9,7 +9,13 @@
  * receiver that never reads only stops its senders' messages from moving
  * (its output queue is bounded). Each record rides with what it paid for
  * (kmsg->acct, space->acct), so a charge is a few additions: O(1).
+ *
+ * What is given back is counted too: once a lot was (an attacker gone, a
+ * burst drained) and the queues have been quiet for a moment, the
+ * allocator's free memory goes back to the system (malloc_trim), so
+ * portd's RSS returns near its start instead of staying at its peak.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "ipc_int.h"
@@ -17,10 +23,23 @@
 
 #define LOG_INTERVAL_MS	10000	/* one "over budget" line per uid and budget per interval */
 #define TASK_RESERVE	16	/* connections only root and the trusted uid may take */
+#define TRIM_AFTER	(4u << 20)	/* bytes given back before the heap is trimmed */
+#define TRIM_QUIET_MS	250	/* ... once a period passes with less than TRIM_BUSY given back */
+#define TRIM_BUSY	(TRIM_AFTER / 16)
+/*
+ * What is held beyond what is charged, for the count: a message's header,
+ * trailer and bookkeeping (one uncharge of bytes per message), a right,
+ * a connection.
+ */
+#define TRIM_MSG_BYTES		256
+#define TRIM_RIGHT_BYTES	256
+#define TRIM_CONN_BYTES		(64u << 10)
 
 struct map ipc_accts;		/* uid + 1 -> struct ipc_acct, kept for portd's life (one per user) */
 static uint64_t totals[ACCT__MAX];
 static char why[128];
+static uint64_t freed, freed_seen;	/* bytes given back since the last trim; at the last look */
+static struct ev_timer trim_timer = { .slot = -1 };
 
 static const char *const what_name[ACCT__MAX] = { "queued bytes", "rights", "connections" };
 
@@ -94,13 +113,35 @@ ipc_acct_force(struct ipc_acct *a, int what, uint64_t n)
 	totals[what] += n;
 }
 
+/* A period after the last look: trim if little was given back meanwhile, look again otherwise. */
+static void
+trim_check(struct ev_timer *t)
+{
+	if (freed - freed_seen >= TRIM_BUSY) {
+		freed_seen = freed;
+		ev_timer_arm(ipc_env.conf.loop, t, ev_now() + TRIM_QUIET_MS);
+		return;
+	}
+	malloc_trim(0);
+	freed = freed_seen = 0;
+}
+
 void
 ipc_acct_uncharge(struct ipc_acct *a, int what, uint64_t n)
 {
+	static const uint64_t weight[ACCT__MAX] = { 1, TRIM_RIGHT_BYTES, TRIM_CONN_BYTES };
+	static const uint64_t extra[ACCT__MAX] = { TRIM_MSG_BYTES, 0, 0 };
+
 	if (a->held[what] < n)
 		fatalx("uid %u: %s uncharged below zero", (unsigned)a->uid, what_name[what]);
 	a->held[what] -= n;
 	totals[what] -= n;
+	freed += n * weight[what] + extra[what];
+	if (freed >= TRIM_AFTER && !ev_timer_armed(&trim_timer) && ipc_env.conf.loop != NULL) {
+		ev_timer_init(&trim_timer, trim_check, NULL);
+		freed_seen = freed;
+		ev_timer_arm(ipc_env.conf.loop, &trim_timer, ev_now() + TRIM_QUIET_MS);
+	}
 }
 
 /*
@@ -138,4 +179,22 @@ uint64_t
 ipc_acct_total(int what)
 {
 	return totals[what];
+}
+
+/*
+ * Records of the layer above kept in the table under keys past every
+ * uid's (another node's messages, charged to that node): the checks
+ * count their bytes with the uids'.
+ */
+void
+ipc_acct_track(struct ipc_acct *a, uint64_t key)
+{
+	if (map_put(&ipc_accts, key + (1ull << 32), a) < 0)
+		fatal("acct");
+}
+
+void
+ipc_acct_untrack(uint64_t key)
+{
+	map_del(&ipc_accts, key + (1ull << 32));
 }

@@ -16,6 +16,7 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_MSG] = "MSG", [MX_OP_SPECIAL_GET] = "SPECIAL_GET", [MX_OP_SPECIAL_SET] = "SPECIAL_SET",
 	[MX_OP_NOTIFY_DEAD] = "NOTIFY_DEAD", [MX_OP_QLIMIT] = "QLIMIT", [MX_OP_HELLO] = "HELLO",
 	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
+	[MX_OP_NAME_KEEP] = "NAME_KEEP",
 };
 
 /* A request of n u32 fields and nothing more (rbuf.h): 0 with v[] filled, or -MX_ERR_PROTO. */
@@ -298,6 +299,8 @@ op_special(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	if (which == MX_SPECIAL_KEY)
 		node_names_keysrv_ready();
+	if (which == MX_SPECIAL_NAME && sp != e->port)
+		ops_names_restore(e->port);	/* a new namesrv: the names kept, before any request */
 	return 0;
 }
 
@@ -428,6 +431,9 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 	case MX_OP_NET_ANSWER:
 		r = op_net(t, h, p);
 		break;
+	case MX_OP_NAME_KEEP:
+		r = ops_names_keep(t, h, p);
+		break;
 	default:
 		r = -MX_ERR_PROTO;
 		break;
@@ -472,6 +478,14 @@ hook_recv_end(struct ipc_space *s, uint32_t frame_id, uint32_t status)
 	task_reply(task_of(s), MX_OP_RECV, frame_id, status, NULL, 0);
 }
 
+/* A port died: the names kept for it go, and the nodes it was exported to are told. */
+static void
+hook_port_died(struct port *p)
+{
+	ops_names_port_died(p);
+	node_port_died(p);
+}
+
 /* A connection is gone: its blocked send, its remote sends, then its rights. */
 static void
 task_closed(struct task *t)
@@ -485,7 +499,7 @@ task_closed(struct task *t)
 void
 ops_init(const struct ops_conf *c)
 {
-	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, node_port_died };
+	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, hook_port_died };
 	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes, c->max_names,
 	    { c->budget_bytes, c->budget_rights, c->budget_conns }, c->out_max, c->trusted_uid,
 	    c->has_trusted_uid, geteuid() };

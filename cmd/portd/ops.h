@@ -40,4 +40,10 @@ int ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p,
 
 void ops_init(const struct ops_conf *c);
 
+/* ops_names.c: the names kept for namesrv while it is away. */
+int ops_names_keep(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
+void ops_names_restore(struct port *ns);	/* ns is the NAME port of a new holder */
+void ops_names_port_died(struct port *p);
+uint64_t ops_names_bytes(void);		/* charged, for the accounting checks */
+
 #endif

@@ -26,6 +26,7 @@
 #include "../../cmd/portd/ipc_kmsg.c"
 #include "../../cmd/portd/task.c"
 #include "../../cmd/portd/ops.c"
+#include "../../cmd/portd/ops_names.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -135,13 +136,13 @@ feed(struct task *t, const uint8_t *p, size_t n)
 	}
 }
 
-/* Bytes charged outside the core: output segments' messages, input buffers. */
+/* Bytes charged outside the core: output segments' messages, input buffers, names kept for namesrv. */
 static uint64_t
 outside(void)
 {
 	struct task *t;
 	struct oseg *s;
-	uint64_t n = 0;
+	uint64_t n = ops_names_bytes();
 
 	LIST_FOREACH(t, &tasks, link) {
 		n += t->incharged;

@@ -13,27 +13,9 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "masix.h"
-#include "sock.h"
 #include "wire.h"
-
-static const char *rundir;
-
-#define CHECK(expr) do {						\
-	int r_ = (expr);						\
-	if (r_ < 0) {							\
-		fprintf(stderr, "attack: %s: %s\n", #expr, mx_strerror(r_)); \
-		exit(1);						\
-	}								\
-} while (0)
-
-static struct mx_conn *
-conn(void)
-{
-	struct mx_conn *c;
-
-	CHECK(masix_connect(rundir, &c));
-	return c;
-}
+#define TOOL_NAME "attack"
+#include "toolconn.h"
 
 /* Keep everything until the test closes our standard input. */
 static int
@@ -168,17 +150,13 @@ sc_partial(int n, size_t size)
 	uint8_t h[MX_FRAME_HDR], *b = calloc(1, size);
 	struct mx_frame_hdr fh = { .len = (uint32_t)size, .type = MX_OP_SEND, .id = 1 };
 	int fds[256], i, closed = 0;
-	char path[256];
 
-	if (b == NULL || n > 256 || sock_path(path, sizeof(path), rundir, "portd.sock") < 0)
+	if (b == NULL || n > 256)
 		exit(1);
 	frame_hdr_pack(h, &fh);
 	for (i = 0; i < n; i++) {
 		size_t off = 0;
-		if ((fds[i] = sock_unix_connect(path)) < 0) {
-			perror("attack: connect");
-			exit(1);
-		}
+		fds[i] = raw_conn();
 		if (write(fds[i], h, sizeof(h)) != (ssize_t)sizeof(h))
 			exit(1);
 		while (off < size - 1) {

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include "masix.h"
+#include "names.h"
 #include "sd.h"
 #include "sock.h"
 #include "wire.h"
@@ -25,24 +26,8 @@
 #endif
 #endif
 
-static const char *rundir;
-
-#define CHECK(expr) do {						\
-	int r_ = (expr);						\
-	if (r_ < 0) {							\
-		fprintf(stderr, "mxtool: %s: %s\n", #expr, mx_strerror(r_)); \
-		exit(1);						\
-	}								\
-} while (0)
-
-static struct mx_conn *
-conn(void)
-{
-	struct mx_conn *c;
-
-	CHECK(masix_connect(rundir, &c));
-	return c;
-}
+#define TOOL_NAME "mxtool"
+#include "toolconn.h"
 
 static struct mx_msg *
 text_msg(mx_name_t dest, const char *s)
@@ -396,6 +381,19 @@ sc_claim_name(void)
 	return 0;
 }
 
+/* A task that does not hold the NAME port asks portd to keep, then drop, a binding of NAME. */
+static int
+sc_name_keep(const char *name)
+{
+	struct mx_conn *a = conn();
+	mx_name_t pa;
+
+	CHECK(masix_port_alloc(a, &pa));
+	printf("keep %s: %s\n", name, mx_strerror(ns_name_keep(a, name, pa, 0, 1)));
+	printf("drop %s: %s\n", name, mx_strerror(ns_name_keep(a, name, MX_NAME_NULL, 0, 0)));
+	return 0;
+}
+
 /* Wait until NAME is registered. */
 static int
 sc_lookup(const char *name)
@@ -404,6 +402,22 @@ sc_lookup(const char *name)
 	mx_name_t n;
 
 	CHECK(masix_lookup(a, name, 10000, &n));
+	printf("%s is registered\n", name);
+	return 0;
+}
+
+/* Whether NAME is registered now (no wait): exit 0 if so, 69 with the reason if not. */
+static int
+sc_resolve(const char *name)
+{
+	struct mx_conn *a = conn();
+	mx_name_t n;
+	int r;
+
+	if ((r = masix_lookup(a, name, 0, &n)) < 0) {
+		printf("%s: %s\n", name, *masix_errdetail(a) ? masix_errdetail(a) : mx_strerror(r));
+		return 69;
+	}
 	printf("%s is registered\n", name);
 	return 0;
 }
@@ -430,19 +444,6 @@ sc_slow_drain(const char *name, uint32_t qlimit, int delay_ms, int count)
 }
 
 /* ---- raw frames, for the bad-input tests ---- */
-
-static int
-raw_conn(void)
-{
-	char path[256];
-	int fd;
-
-	if (sock_path(path, sizeof(path), rundir, "portd.sock") < 0 || (fd = sock_unix_connect(path)) < 0) {
-		perror("mxtool: connect");
-		exit(1);
-	}
-	return fd;
-}
 
 static void
 raw_frame(int fd, uint8_t version, uint8_t type, uint32_t len, const void *p, size_t n)
@@ -747,7 +748,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mxtool -R DIR xfer-send|xfer-recv|send-once|dead-name|no-reply|"
-	    "fifo N|fifo-send NAME N TIMEOUT_MS|fifo-recv NAME QLIMIT DELAY_MS [IDLE_MS [MAX]]|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|lookup NAME|\n"
+	    "fifo N|fifo-send NAME N TIMEOUT_MS|fifo-recv NAME QLIMIT DELAY_MS [IDLE_MS [MAX]]|many N|hold NAME QLIMIT|drain NAME COUNT|claim-name|name-keep NAME|lookup NAME|resolve NAME|\n"
 	    "       slow-drain NAME QLIMIT DELAY_MS COUNT|forward NAME TARGET COUNT|\n"
 	    "       serve NAME COUNT DELAY_MS|move-recv-remote TARGET|garbage|same-right|wait-socket\n");
 	exit(64);
@@ -791,6 +792,10 @@ main(int argc, char **argv)
 		return sc_drain(argv[4], atoi(argv[5]));
 	if (strcmp(sc, "claim-name") == 0)
 		return sc_claim_name();
+	if (strcmp(sc, "resolve") == 0 && argc == 5)
+		return sc_resolve(argv[4]);
+	if (strcmp(sc, "name-keep") == 0 && argc == 5)
+		return sc_name_keep(argv[4]);
 	if (strcmp(sc, "lookup") == 0 && argc == 5)
 		return sc_lookup(argv[4]);
 	if (strcmp(sc, "slow-drain") == 0 && argc == 8)

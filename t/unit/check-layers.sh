@@ -3,7 +3,7 @@
 # For each object of OBJDIR (build/cmd/portd), list the symbols it needs
 # from elsewhere (nm -u) and fail when one belongs to a layer above it:
 #
-#   portd.o (wiring) > ops.o (requests) > task.o (connections),
+#   portd.o (wiring) > ops*.o (requests) > task.o (connections),
 #   node*.o (nodes) > ipc*.o (the core), link*.o, bcast*.o, rmsg.o, map.o
 #
 # and inside the node layer node.c > node_msg.c, node_names.c > node_peer.c.
@@ -47,7 +47,7 @@ out=$(
 	forbid 'node_msg.o' '^node_names_' "$node_face"
 	forbid 'node_names.o' '^node_msg_' "$node_face"
 	forbid 'task.o' "$wiring" "$ops" "$node"
-	forbid 'ops.o' "$wiring"
+	forbid 'ops*.o' "$wiring"
 )
 if [ -n "$out" ]; then
 	echo "$out"
