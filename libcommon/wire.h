@@ -32,6 +32,7 @@ enum mx_op {
 	MX_OP_RPC = 12,		/* message; then receive the reply on its reply port */
 	MX_OP_NET_QUERY = 13,	/* NAME holder: name -> u32 nodes asked */
 	MX_OP_NET_ANSWER = 14,	/* NAME holder: u32 send right, name: tell every node */
+	MX_OP_NOTIFY_NOSENDERS = 15,	/* u32 port (receive right), u32 notify port */
 	MX_OP__MAX
 };
 
