@@ -808,7 +808,9 @@ recv_take(struct mx_conn *c, struct recvstate *rs, struct mx_msg **out)
 	int r;
 
 	if ((r = wait_for(c, rs->id, &h, &p, &s)) < 0) {
-		rs->credit = 0;
+		/* Interrupted, the receive stays open at portd: the next call takes what it brings. */
+		if (r != -MX_ERR_INTR)
+			rs->credit = 0;
 		return r;
 	}
 	return recv_answer(rs, &h, p, s, out);

@@ -30,20 +30,27 @@ on_term(int sig)
 	stop = 1;
 }
 
-/* --exit-no-senders: told on port itself once no send right to it is left. */
+/* --exit-no-senders: SIGTERM and SIGINT start draining, from before the name is taken. */
 static void
-want_nosenders(struct mx_conn *c, const char *name, mx_name_t port)
+catch_term(struct mx_conn *c)
 {
 	struct sigaction sa = { .sa_handler = on_term };
-	int r;
 
-	if ((r = masix_request_nosenders_notify(c, port, port)) < 0)
-		die(mx_exit_code(r), "%s: no-senders request: %s", name, mx_strerror(r));
 	/* No SA_RESTART: a receive waiting for portd returns, and we start draining. */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	masix_set_stop_flag(c, &stop);
+}
+
+/* --exit-no-senders: told on port itself once no send right to it is left. */
+static void
+want_nosenders(struct mx_conn *c, const char *name, mx_name_t port)
+{
+	int r;
+
+	if ((r = masix_request_nosenders_notify(c, port, port)) < 0)
+		die(mx_exit_code(r), "%s: no-senders request: %s", name, mx_strerror(r));
 }
 
 /* SIGTERM with --exit-no-senders: new lookups fail, tasks holding a right are still served. */
@@ -243,6 +250,8 @@ main(int argc, char **argv)
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
+	if (nosenders)
+		catch_term(c);
 	port = take_name(c, name, 0);
 	if (nosenders)
 		want_nosenders(c, name, port);
