@@ -43,7 +43,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		"node", "listen", "peer", "broadcast", "trusted_uid", "queue_limit",
 		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", "announce",
 		"names_per_uid", "lookups_per_uid",
-		"uid_queued_mib", "uid_rights", "uid_connections", "frame_timeout_ms", NULL,
+		"uid_queued_mib", "uid_rights", "uid_connections", "frame_timeout_ms", "node_queued_mib", NULL,
 	};
 	size_t i;
 

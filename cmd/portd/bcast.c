@@ -11,6 +11,15 @@
  * key; only then is its nonce remembered and the packet handed to portd.
  * Nothing is inserted into the replay cache before the signature verifies,
  * so a forger cannot fill it.
+ *
+ * Fair to every node, whatever one member does: each source address has a
+ * rate (BCAST_SRC_RATE a second, bursts of BCAST_SRC_BURST), checked before
+ * any cryptography; a certificate that verified is remembered by its
+ * SHA-256 (BCAST_CERTS of them, until the CRL is reloaded), so a packet
+ * with a known certificate and a forged signature costs one Ed25519
+ * verification; and each node has a share of the replay cache
+ * (BCAST_REPLAY_SHARE entries): over it a node loses its own packets, not
+ * the others'.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,13 +48,16 @@
  * the ring is full of live entries, packets are dropped (fail closed) until
  * some expire: at most BCAST_REPLAY_MAX accepted packets per 2 * skew.
  */
-#define BCAST_REPLAY_MAX	8192
-#define BCAST_REPLAY_BUCKETS	8192		/* power of two */
+#define BCAST_REPLAY_MAX	65536
+#define BCAST_REPLAY_BUCKETS	65536		/* power of two */
 #define BCAST_REPLAY_TTL	(2 * (uint64_t)BCAST_SKEW_MS)
+#define BCAST_REPLAY_SHARE	2048		/* live entries one node may hold */
+#define BCAST_NODES		256		/* nodes with live entries at once */
 
-/* Drop lines: at most BCAST_LOG_BURST per BCAST_LOG_WINDOW ms, then one count. */
-#define BCAST_LOG_BURST		10
-#define BCAST_LOG_WINDOW	10000
+#define BCAST_SRC_RATE		50		/* packets a second from one source address, */
+#define BCAST_SRC_BURST		200		/* in bursts of this many */
+#define BCAST_SOURCES		256		/* source addresses tracked (the least recent is forgotten) */
+#define BCAST_CERTS		64		/* verified certificates remembered */
 
 #define BCAST_READ_BATCH	64		/* datagrams read per wakeup */
 
@@ -53,6 +65,24 @@ struct nonce_ent {
 	uint8_t nonce[BCAST_NONCE_LEN];
 	uint64_t expire;			/* ev_now() ms */
 	int32_t next;				/* in its bucket's chain, -1 at the end */
+	uint16_t node;				/* its sender, in nodes[] */
+};
+
+struct node_share {
+	char name[BCAST_NODE_MAX + 1];
+	uint32_t live;				/* its entries in the replay cache */
+};
+
+struct source {
+	uint32_t addr;				/* IPv4, network order; 0: free */
+	uint64_t tokens_ms;			/* packets * 1000 it may still send */
+	uint64_t last;				/* ev_now() of its last packet */
+};
+
+struct known_cert {
+	uint8_t hash[32];			/* SHA-256 of the DER */
+	X509 *cert;				/* NULL: free */
+	char node[BCAST_NODE_MAX + 1];		/* its CN, checked */
 };
 
 static struct {
@@ -78,11 +108,10 @@ static struct {
 	int32_t bucket[BCAST_REPLAY_BUCKETS];
 	uint32_t head, count;			/* oldest entry, live entries */
 	uint64_t hashkey;
-
-	uint64_t log_start;			/* ev_now() of the current log window */
-	unsigned log_lines;
-	unsigned long log_suppressed;
-	struct ev_timer log_timer;
+	struct node_share nodes[BCAST_NODES];
+	struct source sources[BCAST_SOURCES];
+	struct known_cert certs[BCAST_CERTS];
+	unsigned next_cert;			/* the slot a new certificate takes */
 } B = { .fd = -1 };
 
 static uint64_t
@@ -120,6 +149,7 @@ replay_expire(uint64_t now)
 			pp = &B.ring[*pp].next;
 		if (*pp == (int32_t)B.head)
 			*pp = e->next;
+		B.nodes[e->node].live--;
 		B.head = (B.head + 1) % BCAST_REPLAY_MAX;
 		B.count--;
 	}
@@ -136,43 +166,131 @@ replay_seen(const uint8_t *nonce)
 	return 0;
 }
 
-/* 0, or -1 when the cache is full of live entries. */
+/* node's slot in nodes[] (taken if it has none), or -1 when every slot has live entries. */
 static int
-replay_add(const uint8_t *nonce, uint64_t now)
+node_slot(const char *node)
+{
+	int i, free_slot = -1;
+
+	for (i = 0; i < BCAST_NODES; i++) {
+		if (B.nodes[i].live > 0 && strcmp(B.nodes[i].name, node) == 0)
+			return i;
+		if (B.nodes[i].live == 0 && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0)
+		snprintf(B.nodes[free_slot].name, sizeof(B.nodes[free_slot].name), "%s", node);
+	return free_slot;
+}
+
+/* 0, or -1 with why when the cache, or node's share of it, is full of live entries. */
+static int
+replay_add(const uint8_t *nonce, uint64_t now, const char *node, const char **why)
 {
 	uint32_t slot, h;
+	int n = node_slot(node);
 
-	if (B.count == BCAST_REPLAY_MAX)
+	if (n < 0 || B.count == BCAST_REPLAY_MAX) {
+		*why = "replay cache full";
 		return -1;
+	}
+	if (B.nodes[n].live >= BCAST_REPLAY_SHARE) {
+		*why = "over its share of the replay cache";
+		return -1;
+	}
 	slot = (B.head + B.count) % BCAST_REPLAY_MAX;
 	h = nonce_hash(nonce);
 	memcpy(B.ring[slot].nonce, nonce, BCAST_NONCE_LEN);
 	B.ring[slot].expire = now + BCAST_REPLAY_TTL;
 	B.ring[slot].next = B.bucket[h];
+	B.ring[slot].node = (uint16_t)n;
 	B.bucket[h] = (int32_t)slot;
+	B.nodes[n].live++;
 	B.count++;
 	return 0;
 }
 
-/* ---- rate-limited drop lines ---- */
+/* ---- per-source rate ---- */
+
+/* 1 when a packet from addr is within its rate (and counted), 0 when over it. */
+static int
+source_admit(uint32_t addr, uint64_t now)
+{
+	struct source *s = NULL, *oldest = &B.sources[0];
+	uint64_t cap = (uint64_t)BCAST_SRC_BURST * 1000;
+	int i;
+
+	for (i = 0; i < BCAST_SOURCES; i++) {
+		if (B.sources[i].addr == addr) {
+			s = &B.sources[i];
+			break;
+		}
+		if (B.sources[i].last < oldest->last)
+			oldest = &B.sources[i];
+	}
+	if (s == NULL) {
+		s = oldest;
+		s->addr = addr;
+		s->tokens_ms = cap;
+		s->last = now;
+	}
+	s->tokens_ms += (now - s->last) * BCAST_SRC_RATE;
+	if (s->tokens_ms > cap)
+		s->tokens_ms = cap;
+	s->last = now;
+	if (s->tokens_ms < 1000)
+		return 0;
+	s->tokens_ms -= 1000;
+	return 1;
+}
+
+/* ---- verified certificates ---- */
 
 static void
-log_flush_count(void)
+certs_clear(void)
 {
-	if (B.log_suppressed > 0)
-		log_warnx("bcast: %lu more packets dropped in %d s (not logged one by one)",
-		    B.log_suppressed, BCAST_LOG_WINDOW / 1000);
-	B.log_suppressed = 0;
-	B.log_lines = 0;
-	B.log_start = ev_now();
+	int i;
+
+	for (i = 0; i < BCAST_CERTS; i++) {
+		X509_free(B.certs[i].cert);
+		B.certs[i].cert = NULL;
+	}
+}
+
+/* A certificate seen and verified before for node, still within its validity; NULL if none. */
+static X509 *
+cert_known(const uint8_t hash[32], const char *node)
+{
+	int i;
+
+	for (i = 0; i < BCAST_CERTS; i++) {
+		struct known_cert *k = &B.certs[i];
+		if (k->cert == NULL || memcmp(k->hash, hash, 32) != 0 || strcmp(k->node, node) != 0)
+			continue;
+		if (X509_cmp_time(X509_get0_notAfter(k->cert), NULL) <= 0) {
+			X509_free(k->cert);	/* expired since: verify again, and fail */
+			k->cert = NULL;
+			return NULL;
+		}
+		return k->cert;
+	}
+	return NULL;
 }
 
 static void
-on_log_timer(struct ev_timer *t)
+cert_remember(const uint8_t hash[32], const char *node, X509 *cert)
 {
-	(void)t;
-	log_flush_count();
+	struct known_cert *k = &B.certs[B.next_cert];
+
+	B.next_cert = (B.next_cert + 1) % BCAST_CERTS;
+	X509_free(k->cert);
+	memcpy(k->hash, hash, 32);
+	snprintf(k->node, sizeof(k->node), "%s", node);
+	X509_up_ref(cert);
+	k->cert = cert;
 }
+
+/* ---- drop lines: throttled (libcommon/log.h), a peer may send any number ---- */
 
 static void
 drop(const struct sockaddr_in *from, const char *node, const char *fmt, ...)
@@ -181,30 +299,19 @@ drop(const struct sockaddr_in *from, const char *node, const char *fmt, ...)
 static void
 drop(const struct sockaddr_in *from, const char *node, const char *fmt, ...)
 {
+	static struct log_throttle thr = LOG_THROTTLE_INIT("bcast: dropped packets", LOG_WARNING);
 	char addr[INET_ADDRSTRLEN], reason[CRYPTO_WHY_MAX + 64];
-	uint64_t now = ev_now();
 	va_list ap;
 
-	if (now - B.log_start >= BCAST_LOG_WINDOW) {
-		if (ev_timer_armed(&B.log_timer))
-			ev_timer_disarm(B.loop, &B.log_timer);
-		log_flush_count();
-	}
-	if (B.log_lines >= BCAST_LOG_BURST) {
-		if (B.log_suppressed++ == 0)
-			ev_timer_arm(B.loop, &B.log_timer, B.log_start + BCAST_LOG_WINDOW);
-		return;
-	}
-	B.log_lines++;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	inet_ntop(AF_INET, &from->sin_addr, addr, sizeof(addr));
 	if (node != NULL)
-		log_warnx("bcast: dropped packet from %s:%u (node %s): %s", addr,
+		log_throttled(&thr, "bcast: dropped packet from %s:%u (node %s): %s", addr,
 		    ntohs(from->sin_port), node, reason);
 	else
-		log_warnx("bcast: dropped packet from %s:%u: %s", addr, ntohs(from->sin_port), reason);
+		log_throttled(&thr, "bcast: dropped packet from %s:%u: %s", addr, ntohs(from->sin_port), reason);
 }
 
 /* ---- receiving ---- */
@@ -216,10 +323,15 @@ handle(const uint8_t *p, size_t n, const struct sockaddr_in *from)
 	struct bcast_pkt pkt;
 	const char *perr;
 	const uint8_t *der;
-	X509 *cert;
+	uint8_t hash[32];
+	X509 *cert, *known;
 	uint64_t now = wall_ms(), mono = ev_now(), skew;
 	int r;
 
+	if (!source_admit(from->sin_addr.s_addr, mono)) {
+		drop(from, NULL, "over the rate of %d packets a second from one address", BCAST_SRC_RATE);
+		return;
+	}
 	if (bcast_parse(p, n, &pkt, &perr) != 0) {
 		drop(from, NULL, "malformed: %s", perr);
 		return;
@@ -241,28 +353,39 @@ handle(const uint8_t *p, size_t n, const struct sockaddr_in *from)
 		drop(from, pkt.node, "revocation list does not verify: refusing every packet");
 		return;
 	}
-	der = pkt.cert;
-	cert = d2i_X509(NULL, &der, (long)pkt.cert_len);
-	if (cert == NULL || der != pkt.cert + pkt.cert_len) {
+	if (EVP_Digest(pkt.cert, pkt.cert_len, hash, NULL, EVP_sha256(), NULL) != 1) {
 		ERR_clear_error();
-		X509_free(cert);
-		drop(from, pkt.node, "certificate: not a DER certificate");
+		drop(from, pkt.node, "certificate: cannot hash it");
 		return;
 	}
-	if (crypto_cert_verify(cert, B.ca, B.crl, pkt.node, why, sizeof(why)) != 0) {
-		X509_free(cert);
-		drop(from, pkt.node, "certificate: %s", why);
-		return;
+	if ((known = cert_known(hash, pkt.node)) != NULL) {
+		cert = known;
+	} else {
+		der = pkt.cert;
+		cert = d2i_X509(NULL, &der, (long)pkt.cert_len);
+		if (cert == NULL || der != pkt.cert + pkt.cert_len) {
+			ERR_clear_error();
+			X509_free(cert);
+			drop(from, pkt.node, "certificate: not a DER certificate");
+			return;
+		}
+		if (crypto_cert_verify(cert, B.ca, B.crl, pkt.node, why, sizeof(why)) != 0) {
+			X509_free(cert);
+			drop(from, pkt.node, "certificate: %s", why);
+			return;
+		}
+		cert_remember(hash, pkt.node, cert);
 	}
 	r = crypto_verify(X509_get0_pubkey(cert), p, pkt.signed_len, pkt.sig, BCAST_SIG_LEN);
-	X509_free(cert);
+	if (known == NULL)
+		X509_free(cert);	/* the cache keeps its own reference */
 	if (r != 0) {
 		drop(from, pkt.node, "bad signature");
 		return;
 	}
-	if (replay_add(pkt.nonce, mono) != 0) {
-		drop(from, pkt.node, "replay cache full (%d packets in %d s)", BCAST_REPLAY_MAX,
-		    (int)(BCAST_REPLAY_TTL / 1000));
+	if (replay_add(pkt.nonce, mono, pkt.node, &perr) != 0) {
+		drop(from, pkt.node, "%s (%d packets of one node, %d in all, in %d s)", perr, BCAST_REPLAY_SHARE,
+		    BCAST_REPLAY_MAX, (int)(BCAST_REPLAY_TTL / 1000));
 		return;
 	}
 	log_debug("bcast: type %u from %s (incarnation %llu), %zu bytes", pkt.type, pkt.node,
@@ -284,8 +407,9 @@ on_read(struct ev_io *io, uint32_t revents)
 		fromlen = sizeof(from);
 		n = recvfrom(io->fd, buf, sizeof(buf), MSG_TRUNC, (struct sockaddr *)&from, &fromlen);
 		if (n < 0) {
+			static struct log_throttle thr = LOG_THROTTLE_INIT("bcast: recvfrom", LOG_WARNING);
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				log_warn("bcast: recvfrom");
+				log_throttled(&thr, "bcast: recvfrom: %s", strerror(errno));
 			return;
 		}
 		if (fromlen < sizeof(from) || from.sin_family != AF_INET)
@@ -465,10 +589,8 @@ bcast_init(struct ev_loop *loop, const struct bcast_conf *conf,
 	for (i = 0; i < BCAST_REPLAY_BUCKETS; i++)
 		B.bucket[i] = -1;
 	B.head = B.count = 0;
-	ev_timer_init(&B.log_timer, on_log_timer, NULL);
-	B.log_start = ev_now();
-	B.log_lines = 0;
-	B.log_suppressed = 0;
+	memset(B.nodes, 0, sizeof(B.nodes));
+	memset(B.sources, 0, sizeof(B.sources));
 	B.io.cb = on_read;
 	if (ev_io_add(loop, &B.io, fd, EPOLLIN) < 0) {
 		crypto_fail(why, whysz, -1, "broadcast socket: epoll: %s", strerror(errno));
@@ -564,6 +686,7 @@ bcast_reload(void)
 	X509_CRL_free(B.crl);
 	B.crl = crl;
 	B.crl_bad = 0;
+	certs_clear();		/* every certificate is checked against the new list */
 	log_info("bcast: revocation list %s", crl != NULL ? "reloaded" : "absent");
 }
 
@@ -572,8 +695,7 @@ bcast_close(void)
 {
 	if (!B.ready)
 		return;
-	if (ev_timer_armed(&B.log_timer))
-		ev_timer_disarm(B.loop, &B.log_timer);
+	certs_clear();
 	ev_io_del(B.loop, &B.io);
 	close(B.fd);
 	B.fd = -1;

@@ -194,6 +194,9 @@ int ipc_acct_admit(uid_t uid, uint32_t ntasks, uint32_t max_tasks);	/* a new con
 void ipc_acct_refuse_names(struct ipc_acct *a);	/* a space of a's is at max_names: say so */
 const char *ipc_acct_why(void);	/* the last refusal, "over budget: uid 1001 queued bytes 256 MiB" */
 uint64_t ipc_acct_total(int what);	/* over every uid, for the checks */
+/* A record of the layer above (another node's) in the table under key (any u64), and out of it. */
+void ipc_acct_track(struct ipc_acct *a, uint64_t key);
+void ipc_acct_untrack(uint64_t key);
 
 /* ipc_port.c */
 struct port *ipc_port_new(void);

@@ -139,3 +139,21 @@ ipc_acct_total(int what)
 {
 	return totals[what];
 }
+
+/*
+ * Records of the layer above kept in the table under keys past every
+ * uid's (another node's messages, charged to that node): the checks
+ * count their bytes with the uids'.
+ */
+void
+ipc_acct_track(struct ipc_acct *a, uint64_t key)
+{
+	if (map_put(&ipc_accts, key + (1ull << 32), a) < 0)
+		fatal("acct");
+}
+
+void
+ipc_acct_untrack(uint64_t key)
+{
+	map_del(&ipc_accts, key + (1ull << 32));
+}

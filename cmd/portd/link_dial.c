@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,16 +137,29 @@ link_dial_wake(const char *n)
 	}
 }
 
+static void peer_timer(struct ev_timer *t);
+
+/* A resolution that cannot be cancelled is left to glibc, never freed: it still writes there. */
 static void
-peer_timer(struct ev_timer *t)
+resolve_drop(struct lpeer *p)
 {
-	peer_connect(t->arg);
+	struct lresolve *r = p->res;
+
+	if (r == NULL)
+		return;
+	p->res = NULL;
+	if (gai_cancel(&r->cb) == EAI_NOTCANCELED)
+		return;
+	if (r->cb.ar_result != NULL)
+		freeaddrinfo(r->cb.ar_result);
+	free(r);
 }
 
 void
 link_dial_drop(struct lpeer *p)
 {
 	ev_timer_disarm(link_env.loop, &p->timer);
+	resolve_drop(p);
 	if (p->conn != NULL)
 		p->conn->peer = NULL;
 	LIST_REMOVE(p, entry);
@@ -156,10 +170,12 @@ link_dial_drop(struct lpeer *p)
 void
 link_dial_schedule(struct lpeer *p, uint64_t delay)
 {
+	static struct log_throttle thr = LOG_THROTTLE_INIT("link: giving up", LOG_WARNING);
+
 	if (p->self || p->conn != NULL)
 		return;
 	if (p->oneshot && p->tries >= ONESHOT_TRIES) {
-		log_warnx("link to %s:%s (node %s): giving up after %d attempts",
+		log_throttled(&thr, "link to %s:%s (node %s): giving up after %d attempts",
 		    p->host, p->port, p->expect, p->tries);
 		link_dial_drop(p);
 		return;
@@ -170,36 +186,16 @@ link_dial_schedule(struct lpeer *p, uint64_t delay)
 		p->backoff = BACKOFF_MIN_MS;
 }
 
+/* Connect to the first address of res that takes it. */
 static void
-peer_connect(struct lpeer *p)
+peer_dial(struct lpeer *p, struct addrinfo *res)
 {
-	struct addrinfo hints, *res = NULL, *ai;
+	static struct log_throttle thr = LOG_THROTTLE_INIT("link: dial", LOG_WARNING);
 	char addr[ADDR_MAX], why[HOST_MAX + 64];
+	struct addrinfo *ai;
 	struct link *l;
-	int r, fd = -1;
+	int fd = -1;
 
-	if (p->self || p->conn != NULL)
-		return;
-	/* Linked already (the other side's link won): check again later. */
-	if (p->node[0] != '\0' && link_by_node(p->node) != NULL) {
-		if (p->oneshot)
-			link_dial_drop(p);
-		else
-			ev_timer_arm(link_env.loop, &p->timer, ev_now() + BACKOFF_MAX_MS);
-		return;
-	}
-	p->tries++;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
-	/* Blocking, but a name is usually in /etc/hosts or a near resolver. */
-	if ((r = getaddrinfo(p->host, p->port, &hints, &res)) != 0) {
-		log_warnx("link to %s:%s: %s", p->host, p->port,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		link_dial_schedule(p, p->backoff);
-		return;
-	}
 	why[0] = '\0';
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		link_dial_addr_format(ai->ai_addr, addr, sizeof(addr));
@@ -215,15 +211,14 @@ peer_connect(struct lpeer *p)
 		close(fd);
 		fd = -1;
 	}
-	freeaddrinfo(res);
 	if (fd < 0) {
-		log_warnx("link to %s:%s: %s", p->host, p->port, why[0] ? why : "no address");
+		log_throttled(&thr, "link to %s:%s: %s", p->host, p->port, why[0] ? why : "no address");
 		link_dial_schedule(p, p->backoff);
 		return;
 	}
 	if ((l = link_new(fd, 1, addr)) == NULL) {
 		close(fd);
-		log_warnx("link to %s:%s: out of memory", p->host, p->port);
+		log_throttled(&thr, "link to %s:%s: out of memory", p->host, p->port);
 		link_dial_schedule(p, p->backoff);
 		return;
 	}
@@ -232,6 +227,138 @@ peer_connect(struct lpeer *p)
 	snprintf(l->tls.expect, sizeof(l->tls.expect), "%s", p->expect);
 	l->peer = p;
 	p->conn = l;
+}
+
+/* A name that does not resolve is retried with the backoff: its lines are throttled all the same. */
+static struct log_throttle resolve_thr = LOG_THROTTLE_INIT("link: resolving", LOG_WARNING);
+
+/* A host name: resolve it in the background (no DNS on the event loop); peer_timer polls. */
+static void
+resolve_start(struct lpeer *p)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_NONE };
+	struct gaicb *list[1];
+	struct lresolve *r = calloc(1, sizeof(*r));
+	int e;
+
+	if (r == NULL) {
+		log_throttled(&resolve_thr, "link to %s:%s: out of memory", p->host, p->port);
+		link_dial_schedule(p, p->backoff);
+		return;
+	}
+	snprintf(r->host, sizeof(r->host), "%s", p->host);
+	snprintf(r->port, sizeof(r->port), "%s", p->port);
+	r->hints.ai_family = AF_UNSPEC;
+	r->hints.ai_socktype = SOCK_STREAM;
+	r->hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
+	r->cb.ar_name = r->host;
+	r->cb.ar_service = r->port;
+	r->cb.ar_request = &r->hints;
+	r->started = ev_now();
+	list[0] = &r->cb;
+	if ((e = getaddrinfo_a(GAI_NOWAIT, list, 1, &sev)) != 0) {
+		log_throttled(&resolve_thr, "link to %s:%s: resolving: %s", p->host, p->port,
+		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+		free(r);
+		link_dial_schedule(p, p->backoff);
+		return;
+	}
+	p->res = r;
+	ev_timer_arm(link_env.loop, &p->timer, ev_now() + RESOLVE_POLL_MS);
+}
+
+static void
+resolve_poll(struct lpeer *p)
+{
+	struct lresolve *r = p->res;
+	int e = gai_error(&r->cb);
+
+	if (e == EAI_INPROGRESS && ev_now() - r->started < RESOLVE_MAX_MS) {
+		ev_timer_arm(link_env.loop, &p->timer, ev_now() + RESOLVE_POLL_MS);
+		return;
+	}
+	if (e != 0) {
+		log_throttled(&resolve_thr, "link to %s:%s: %s", p->host, p->port,
+		    e == EAI_INPROGRESS ? "name not resolved in time" :
+		    e == EAI_SYSTEM ? strerror(errno) : gai_strerror(e));
+		resolve_drop(p);
+		link_dial_schedule(p, p->backoff);
+		return;
+	}
+	p->res = NULL;
+	peer_dial(p, r->cb.ar_result);
+	freeaddrinfo(r->cb.ar_result);
+	free(r);
+}
+
+/* One-shot dials left in the bucket (DIAL_BURST, DIAL_PER_S); 0: ms until the next. */
+static uint64_t
+dial_token(void)
+{
+	static uint64_t tokens_ms = DIAL_BURST * 1000, last;
+	uint64_t now = ev_now(), cap = DIAL_BURST * 1000;
+
+	tokens_ms += (now - last) * DIAL_PER_S;
+	if (tokens_ms > cap || last == 0)
+		tokens_ms = cap;
+	last = now;
+	if (tokens_ms >= 1000) {
+		tokens_ms -= 1000;
+		return 0;
+	}
+	return (1000 - tokens_ms + DIAL_PER_S - 1) / DIAL_PER_S;
+}
+
+static void
+peer_connect(struct lpeer *p)
+{
+	struct addrinfo hints, *res = NULL;
+	uint64_t wait;
+	int r;
+
+	if (p->self || p->conn != NULL || p->res != NULL)
+		return;
+	/* Linked already (the other side's link won): check again later. */
+	if (p->node[0] != '\0' && link_by_node(p->node) != NULL) {
+		if (p->oneshot)
+			link_dial_drop(p);
+		else
+			ev_timer_arm(link_env.loop, &p->timer, ev_now() + BACKOFF_MAX_MS);
+		return;
+	}
+	if (p->oneshot && (wait = dial_token()) > 0) {
+		ev_timer_arm(link_env.loop, &p->timer, ev_now() + wait);
+		return;
+	}
+	p->tries++;
+	if (!host_numeric(p->host)) {
+		resolve_start(p);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;	/* no lookup: it cannot block */
+	if ((r = getaddrinfo(p->host, p->port, &hints, &res)) != 0) {
+		static struct log_throttle thr = LOG_THROTTLE_INIT("link: dial", LOG_WARNING);
+		log_throttled(&thr, "link to %s:%s: %s", p->host, p->port,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		link_dial_schedule(p, p->backoff);
+		return;
+	}
+	peer_dial(p, res);
+	freeaddrinfo(res);
+}
+
+static void
+peer_timer(struct ev_timer *t)
+{
+	struct lpeer *p = t->arg;
+
+	if (p->res != NULL)
+		resolve_poll(p);
+	else
+		peer_connect(p);
 }
 
 static struct lpeer *
@@ -336,7 +463,7 @@ listener_io(struct ev_io *io, uint32_t revents)
 		}
 		sock_tune(fd);
 		if ((l = link_new(fd, 0, addr)) == NULL) {
-			log_warnx("link from %s: out of memory", addr);
+			log_throttled(&full_thr, "link from %s: out of memory", addr);
 			close(fd);
 			continue;
 		}
@@ -428,9 +555,11 @@ links_add_peer(const char *hostport, char *why, size_t whysz)
 void
 links_connect(const char *node, const char *hostport)
 {
-	char why[HOST_MAX + 64];
+	static struct log_throttle thr = LOG_THROTTLE_INIT("link: not dialled", LOG_WARNING);
+	char why[HOST_MAX + 64], host[HOST_MAX], port[8];
 	struct lpeer *p;
 	struct link *l;
+	int oneshots = 0;
 
 	if (link_env.loop == NULL || !crypto_node_name_valid(node) || strcmp(node, link_env.self_node) == 0)
 		return;
@@ -443,9 +572,21 @@ links_connect(const char *node, const char *hostport)
 	LIST_FOREACH(p, &link_env.peers, entry) {
 		if (strcmp(p->node, node) == 0 && (p->conn != NULL || ev_timer_armed(&p->timer)))
 			return;
+		oneshots += p->oneshot;
+	}
+	/* Another node's word: a numeric address (no lookup it could aim), and only so many at once. */
+	if (link_dial_hostport_split(hostport, host, sizeof(host), port, sizeof(port), -1, why, sizeof(why)) < 0 ||
+	    !host_numeric(host)) {
+		log_throttled(&thr, "link to node %s at '%s': not dialled: not a numeric address", node, hostport);
+		return;
+	}
+	if (oneshots >= ONESHOT_MAX) {
+		log_throttled(&thr, "link to node %s at %s: not dialled: %d nodes being dialled already",
+		    node, hostport, ONESHOT_MAX);
+		return;
 	}
 	if ((p = peer_new(hostport, node, 1, why, sizeof(why))) == NULL) {
-		log_warnx("link to node %s: %s", node, why);
+		log_throttled(&thr, "link to node %s: %s", node, why);
 		return;
 	}
 	peer_connect(p);

@@ -6,6 +6,7 @@
 #ifndef PORTD_LINK_INT_H
 #define PORTD_LINK_INT_H
 
+#include <netdb.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -19,6 +20,19 @@
 #define BACKOFF_MAX_MS	10000
 #define STABLE_MS	5000		/* up this long: the next failure starts backoff over */
 #define ONESHOT_TRIES	3		/* links_connect attempts */
+/*
+ * What another node can make this one dial (links_connect: LF_NODES,
+ * broadcast announcements): numeric addresses only, at most ONESHOT_MAX
+ * one-shot peers at a time (more are not dialled), and their attempts
+ * drawn from a bucket of DIAL_BURST refilled at DIAL_PER_S a second. So
+ * one LF_NODES frame makes at most ONESHOT_MAX * ONESHOT_TRIES connections.
+ */
+#define ONESHOT_MAX	8
+#define DIAL_BURST	8
+#define DIAL_PER_S	2
+/* A configured peer's host name is resolved off the loop (getaddrinfo_a), polled this often, given up after. */
+#define RESOLVE_POLL_MS	20
+#define RESOLVE_MAX_MS	10000
 #define READ_BUDGET	(1u << 20)	/* bytes read per wakeup before yielding */
 #define ADDR_MAX	(INET6_ADDRSTRLEN + 8)
 #define HOST_MAX	256
@@ -71,11 +85,21 @@ struct lpeer {
 	char node[CRYPTO_NODE_MAX + 1];		/* node learned from its HELLO */
 	int oneshot, tries;
 	int self;				/* it is this node: stop */
+	struct lresolve *res;			/* a resolution of host under way */
 	uint64_t backoff;
 	struct ev_timer timer;
 	struct link *conn;			/* the link it made, while alive */
 };
 LIST_HEAD(lpeerlist, lpeer);
+
+/* A name being resolved in the background: kept whole until glibc is done with it. */
+struct lresolve {
+	struct gaicb cb;
+	struct addrinfo hints;
+	char host[HOST_MAX];
+	char port[8];
+	uint64_t started;
+};
 
 struct listener {
 	struct ev_io io;

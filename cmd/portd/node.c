@@ -28,6 +28,7 @@ on_dead(struct rnode *rn, const uint8_t *b, size_t n)
 	if (rmsg_port_event(b, n, &inc, &id) < 0 || inc != rn->inc || (p = map_del(&rn->proxies, id)) == NULL)
 		return;
 	log_debug("node %s: port %llu died", rn->name, (unsigned long long)id);
+	node_peer_proxy_gone(p);
 	ipc_port_destroy(p);
 	ipc_port_unref(p);
 }
@@ -95,20 +96,27 @@ on_special_ans(struct rnode *rn, const uint8_t *b, size_t n)
 
 /* ---- link callbacks ---- */
 
+/*
+ * A member may come and go as often as it likes: its links' lines are
+ * throttled (libcommon/log.h), with a burst that a real cluster's
+ * comings and goings never reach.
+ */
+static struct log_throttle links_thr = { .what = "node: links", .pri = LOG_INFO, .burst = 64 };
+
 static void
 link_up(struct link *l, const char *node, uint64_t inc)
 {
-	struct rnode *rn = node_peer_get(node, 1);
+	struct rnode *rn = node_peer_get(node, NODE_MAKE_ALWAYS);
 
 	if (rn->inc != 0 && rn->inc != inc) {
-		log_info("node %s: restarted (new incarnation): its old ports are dead here", node);
+		log_throttled(&links_thr, "node %s: restarted (new incarnation): its old ports are dead here", node);
 		node_peer_reset(rn, "restarted");
 	}
 	ev_timer_disarm(node_peers.loop, &rn->gone);
 	rn->inc = inc;
 	rn->lk = l;
 	link_set_data(l, rn);
-	log_info("node %s: linked", node);
+	log_throttled(&links_thr, "node %s: linked", node);
 	node_names_tell_keysrv(l, node);
 	node_names_here_send(rn);
 }
@@ -123,7 +131,7 @@ link_down(struct link *l, const char *why)
 	rn->nacks = 0;
 	ev_timer_disarm(node_peers.loop, &rn->acktimer);
 	rn->lk = NULL;
-	log_info("node %s: link down: %s", rn->name, why);
+	log_throttled(&links_thr, "node %s: link down: %s", rn->name, why);
 	node_export_link_down(rn);
 	node_msg_fail_pending(rn);
 	ev_timer_arm(node_peers.loop, &rn->gone, ev_now() + node_peers.conf->node_timeout_ms);
@@ -150,10 +158,12 @@ link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 	case LF_RELEASE: node_export_on_release(rn, p, len); break;
 	case LF_XFER: node_export_on_xfer(rn, p, len); break;
 	case LF_XFER_ACK: node_export_on_xfer_ack(rn, p, len); break;
-	default:
-		log_warnx("node %s: unknown frame type %u: closing the link", rn->name, type);
+	default: {
+		static struct log_throttle thr = LOG_THROTTLE_INIT("node: unknown frames", LOG_WARNING);
+		log_throttled(&thr, "node %s: unknown frame type %u: closing the link", rn->name, type);
 		link_close(l, "unknown frame type");
 		break;
+	}
 	}
 }
 
@@ -194,7 +204,7 @@ int
 node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
     node_special_fn *done)
 {
-	struct rnode *rn = node_peer_get(node, 0);
+	struct rnode *rn = node_peer_get(node, NODE_FIND);
 	struct rspecial *sp;
 	struct wbuf w = { 0 };
 	uint64_t req;

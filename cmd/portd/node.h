@@ -27,6 +27,7 @@ struct node_conf {
 	char peers[16][128];		/* static peers "HOST[:PORT]" */
 	int npeers;
 	uint32_t node_timeout_ms;	/* a node gone this long: its proxies die */
+	uint64_t node_budget_bytes;	/* bytes one other node's messages may hold here (node_queued_mib) */
 };
 int node_init(struct node_conf *c, struct ev_loop *l, char *why, size_t whysz);
 /*

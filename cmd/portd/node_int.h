@@ -81,7 +81,20 @@ struct rnode {
 	uint8_t *acks;			/* delayed ACKs: u64 seq, u32 status each */
 	size_t nacks, capacks;
 	struct ev_timer acktimer;
+	/* What its messages make this node hold, against node_queued_mib (in the core's table). */
+	struct ipc_acct acct;
+	uint64_t acct_key;
+	uint32_t npsends;		/* its messages waiting here for room (each names rn) */
 };
+
+/*
+ * Node records: a record is made for every node a global id names, so they
+ * are capped. When NODE_RECORDS_MAX are in use, the unused ones (no link,
+ * no proxy anyone holds, no right or message in flight) are freed; a
+ * global id naming yet another node is then taken as a dead name.
+ */
+#define NODE_RECORDS_MAX 1024
+
 
 /*
  * ACKs of requests and replies wait up to this long for another frame to
@@ -165,6 +178,9 @@ LIST_HEAD(rnodelist, rnode);
 /* The node layer's state, one for the layer (node_peer.c). */
 struct node_peers {
 	struct rnodelist list;		/* every node we know of */
+	uint32_t count;			/* records on the list */
+	uint64_t next_key;		/* acct_key of the next record */
+	uint64_t swept;			/* ev_now() of the last sweep of unused records */
 	struct node_conf *conf;		/* the settings node_init() was given */
 	struct ev_loop *loop;
 	int have_links, have_bcast;	/* the transports started */
@@ -172,7 +188,15 @@ struct node_peers {
 extern struct node_peers node_peers;
 
 /* node_peer.c */
-struct rnode *node_peer_get(const char *name, int create);
+/*
+ * The record of node name, or NULL. NODE_MAKE makes one if there is none
+ * (NULL past NODE_RECORDS_MAX); NODE_MAKE_ALWAYS does even then: for a node
+ * a certificate vouched for (a link, a signed broadcast), not a mere name.
+ */
+enum { NODE_FIND = 0, NODE_MAKE = 1, NODE_MAKE_ALWAYS = 2 };
+struct rnode *node_peer_get(const char *name, int how);
+/* p leaves its node's proxies (dead, or dying): it no longer names the record, which may go. */
+void node_peer_proxy_gone(struct port *p);
 void node_peer_reset(struct rnode *rn, const char *why);
 void node_peer_ack_later(struct rnode *rn, uint64_t seq);
 int node_peer_send(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);

@@ -135,11 +135,13 @@ node_msg_on_ack(struct rnode *rn, const uint8_t *p, size_t n)
 	struct task *t;
 
 	if (rmsg_ack(p, n, &seq, &status) < 0 || (rs = map_del(&rn->pending, seq)) == NULL) {
-		log_warnx("node %s: unexpected ACK", rn->name);
+		static struct log_throttle thr = LOG_THROTTLE_INIT("node: unexpected ACKs", LOG_WARNING);
+		log_throttled(&thr, "node %s: unexpected ACK", rn->name);
 		return;
 	}
 	if (status == MX_ERR_DEAD && !rs->dest->dead && rs->dest->rnode == rn) {
 		map_del(&rn->proxies, rs->dest->rid);
+		node_peer_proxy_gone(rs->dest);
 		ipc_port_destroy(rs->dest);
 		ipc_port_unref(rs->dest);	/* the map's */
 	}
@@ -186,6 +188,7 @@ psend_done(struct psend *base, int err)
 {
 	struct node_psend *ps = (struct node_psend *)base;
 
+	ps->rn->npsends--;
 	send_ack(ps->rn, ps->seq, (uint32_t)(err < 0 ? -err : err));
 	free(ps);
 }
@@ -211,8 +214,18 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	int ret;
 
 	if (rmsg_decode(p, n, &m) < 0) {
-		log_warnx("node %s: malformed message frame", rn->name);
+		static struct log_throttle thr = LOG_THROTTLE_INIT("node: malformed frames", LOG_WARNING);
+		log_throttled(&thr, "node %s: malformed message frame", rn->name);
 		send_ack(rn, m.seq, MX_ERR_PROTO);
+		return;
+	}
+	/* Notices (dead names, no reply, namesrv's and keysrv's news) are portd's own, never a node's. */
+	if (m.msgid >= MX_MSGID_KERNEL) {
+		static struct log_throttle kernel_thr = LOG_THROTTLE_INIT("node: kernel message ids", LOG_WARNING);
+		log_throttled(&kernel_thr, "node %s: message id %#x refused: kernel message ids come only from portd",
+		    rn->name, m.msgid);
+		rmsg_free(&m);
+		send_ack(rn, m.seq, MX_ERR_PERM);
 		return;
 	}
 	dest = m.dest_inc == node_peers.conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
@@ -222,15 +235,32 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 		send_ack(rn, m.seq, dest == NULL || dest->dead || dest->rnode != NULL ? MX_ERR_DEAD : MX_ERR_PERM);
 		return;
 	}
+	/* What a node makes us hold is its own budget's, as a uid's is (portd(8), node_queued_mib). */
+	if (rn->acct.held[ACCT_BYTES] + m.ilen > node_peers.conf->node_budget_bytes) {
+		static struct log_throttle budget_thr = LOG_THROTTLE_INIT("node: over budget", LOG_WARNING);
+		log_throttled(&budget_thr, "node %s: over budget: queued bytes %llu MiB (node_queued_mib)", rn->name,
+		    (unsigned long long)(node_peers.conf->node_budget_bytes >> 20));
+		rmsg_free(&m);
+		send_ack(rn, m.seq, MX_ERR_BUDGET);
+		return;
+	}
 	if ((km = calloc(1, sizeof(*km))) == NULL)
 		fatal("kmsg");
 	km->refs = 1;
 	km->dest = dest;
 	ipc_port_ref(dest);
 	km->msgid = m.msgid;
+	km->acct = &rn->acct;
+	km->charged = m.ilen;
+	ipc_acct_force(&rn->acct, ACCT_BYTES, m.ilen);
+	/*
+	 * The trailer is what the sending node vouches for about its own task
+	 * (uid, gid, pid), no more: the node is the one on the link, and a
+	 * service name is never taken from another node's word.
+	 */
 	km->tr = m.tr;
-	/* The sender's node is the one on the link, whatever the trailer says. */
 	snprintf(km->tr.node, sizeof(km->tr.node), "%s", rn->name);
+	km->tr.service[0] = '\0';
 	km->tr.port_id = dest->id;
 	if (m.has_reply) {
 		km->reply.right = m.reply.right;
@@ -257,6 +287,7 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 		ps->ps.km = km;
 		ps->ps.done = psend_done;
 		ps->rn = rn;
+		rn->npsends++;
 		ps->seq = m.seq;
 		ipc_port_block(&ps->ps, m.timeout_ms);
 		return;

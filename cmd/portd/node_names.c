@@ -15,6 +15,9 @@
 #include "names.h"
 #include "node_int.h"
 
+/* Malformed frames of another node: throttled, it may send any number. */
+static struct log_throttle bad_thr = LOG_THROTTLE_INIT("node: malformed frames", LOG_WARNING);
+
 /* A notice from portd itself, with items built by the caller. */
 static void
 deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
@@ -88,7 +91,7 @@ node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 	char name[MX_NAME_LEN_MAX + 1];
 
 	if (rmsg_query(p, n, name) < 0) {
-		log_warnx("node %s: malformed name query", rn->name);
+		log_throttled(&bad_thr, "node %s: malformed name query", rn->name);
 		return;
 	}
 	to_namesrv(NS_NET_QUERY, name, rn->name, NULL);
@@ -101,7 +104,7 @@ node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 	struct gid g;
 
 	if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
-		log_warnx("node %s: malformed or foreign name answer", rn->name);
+		log_throttled(&bad_thr, "node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
 	to_namesrv(NS_NET_ANSWER, name, rn->name, imported(&g));
@@ -142,7 +145,7 @@ void
 node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from)
 {
-	struct rnode *rn = node_peer_get(node, 1);
+	struct rnode *rn = node_peer_get(node, NODE_MAKE_ALWAYS);
 	char host[INET_ADDRSTRLEN], name[MX_NAME_LEN_MAX + 1];
 	uint16_t port;
 	struct gid g;
@@ -307,7 +310,7 @@ node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n)
 	const char *from = link_addr(rn->lk), *colon = strrchr(from, ':');
 
 	if (rmsg_here(p, n, &port) < 0) {
-		log_warnx("node %s: malformed HERE frame", rn->name);
+		log_throttled(&bad_thr, "node %s: malformed HERE frame", rn->name);
 		return;
 	}
 	/* The host part of the address the link comes from: "a.b.c.d" or "[v6]". */
@@ -329,7 +332,7 @@ node_heard(const char *name, const char *addr, void *arg)
 	if (strcmp(name, node_peers.conf->node) == 0 || !crypto_node_name_valid(name) ||
 	    link_addr_check(addr, -1, why, sizeof(why)) < 0)
 		return;
-	if ((o = node_peer_get(name, 0)) != NULL && o->lk != NULL)
+	if ((o = node_peer_get(name, NODE_FIND)) != NULL && o->lk != NULL)
 		return;
 	/* The node's certificate must carry that name, or the link is refused. */
 	if (node_peers.have_links)
@@ -340,5 +343,5 @@ void
 node_names_on_nodes(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	if (rmsg_nodes(p, n, node_heard, NULL) < 0)
-		log_warnx("node %s: malformed NODES frame", rn->name);
+		log_throttled(&bad_thr, "node %s: malformed NODES frame", rn->name);
 }

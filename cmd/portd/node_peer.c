@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "crypto.h"
 #include "link.h"
 #include "log.h"
 #include "node_int.h"
@@ -22,29 +23,128 @@ static void acktimer_cb(struct ev_timer *tm);
 static void
 gone_timeout(struct ev_timer *tm)
 {
+	static struct log_throttle thr = { .what = "node: gone", .pri = LOG_INFO, .burst = 64 };
 	struct rnode *rn = tm->arg;
 
-	log_info("node %s: unreachable for %u s: its ports are dead here", rn->name, node_peers.conf->node_timeout_ms / 1000);
+	log_throttled(&thr, "node %s: unreachable for %u s: its ports are dead here", rn->name,
+	    node_peers.conf->node_timeout_ms / 1000);
 	node_peer_reset(rn, "gone");
 }
 
-struct rnode *
-node_peer_get(const char *name, int create)
+/* What a dead proxy names once its node's record may be gone: no node ("", a dead name everywhere). */
+static struct rnode gone_node;
+
+void
+node_peer_proxy_gone(struct port *p)
 {
+	p->rnode = &gone_node;
+}
+
+static void
+rnode_free(struct rnode *rn)
+{
+	LIST_REMOVE(rn, link);
+	node_peers.count--;
+	ev_timer_disarm(node_peers.loop, &rn->gone);
+	ev_timer_disarm(node_peers.loop, &rn->acktimer);
+	map_free(&rn->proxies);
+	map_free(&rn->pending);
+	map_free(&rn->exports);
+	map_free(&rn->xfers);
+	free(rn->rel.p);
+	map_free(&rn->specials);
+	free(rn->acks);
+	ipc_acct_untrack(rn->acct_key);
+	free(rn);
+}
+
+/*
+ * Free rn if nothing refers to it: no link, no proxy anyone holds (a proxy
+ * only the table holds goes first), no send-once right, request or message
+ * of its in flight, nothing of its queued here. 1 if it was freed.
+ */
+static int
+rnode_reap(struct rnode *rn)
+{
+	size_t i = 0, n = 0;
+	uint64_t k;
+	void *v;
+	struct port **unused;
+
+	if (rn->lk != NULL)
+		return 0;
+	if (rn->proxies.count > 0) {
+		if ((unused = calloc(rn->proxies.count, sizeof(*unused))) == NULL)
+			fatal("rnode_reap");
+		while (map_iter(&rn->proxies, &i, &k, &v))
+			if (((struct port *)v)->refs == 1)
+				unused[n++] = v;
+		while (n > 0) {
+			struct port *p = unused[--n];
+			map_del(&rn->proxies, p->rid);
+			node_peer_proxy_gone(p);
+			ipc_port_destroy(p);
+			ipc_port_unref(p);
+		}
+		free(unused);
+	}
+	/* Rights it holds to our ports keep it (until it is given up); unsent releases go. */
+	if (rn->proxies.count > 0 || rn->exports.count > 0 || rn->xfers.count > 0 || !TAILQ_EMPTY(&rn->held) ||
+	    rn->pending.count > 0 || rn->specials.count > 0 ||
+	    rn->npsends > 0 || rn->acct.held[ACCT_BYTES] > 0)
+		return 0;
+	rnode_free(rn);
+	return 1;
+}
+
+/* At the cap: free the unused records (a full pass, then room for as many new ones as were freed). */
+static void
+rnode_sweep(void)
+{
+	static struct log_throttle thr = LOG_THROTTLE_INIT("node records", LOG_INFO);
+	struct rnode *rn, *next;
+	uint32_t freed = 0;
+
+	for (rn = LIST_FIRST(&node_peers.list); rn != NULL; rn = next) {
+		next = LIST_NEXT(rn, link);
+		freed += (uint32_t)rnode_reap(rn);
+	}
+	log_throttled(&thr, "node records: %u unused freed, %u in use (at most %u)", freed, node_peers.count,
+	    NODE_RECORDS_MAX);
+}
+
+struct rnode *
+node_peer_get(const char *name, int how)
+{
+	static struct log_throttle full_thr = LOG_THROTTLE_INIT("node records full", LOG_WARNING);
 	struct rnode *rn;
 
 	LIST_FOREACH(rn, &node_peers.list, link)
 		if (strcmp(rn->name, name) == 0)
 			return rn;
-	if (!create)
+	if (how == NODE_FIND || !crypto_node_name_valid(name))
 		return NULL;
+	/* A full table is swept at most once a second: a flood of new names costs no more. */
+	if (node_peers.count >= NODE_RECORDS_MAX && ev_now() - node_peers.swept >= 1000) {
+		node_peers.swept = ev_now();
+		rnode_sweep();
+	}
+	if (node_peers.count >= NODE_RECORDS_MAX && how != NODE_MAKE_ALWAYS) {
+		log_throttled(&full_thr, "node records: %u in use, none unused: node '%s' taken as gone",
+		    node_peers.count, name);
+		return NULL;
+	}
 	if ((rn = calloc(1, sizeof(*rn))) == NULL)
 		fatal("rnode");
 	snprintf(rn->name, sizeof(rn->name), "%s", name);
 	ev_timer_init(&rn->gone, gone_timeout, rn);
 	ev_timer_init(&rn->acktimer, acktimer_cb, rn);
 	TAILQ_INIT(&rn->held);
+	rn->acct.uid = (uid_t)-1;
+	rn->acct_key = ++node_peers.next_key;
+	ipc_acct_track(&rn->acct, rn->acct_key);
 	LIST_INSERT_HEAD(&node_peers.list, rn, link);
+	node_peers.count++;
 	return rn;
 }
 
@@ -199,6 +299,7 @@ node_peer_reset(struct rnode *rn, const char *why)
 			all[n++] = v;
 		map_free(&rn->proxies);
 		for (i = 0; i < n; i++) {
+			node_peer_proxy_gone(all[i]);
 			ipc_port_destroy(all[i]);
 			ipc_port_unref(all[i]);
 		}
@@ -250,9 +351,8 @@ node_peer_import(const struct gid *g)
 		ipc_port_ref(p);
 		return p;
 	}
-	if (g->id == 0)
-		return dead_port();
-	rn = node_peer_get(g->node, 1);
+	if (g->id == 0 || (rn = node_peer_get(g->node, NODE_MAKE)) == NULL)
+		return dead_port();	/* a dead name, a name no node may have, or no room for one more node */
 	if (rn->inc == 0)
 		rn->inc = g->inc;
 	if (g->inc != rn->inc)

@@ -112,12 +112,15 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 	}
 	/* The per-uid budgets (portd(8), RESOURCES) and the frame timeout. */
 	if (strcmp(key, "uid_queued_mib") == 0 || strcmp(key, "uid_rights") == 0 ||
-	    strcmp(key, "uid_connections") == 0 || strcmp(key, "frame_timeout_ms") == 0) {
+	    strcmp(key, "uid_connections") == 0 || strcmp(key, "frame_timeout_ms") == 0 ||
+	    strcmp(key, "node_queued_mib") == 0) {
 		if (conf_uint(val, 1000000000, &u) < 0 || u == 0) {
 			snprintf(err, errsz, "%s must be 1 to 1000000000", key);
 			return -1;
 		}
-		if (key[4] == 'q')
+		if (key[0] == 'n')
+			conf.net.node_budget_bytes = (uint64_t)u << 20;
+		else if (key[4] == 'q')
 			conf.budget_bytes = (uint64_t)u << 20;
 		else if (key[4] == 'r')
 			conf.budget_rights = u;
@@ -304,6 +307,7 @@ main(int argc, char **argv)
 	conf.budget_conns = 256;
 	conf.frame_timeout_ms = 10000;
 	conf.net.node_timeout_ms = 30000;
+	conf.net.node_budget_bytes = 256ull << 20;
 	conf.resolve_ms = 1000;
 	strcpy(conf.net.state_dir, "/var/lib/masix");
 	if (getrandom(&conf.net.incarnation, sizeof(conf.net.incarnation), 0) != sizeof(conf.net.incarnation))

@@ -6,6 +6,7 @@
  *   bcastpeer -S STATEDIR -N NODE -b ADDR[:PORT] [-s TYPE:TEXT] [-n COUNT]
  *             [-t SECS] [-T OFFSET_MS] [-I INCARNATION] [-r] [-x] [-v]
  *   bcastpeer -S STATEDIR -N NODE -b ADDR[:PORT] -w FILE [-s TYPE:TEXT] [-T OFFSET_MS] [-x]
+ *   bcastpeer -S STATEDIR -N NODE -b ADDR[:PORT] -F COUNT -s TYPE:TEXT [-X]
  *
  * Prints "from NODE type T: TEXT" for each accepted packet. -s sends a
  * packet every 0.2 s. -n exits 0 once COUNT packets were accepted; -t
@@ -13,7 +14,10 @@
  * OFFSET_MS to its wall clock (stale packets), -r sends every packet twice,
  * byte for byte (replays), -x flips a byte of the payload after signing
  * (or of the nonce when the payload is empty): tampered packets. -w writes
- * one packet to FILE and exits (fuzz seeds).
+ * one packet to FILE and exits (fuzz seeds). -F floods: COUNT packets, each
+ * with a fresh nonce and signature, as fast as the socket takes them, then
+ * "sent COUNT" on stdout and exit 0; with -X each carries the node's real
+ * certificate and a random signature (forgeries that cost a verification).
  */
 #include "../../cmd/portd/bcast.c"
 #include "../../cmd/portd/bcast_parse.c"
@@ -23,7 +27,7 @@
 
 static struct ev_loop *loop;
 static unsigned long want, got;
-static int have_want, send_twice, tamper, exit_code;
+static int have_want, send_twice, tamper, exit_code, random_sig;
 static uint8_t send_type;
 static const char *send_text;
 static struct ev_timer send_timer, stop_timer;
@@ -33,7 +37,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bcastpeer -S STATEDIR -N NODE -b ADDR[:PORT] [-s TYPE:TEXT] [-n COUNT] "
-	    "[-t SECS] [-T OFFSET_MS] [-I INCARNATION] [-r] [-x] [-v] [-w FILE]\n");
+	    "[-t SECS] [-T OFFSET_MS] [-I INCARNATION] [-r] [-x] [-v] [-w FILE] [-F COUNT [-X]]\n");
 	exit(64);
 }
 
@@ -61,6 +65,8 @@ make_packet(uint8_t *buf, size_t bufsz)
 	len = bcast_pack_signed(send_type, send_text, strlen(send_text), buf, bufsz);
 	if (len < 0)
 		fatal("bcast_pack_signed");
+	if (random_sig && getrandom(buf + len - BCAST_SIG_LEN, BCAST_SIG_LEN, 0) != BCAST_SIG_LEN)
+		fatal("getrandom");
 	if (tamper) {
 		if (bcast_parse(buf, (size_t)len, &pkt, &why) != 0)
 			fatalx("own packet does not parse: %s", why);
@@ -126,13 +132,15 @@ main(int argc, char **argv)
 	char why[CRYPTO_WHY_MAX];
 	struct bcast_conf conf = { 0 };
 	const char *wfile = NULL, *s = NULL;
-	unsigned long long secs = 0;
+	unsigned long long secs = 0, flood = 0;
 	long long offset = 0;
 	int c, verbose = 0, have_inc = 0;
 
 	log_init("bcastpeer", 0, 0);
-	while ((c = getopt(argc, argv, "S:N:b:s:n:t:T:I:rxvw:h")) != -1) {
+	while ((c = getopt(argc, argv, "S:N:b:s:n:t:T:I:rxvw:hF:X")) != -1) {
 		switch (c) {
+		case 'F': flood = num(optarg, "count"); break;
+		case 'X': random_sig = 1; break;
 		case 'S': conf.state_dir = optarg; break;
 		case 'N': conf.node = optarg; break;
 		case 'b': conf.addr = optarg; break;
@@ -198,6 +206,26 @@ main(int argc, char **argv)
 		return 0;
 	}
 
+	if (flood > 0) {
+		uint8_t buf[BCAST_PACKET_MAX];
+		unsigned long long i;
+
+		if (send_text == NULL)
+			die(64, "-F needs -s TYPE:TEXT");
+		for (i = 0; i < flood; i++) {
+			ssize_t len = make_packet(buf, sizeof(buf));
+			/* A full socket buffer: wait for room rather than lose packets here. */
+			while (sendto(B.fd, buf, (size_t)len, 0, (const struct sockaddr *)&B.dest, sizeof(B.dest)) < 0) {
+				if (errno != EAGAIN && errno != ENOBUFS)
+					die(1, "sendto: %s", strerror(errno));
+				usleep(1000);
+			}
+		}
+		printf("sent %llu\n", flood);
+		bcast_close();
+		ev_free(loop);
+		return 0;
+	}
 	if (ev_signal(loop, SIGTERM, on_signal, NULL) < 0 || ev_signal(loop, SIGINT, on_signal, NULL) < 0)
 		die(1, "ev_signal: %s", strerror(errno));
 	ev_timer_init(&send_timer, on_send, NULL);
