@@ -12,6 +12,10 @@
  *                                    and exit at end of input (its rights go)
  *   nstool -R DIR use NAME           look NAME up, then obey stdin lines
  *                                    "send TEXT"; exit at end of input
+ *   nstool -R DIR so-give NAME K     a port with a queue of 64 messages; K
+ *                                    messages to NAME, each with a send-once
+ *                                    reply right to it; at end of input,
+ *                                    "queued N": what came on it meanwhile
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,12 +148,44 @@ sc_use(const char *name)
 	return 0;
 }
 
+static int
+sc_so_give(const char *name, int k)
+{
+	struct mx_conn *c = conn();
+	mx_name_t port, dest;
+	struct mx_msg *m;
+	char line[64];
+	int i, n = 0;
+
+	CHECK(masix_port_alloc(c, &port));
+	CHECK(masix_port_set_qlimit(c, port, 64));
+	CHECK(masix_lookup(c, name, 10000, &dest));
+	for (i = 0; i < k; i++) {
+		m = mx_msg_new(0);
+		m->dest = dest;
+		m->reply = port;
+		m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+		CHECK(mx_msg_add_bytes(m, "ask", 3));
+		CHECK(masix_send(c, m, 10000));
+		mx_msg_free(m);
+	}
+	printf("gave %d send-once rights\n", k);
+	while (fgets(line, sizeof(line), stdin) != NULL)
+		;
+	while (masix_recv(c, port, 0, &m) == 0) {
+		n++;
+		mx_msg_free(m);
+	}
+	printf("queued %d\n", n);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 5 || strcmp(argv[1], "-R") != 0) {
-		fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME\n");
+	if (argc < 5 || argc > 6 || strcmp(argv[1], "-R") != 0) {
+		fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME|so-give NAME K\n");
 		return 64;
 	}
 	rundir = argv[2];
@@ -159,6 +195,8 @@ main(int argc, char **argv)
 		return sc_hold(argv[4]);
 	if (strcmp(argv[3], "use") == 0)
 		return sc_use(argv[4]);
-	fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME\n");
+	if (strcmp(argv[3], "so-give") == 0 && argc == 6)
+		return sc_so_give(argv[4], atoi(argv[5]));
+	fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME|so-give NAME K\n");
 	return 64;
 }
