@@ -212,7 +212,7 @@ queued 3" ]
 	local args=() n
 	for n in $(seq 1 200); do args+=(-e "sogone $n"); done
 	run -0 --separate-stderr rogue "${args[@]}" -e 'special 1'
-	echo "$output" | grep -Eqx 'special 0 [0-9]+'
+	echo "$output" | grep -Eqx 'special ok [0-9]+'
 	grep -Eq "node rogue: SO_GONE for port [0-9]+ refused: a send-once right it does not hold" "$N1/portd.log"
 	echo go >"$N1/go"
 	wait "$ask"

@@ -254,12 +254,14 @@ nosenders_check(struct port *p)
 	struct port *n = p->nsnotify;
 	struct kmsg *km;
 
-	if (p->dead || p->nsend != 0 || p->xsend != 0)
+	if (p->dead || p->nsend != 0)
 		return;
 	if (p->rnode != NULL) {
-		ipc_env.hooks.proxy_no_senders(p);
+		ipc_env.hooks.proxy_no_senders(p);	/* gives back xsend, what its home counts for us */
 		return;
 	}
+	if (p->xsend != 0)
+		return;
 	if (n == NULL)
 		return;
 	p->nsnotify = NULL;	/* one notice per request, as Mach's */

@@ -938,6 +938,7 @@ test_no_senders(void)
 		proxy->rnode = (struct rnode *)proxy;	/* only tested for NULL */
 		ipc_port_ref(proxy);	/* ours; the entry takes the other */
 		ipc_space_insert(b, proxy, MX_RIGHT_SEND, &pn);
+		proxy->xsend = 3;	/* what its home node counts for us: the hook gives it back */
 		nproxy_ns = 0;
 		ipc_space_release_send(b, ipc_space_lookup(b, pn));
 		EXPECT_EQ(nproxy_ns, 1);
