@@ -31,6 +31,11 @@ watcher() {
 
 is() { [ "$(cat "$1")" = "$2" ]; }
 
+# The watcher's end; on failure what it and the holders printed, for the log.
+watch_ends() {
+	wait "$WATCH_PID" || { tail -n 20 "$WATCH" "${NODE_DIR[2]}"/h*.out "${NODE_DIR[1]}/portd.log" >&2; false; }
+}
+
 @test "no-senders: the only holder of a right, on another node, lets go of it" {
 	cluster_start 2
 	holder 2 h2 7
@@ -42,7 +47,7 @@ is() { [ "$(cat "$1")" = "$2" ]; }
 gave a right to h2
 got: through n2"
 	exec 7>&-
-	wait "$WATCH_PID"
+	watch_ends
 	is "$WATCH" "at first: no senders
 gave a right to h2
 got: through n2
@@ -62,13 +67,13 @@ no senders"
 	wait "$h2"
 	# A round trip from n2 to n1 comes after n2's release on their link.
 	on 1 bg "$MASIX_BIN/msgrecv" -x cat echo1 8>&-
-	on 1 wait_name echo1
+	on 1 wait_name echo1 || { cat "${NODE_DIR[1]}"/*.log >&2; false; }
 	run -0 on 2 msgsend -r echo1@n1 after the release
 	[ "$output" = "after the release" ]
 	echo "send through n3" >&8
 	wait_for grep -qx "got: through n3" "$WATCH"
 	exec 8>&-
-	wait "$WATCH_PID"
+	watch_ends
 	is "$WATCH" "at first: no senders
 gave a right to h2
 got: through n3
@@ -84,7 +89,7 @@ no senders"
 	wait_for -t 20 grep -qx "no senders" "$WATCH"
 	# Told only once the node was given up, not when its link went down.
 	log_has 1 "node n2: unreachable for 2 s: its ports are dead here" "${NODE_DIR[1]}/portd.log"
-	wait "$WATCH_PID"
+	watch_ends
 	is "$WATCH" "at first: no senders
 gave a right to h2
 no senders"

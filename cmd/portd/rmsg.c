@@ -210,7 +210,8 @@ rmsg_release(const uint8_t *p, size_t len, uint64_t *inc, void (*each)(uint64_t 
 	for (i = 0; i < n; i++) {
 		uint64_t id = rbuf_u64(&r);
 		uint32_t count = rbuf_u32(&r);
-		each(id, count, arg);
+		if (each != NULL)
+			each(id, count, arg);
 	}
 	return rbuf_end(&r);
 }

@@ -61,7 +61,8 @@ int rmsg_here(const uint8_t *p, size_t len, uint16_t *port);				/* LF_HERE */
 
 /*
  * LF_RELEASE: u64 inc, u16 n, then n times (u64 id, u32 count); each is
- * called per entry once the whole frame is known well formed: 0, or -1.
+ * called per entry (each NULL: none, the frame only checked) once the
+ * whole frame is known well formed: 0, or -1.
  */
 #define RMSG_RELEASE_MAX 4096
 int rmsg_release(const uint8_t *p, size_t len, uint64_t *inc,

@@ -57,6 +57,8 @@ decode_all(const uint8_t *p, size_t n)
 	seen = 0;
 	if (rmsg_release(p, n, &a, release_seen, &seen) < 0 && seen != 0)
 		abort();	/* a malformed frame releases nothing */
+	if ((rmsg_release(p, n, &a, NULL, NULL) == 0) != (seen > 0 || rmsg_release(p, n, &a, NULL, NULL) == 0))
+		abort();	/* checked alone (each NULL) or walked: the same answer */
 	{
 		char node[MX_NODE_MAX + 1];
 		uint8_t right;
