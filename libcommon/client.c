@@ -499,6 +499,8 @@ int masix_port_set_qlimit(struct mx_conn *c, mx_name_t port, uint32_t limit)
 { return op_u32x2(c, MX_OP_QLIMIT, port, limit, 8); }
 int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notify)
 { return op_u32x2(c, MX_OP_NOTIFY_DEAD, name, notify, 8); }
+int masix_request_nosenders_notify(struct mx_conn *c, mx_name_t port, mx_name_t notify)
+{ return op_u32x2(c, MX_OP_NOTIFY_NOSENDERS, port, notify, 8); }
 int masix_special_set(struct mx_conn *c, enum mx_special which, mx_name_t port)
 { return op_u32x2(c, MX_OP_SPECIAL_SET, which, port, 8); }
 
@@ -822,7 +824,9 @@ recv_take(struct mx_conn *c, struct recvstate *rs, struct mx_msg **out)
 	int r;
 
 	if ((r = wait_for(c, rs->id, &h, &p, &s)) < 0) {
-		rs->credit = 0;
+		/* Interrupted, the receive stays open at portd: the next call takes what it brings. */
+		if (r != -MX_ERR_INTR)
+			rs->credit = 0;
 		return r;
 	}
 	return recv_answer(rs, &h, p, s, out);

@@ -81,6 +81,7 @@ enum mx_item_type {
 #define MX_MSGID_KERNEL		0x7fff0000u	/* from here up only portd sends: tasks cannot forge them */
 #define MX_MSGID_NO_REPLY	0x7fff0001u	/* portd: the send-once right was destroyed */
 #define MX_MSGID_DEAD_NAME	0x7fff0002u	/* portd: INT name that became dead */
+#define MX_MSGID_NO_SENDERS	0x7fff0003u	/* portd: INT name of a port no send right is left to, on any node */
 
 #define MX_FOREVER	UINT32_MAX	/* timeout: wait as long as it takes */
 #define MX_BODY_MAX	(32u << 20)	/* largest message body (items), bytes */
@@ -180,6 +181,15 @@ int masix_right_dealloc(struct mx_conn *c, mx_name_t name);
  * what a server does with the rights of a request it drops or refuses.
  */
 void masix_msg_release_rights(struct mx_conn *c, struct mx_msg *m, mx_name_t kept);
+/*
+ * Ask for one MX_MSGID_NO_SENDERS message on notify once no send right to
+ * port is left, here or on any other node (at once if none is now). port
+ * and notify are receive rights of the caller; a new request replaces the
+ * last one. Its INT is port's name in the caller's space. A right carried
+ * by a message in flight counts; a node that goes away past node_timeout
+ * gives its rights back.
+ */
+int masix_request_nosenders_notify(struct mx_conn *c, mx_name_t port, mx_name_t notify);
 /* Ask for an MX_MSGID_DEAD_NAME message on notify when name's port dies. */
 int masix_request_dead_notify(struct mx_conn *c, mx_name_t name, mx_name_t notify);
 

@@ -33,6 +33,7 @@ enum mx_op {
 	MX_OP_NET_QUERY = 13,	/* NAME holder: name -> u32 nodes asked */
 	MX_OP_NET_ANSWER = 14,	/* NAME holder: u32 send right, name: tell every node */
 	MX_OP_NAME_KEEP = 15,	/* NAME holder: u32 keep, u32 send right, u32 uid, u32 pid, name */
+	MX_OP_NOTIFY_NOSENDERS = 16,	/* u32 port (receive right), u32 notify port */
 	MX_OP__MAX
 };
 

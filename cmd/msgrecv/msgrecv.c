@@ -19,7 +19,52 @@
 enum sep { SEP_NEWLINE, SEP_NUL, SEP_NONE };
 
 static const char usage_text[] =
-    "usage: msgrecv [-0h] [--raw] [--reconnect] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
+    "usage: msgrecv [-0h] [--raw] [--reconnect] [--exit-no-senders] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
+
+static volatile int stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* --exit-no-senders: SIGTERM and SIGINT start draining, from before the name is taken. */
+static void
+catch_term(struct mx_conn *c)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+
+	/* No SA_RESTART: a receive waiting for portd returns, and we start draining. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	masix_set_stop_flag(c, &stop);
+}
+
+/* --exit-no-senders: told on port itself once no send right to it is left. */
+static void
+want_nosenders(struct mx_conn *c, const char *name, mx_name_t port)
+{
+	int r;
+
+	if ((r = masix_request_nosenders_notify(c, port, port)) < 0)
+		die(mx_exit_code(r), "%s: no-senders request: %s", name, mx_strerror(r));
+}
+
+/* SIGTERM with --exit-no-senders: new lookups fail, tasks holding a right are still served. */
+static void
+drain(struct mx_conn *c, const char *name)
+{
+	int r;
+
+	stop = 0;
+	masix_set_stop_flag(c, NULL);	/* a second signal changes nothing */
+	if ((r = masix_unregister(c, name)) < 0)
+		warnmsg("%s: unregistering: %s", name, mx_strerror(r));
+	warnmsg("%s: unregistered; serving until no sender is left", name);
+}
 
 /* The message's body: its BYTES and STRING items, back to back. */
 static void
@@ -159,6 +204,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "raw", no_argument, NULL, 'W' },
 		{ "reconnect", no_argument, NULL, 'C' },
+		{ "exit-no-senders", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *rundir = NULL, *name, *cmd = NULL;
@@ -168,7 +214,7 @@ main(int argc, char **argv)
 	struct mx_conn *c;
 	mx_name_t port;
 	char status[300];
-	int ch, r, seps = 0, reconnect = 0;
+	int ch, r, seps = 0, reconnect = 0, nosenders = 0, draining = 0;
 
 	log_init("msgrecv", 0, 0);
 	cli_init("msgrecv", usage_text);
@@ -177,6 +223,7 @@ main(int argc, char **argv)
 		case '0': sep = SEP_NUL; seps++; break;
 		case 'W': sep = SEP_NONE; seps++; break;
 		case 'C': reconnect = 1; break;
+		case 'E': nosenders = 1; break;
 		case 'n':
 			if (conf_uint(optarg, UINT32_MAX, &count) < 0 || count == 0)
 				die(EX_USAGE, "-n: not a positive count: '%s'", optarg);
@@ -203,7 +250,11 @@ main(int argc, char **argv)
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
+	if (nosenders)
+		catch_term(c);
 	port = take_name(c, name, 0);
+	if (nosenders)
+		want_nosenders(c, name, port);
 	snprintf(status, sizeof(status), "receiving on %s", name);
 	sd_ready(-1, status);
 
@@ -213,7 +264,13 @@ main(int argc, char **argv)
 		uint8_t *owned;
 		size_t len;
 
+		if (stop && !draining) {
+			draining = 1;
+			drain(c, name);
+		}
 		r = masix_recv(c, port, timeout_ms < 0 ? MX_FOREVER : (uint32_t)timeout_ms, &m);
+		if (r == -MX_ERR_INTR)
+			continue;
 		if (r == -MX_ERR_TIMEOUT) {
 			if (got == 0 || count != 0)
 				die(EX_TEMPFAIL, "%s: timed out after %g s without a message", name,
@@ -227,12 +284,19 @@ main(int argc, char **argv)
 				die(mx_exit_code(r), "%s: reconnecting: %s", name, masix_errdetail(c));
 			port = take_name(c, name, 1);
 			warnmsg("%s: registered again", name);
+			if (nosenders)
+				want_nosenders(c, name, port);
 			continue;
 		}
 		if (r == -MX_ERR_IO)
 			die(mx_exit_code(r), "%s: receive: %s", name, masix_errdetail(c));
 		if (r < 0)
 			die(mx_exit_code(r), "%s: receive: %s", name, mx_strerror(r));
+		if (m->msgid == MX_MSGID_NO_SENDERS && nosenders) {
+			mx_msg_free(m);
+			warnmsg("%s: no sender left", name);
+			break;
+		}
 		if (m->msgid >= MX_MSGID_NO_REPLY) {
 			mx_msg_free(m);	/* a notice from portd, not a message for us */
 			continue;

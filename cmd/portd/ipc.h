@@ -117,6 +117,17 @@ struct port {
 	struct rnode *rnode;		/* a proxy: the node of the real port */
 	uint64_t rid;			/* a proxy: the port's id on that node */
 	int exported;			/* its global id went to another node */
+	/*
+	 * No-senders: nsend counts the send rights held here (user references
+	 * in spaces, rights carried by messages); xsend those the node layer
+	 * counts elsewhere (a port of ours: exported to other nodes; a proxy:
+	 * what its home node counts for this node). When both are 0, a port of
+	 * ours tells nsnotify (once), a proxy's are released to its node.
+	 */
+	uint32_t nsend;
+	uint32_t xsend;
+	struct port *nsnotify;		/* reference, or NULL: no request */
+	int public;			/* the node layer's: its name was broadcast, any node may send */
 };
 
 /* An entry of a name space. */
@@ -152,6 +163,8 @@ struct ipc_hooks {
 	void (*recv_end)(struct ipc_space *s, uint32_t frame_id, uint32_t status);
 	/* A send-once right to a proxy died unused: its home node sends the notice. */
 	void (*proxy_so_gone)(struct port *proxy);
+	/* The last send right to a proxy here is gone: its home node may forget ours. */
+	void (*proxy_no_senders)(struct port *proxy);
 	/* p died (after its queue, blocked senders and dead-name requests were handled). */
 	void (*port_died)(struct port *p);
 };
@@ -198,7 +211,12 @@ void ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint3
 void ipc_port_cancel_waiter(struct port *p, int err);	/* the receive ends with err (negative) */
 void ipc_port_notify_dead(struct port *notify, mx_name_t name);
 int ipc_port_request_dead(struct ipc_space *s, struct entry *e, struct port *notify);	/* 0 or -MX_ERR_BUDGET */
-void ipc_port_kick(struct port *p);	/* its waiting receiver may take more (its output drained) */
+void ipc_port_kick(struct port *p);
+void ipc_port_send_add(struct port *p, uint32_t n);	/* n more send rights to p exist here */
+void ipc_port_send_drop(struct port *p, uint32_t n);	/* n fewer: at none, no-senders */
+void ipc_port_xsend_drop(struct port *p, uint32_t n);	/* n fewer elsewhere (the node layer's count) */
+/* Tell notify (once) when p has no sender left, at once if none is: p's receive right is the caller's. */
+void ipc_port_request_nosenders(struct port *p, struct port *notify);	/* its waiting receiver may take more (its output drained) */
 struct port *ipc_port_special_get(int which);
 void ipc_port_special_set(int which, struct port *p);
 
@@ -228,7 +246,9 @@ void ipc_kmsg_no_reply(struct port *p);	/* a send-once right to p died unused */
 void ipc_check_space(struct ipc_space *s);
 void ipc_check_port(struct port *p);
 /* Every uid's charges equal what it holds; outside: bytes charged outside the core (output, input). */
-void ipc_check_acct(uint64_t outside);
+void ipc_check_acct(uint64_t outside);	/* and ipc_check_senders() */
+/* Every port's send count equals the send rights in spaces and queued messages. */
+void ipc_check_senders(void);
 #endif
 
 #endif

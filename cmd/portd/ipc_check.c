@@ -4,6 +4,7 @@
  * broken one is a bug of portd: fatalx names it.
  */
 #include "ipc_int.h"
+#include <stdint.h>
 #include "log.h"
 
 #ifdef MX_CHECK_INVARIANTS
@@ -80,6 +81,66 @@ ipc_check_port(struct port *p)
 		    (unsigned long long)p->id, p->special);
 }
 
+static void
+count_kmsg(struct map *m, const struct kmsg *km)
+{
+	uint32_t i;
+
+	for (i = 0; i <= km->nrights; i++) {
+		const struct kright *kr = i < km->nrights ? &km->rights[i] : &km->reply;
+		if (kr->port != NULL && kr->right == MX_RIGHT_SEND &&
+		    map_put(m, kr->port->id, (void *)((uintptr_t)map_get(m, kr->port->id) + 1)) < 0)
+			fatal("check");
+	}
+}
+
+/*
+ * No-senders: every port's nsend is the user references of send rights in
+ * every space plus the send rights carried by queued and blocked messages;
+ * a live port of ours with a request and no sender anywhere has been told.
+ */
+void
+ipc_check_senders(void)
+{
+	struct map held = { 0 };
+	struct ipc_space *s;
+	size_t i;
+	uint64_t k;
+	void *v;
+
+	LIST_FOREACH(s, &ipc_spaces, all) {
+		i = 0;
+		while (map_iter(&s->names, &i, &k, &v)) {
+			struct entry *e = v;
+			if (e->srefs > 0 && map_put(&held, e->port->id,
+			    (void *)((uintptr_t)map_get(&held, e->port->id) + e->srefs)) < 0)
+				fatal("check");
+		}
+	}
+	i = 0;
+	while (map_iter(&ipc_ports, &i, &k, &v)) {
+		struct port *p = v;
+		struct psend *ps;
+		struct kmsg *km;
+		TAILQ_FOREACH(km, &p->queue, link)
+			count_kmsg(&held, km);
+		TAILQ_FOREACH(ps, &p->blocked, link)
+			count_kmsg(&held, ps->km);
+	}
+	i = 0;
+	while (map_iter(&ipc_ports, &i, &k, &v)) {
+		struct port *p = v;
+		uintptr_t n = (uintptr_t)map_get(&held, p->id);
+		want(p->nsend == n, "port %llu: counts %u send rights, %zu held", (unsigned long long)p->id,
+		    p->nsend, (size_t)n);
+		want(p->dead || p->rnode != NULL || p->nsnotify == NULL || p->nsend > 0 || p->xsend > 0,
+		    "port %llu: no sender left and not told", (unsigned long long)p->id);
+		want(!p->dead || p->nsnotify == NULL, "port %llu: dead with a no-senders request",
+		    (unsigned long long)p->id);
+	}
+	map_free(&held);
+}
+
 /*
  * The charges: each uid's rights are its names and dead-name requests,
  * its connections its spaces; every uid's queued bytes together are the
@@ -124,6 +185,7 @@ ipc_check_acct(uint64_t outside)
 	    (unsigned long long)(bytes + outside));
 	want(sum == ipc_acct_total(ACCT_BYTES), "queued bytes: uids %llu, total %llu", (unsigned long long)sum,
 	    (unsigned long long)ipc_acct_total(ACCT_BYTES));
+	ipc_check_senders();
 }
 
 #endif

@@ -100,6 +100,8 @@ take_right(struct ipc_space *t, const struct want *w, struct kright *kr)
 	kr->right = disp_right(e, w->disp);
 	kr->off = w->off;
 	ipc_port_ref(p);
+	if (kr->right == MX_RIGHT_SEND)
+		ipc_port_send_add(p, 1);	/* first: a moved last right never leaves p without one */
 	switch (w->disp) {
 	case MX_DISP_MOVE_RECEIVE:
 		ipc_port_cancel_waiter(p, -MX_ERR_BADNAME);
@@ -292,6 +294,8 @@ insert_right(struct ipc_space *t, struct kright *kr)
 		release_right(kr, 1);
 		return MX_NAME_NULL;
 	}
+	if (kr->right == MX_RIGHT_SEND)
+		ipc_port_send_drop(kr->port, 1);	/* the entry counts it now */
 	kr->port = NULL;
 	return name;
 }
@@ -334,6 +338,8 @@ release_right(struct kright *kr, int notify)
 	if (p == NULL)
 		return;
 	kr->port = NULL;
+	if (kr->right == MX_RIGHT_SEND)
+		ipc_port_send_drop(p, 1);
 	if (kr->right == MX_RIGHT_RECEIVE)
 		ipc_port_destroy(p);
 	else if (kr->right == MX_RIGHT_SEND_ONCE && notify)
@@ -392,7 +398,7 @@ ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 	km->dest = dest;
 	ipc_port_ref(dest);
 	km->msgid = msgid;
-	if (msgid == MX_MSGID_DEAD_NAME) {
+	if (msgid == MX_MSGID_DEAD_NAME || msgid == MX_MSGID_NO_SENDERS) {
 		if ((km->mem = malloc(MX_ITEM_HDR + 8)) == NULL)
 			fatal("kmsg");
 		km->items = km->mem;

@@ -246,6 +246,74 @@ ipc_port_recv(struct port *p, struct ipc_space *s, uint32_t frame_id, uint32_t c
 		waiter_arm(p);
 }
 
+/* ---- no-senders ---- */
+
+static void
+nosenders_check(struct port *p)
+{
+	struct port *n = p->nsnotify;
+	struct kmsg *km;
+
+	if (p->dead || p->nsend != 0)
+		return;
+	if (p->rnode != NULL) {
+		ipc_env.hooks.proxy_no_senders(p);	/* gives back xsend, what its home counts for us */
+		return;
+	}
+	if (p->xsend != 0)
+		return;
+	if (n == NULL)
+		return;
+	p->nsnotify = NULL;	/* one notice per request, as Mach's */
+	if (!n->dead) {
+		/* The port's name in its receiver's space (0 while its receive right travels). */
+		km = ipc_kmsg_notice(n, MX_MSGID_NO_SENDERS, p->receiver != NULL ? p->recv_name : 0);
+		if (ipc_port_enqueue(n, km, 1) < 0)
+			ipc_kmsg_destroy(km, 0);
+	}
+	ipc_port_unref(n);
+}
+
+void
+ipc_port_send_add(struct port *p, uint32_t n)
+{
+	if (p->nsend > UINT32_MAX - n)
+		fatalx("port %llu: send rights overflow", (unsigned long long)p->id);
+	p->nsend += n;
+}
+
+void
+ipc_port_send_drop(struct port *p, uint32_t n)
+{
+	if (n == 0)
+		return;
+	if (n > p->nsend)
+		fatalx("port %llu: %u send rights dropped, %u held", (unsigned long long)p->id, n, p->nsend);
+	p->nsend -= n;
+	if (p->nsend == 0)
+		nosenders_check(p);
+}
+
+void
+ipc_port_xsend_drop(struct port *p, uint32_t n)
+{
+	if (n == 0)
+		return;
+	p->xsend -= n < p->xsend ? n : p->xsend;
+	if (p->xsend == 0)
+		nosenders_check(p);
+}
+
+void
+ipc_port_request_nosenders(struct port *p, struct port *notify)
+{
+	ipc_port_ref(notify);
+	if (p->nsnotify != NULL)
+		ipc_port_unref(p->nsnotify);
+	p->nsnotify = notify;
+	nosenders_check(p);
+}
+
 /* ---- death ---- */
 
 void
@@ -328,6 +396,10 @@ ipc_port_destroy(struct port *p)
 		ipc_port_notify_dead(dn->notify, dn->name);
 		ipc_port_unref(dn->notify);
 		free(dn);
+	}
+	if (p->nsnotify != NULL) {
+		ipc_port_unref(p->nsnotify);
+		p->nsnotify = NULL;
 	}
 	ipc_env.hooks.port_died(p);
 	ipc_port_unref(p);

@@ -77,6 +77,7 @@ ipc_space_insert(struct ipc_space *t, struct port *p, uint8_t right, mx_name_t *
 		break;
 	case MX_RIGHT_SEND:
 		e->srefs++;
+		ipc_port_send_add(p, 1);
 		break;
 	case MX_RIGHT_SEND_ONCE:
 		e->so = 1;
@@ -154,6 +155,11 @@ ipc_space_drop(struct ipc_space *t, struct entry *e)
 	struct port *p = e->port;
 
 	ipc_port_ref(p);
+	if (e->srefs > 0) {
+		uint32_t n = e->srefs;
+		e->srefs = 0;
+		ipc_port_send_drop(p, n);
+	}
 	if (e->so)
 		ipc_kmsg_no_reply(p);
 	if (e->recv) {
@@ -171,8 +177,10 @@ ipc_space_release_send(struct ipc_space *t, struct entry *e)
 		ipc_space_drop(t, e);
 		return;
 	}
-	if (e->srefs > 0)
+	if (e->srefs > 0) {
 		e->srefs--;
+		ipc_port_send_drop(e->port, 1);
+	}
 	if (e->srefs == 0 && !e->recv)
 		entry_remove(t, e);
 }

@@ -37,18 +37,12 @@ static void
 on_so_gone(struct rnode *rn, const uint8_t *b, size_t n)
 {
 	uint64_t inc, id;
-	struct soexp *se;
-	struct port *p;
 
 	if (rmsg_port_event(b, n, &inc, &id) < 0 || inc != node_peers.conf->incarnation)
 		return;
-	if ((se = map_get(&rn->soexp, id)) != NULL && se->count > 0 && --se->count == 0) {
-		map_del(&rn->soexp, id);
-		ipc_port_unref(se->p);
-		free(se);
-	}
-	if ((p = ipc_port_by_id(id)) != NULL && p->rnode == NULL)
-		ipc_kmsg_no_reply(p);	/* only ours: a node speaks for its own ports */
+	/* Only against a send-once right to a port of ours that rn holds (node_export.c). */
+	if (node_export_so_gone(rn, id))
+		ipc_kmsg_no_reply(ipc_port_by_id(id));
 }
 
 static void
@@ -66,7 +60,7 @@ on_special_req(struct rnode *rn, const uint8_t *b, size_t n)
 		wb_u32(&w, MX_ERR_UNAVAIL);
 		wb_u64(&w, 0);
 	} else {
-		sp->exported = 1;
+		node_export_add(rn, sp, MX_RIGHT_SEND);
 		wb_u32(&w, 0);
 		wb_u64(&w, sp->id);
 	}
@@ -93,6 +87,7 @@ on_special_ans(struct rnode *rn, const uint8_t *b, size_t n)
 			g.inc = rn->inc;
 			g.id = id;
 			p = node_peer_import(&g);
+			node_export_received(p, MX_RIGHT_SEND);
 			sp->done(sp->task, sp->frame_id, 0, p);
 		}
 	}
@@ -137,6 +132,7 @@ link_down(struct link *l, const char *why)
 	ev_timer_disarm(node_peers.loop, &rn->acktimer);
 	rn->lk = NULL;
 	log_throttled(&links_thr, "node %s: link down: %s", rn->name, why);
+	node_export_link_down(rn);
 	node_msg_fail_pending(rn);
 	ev_timer_arm(node_peers.loop, &rn->gone, ev_now() + node_peers.conf->node_timeout_ms);
 }
@@ -159,6 +155,9 @@ link_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 	case LF_ANSWER: node_names_on_answer(rn, p, len); break;
 	case LF_HERE: node_names_on_here(rn, p, len); break;
 	case LF_NODES: node_names_on_nodes(rn, p, len); break;
+	case LF_RELEASE: node_export_on_release(rn, p, len); break;
+	case LF_XFER: node_export_on_xfer(rn, p, len); break;
+	case LF_XFER_ACK: node_export_on_xfer_ack(rn, p, len); break;
 	default: {
 		static struct log_throttle thr = LOG_THROTTLE_INIT("node: unknown frames", LOG_WARNING);
 		log_throttled(&thr, "node %s: unknown frame type %u: closing the link", rn->name, type);
@@ -175,16 +174,10 @@ node_port_died(struct port *p)
 {
 	struct rnode *rn;
 	struct wbuf w = { 0 };
-	struct soexp *se;
 
 	if (p->rnode != NULL)
 		return;
-	LIST_FOREACH(rn, &node_peers.list, link) {
-		if ((se = map_del(&rn->soexp, p->id)) != NULL) {
-			ipc_port_unref(se->p);
-			free(se);
-		}
-	}
+	node_export_port_died(p);
 	if (!p->exported)
 		return;
 	wb_u64(&w, node_peers.conf->incarnation);
@@ -290,8 +283,10 @@ node_init(struct node_conf *c, struct ev_loop *l, char *why, size_t whysz)
 void
 node_flush(void)
 {
-	if (node_peers.have_links)
+	if (node_peers.have_links) {
+		node_export_flush();	/* the batch's releases, one frame per node */
 		links_flush();
+	}
 }
 
 void

@@ -44,6 +44,7 @@ int node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km,
     uint32_t timeout_ms, mx_name_t rpc_reply, uint32_t rpc_timeout, node_done_fn *done);
 void node_port_died(struct port *p);
 void node_so_gone(struct port *proxy);
+void node_proxy_no_senders(struct port *proxy);	/* the core's hook: give its send rights back */
 int node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
     node_special_fn *done);
 int node_names_query(struct task *t, const char *name);

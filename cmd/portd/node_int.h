@@ -29,13 +29,37 @@ enum {
 	LF_ANSWER = 8,		/* name, gid: this port has it */
 	LF_HERE = 9,		/* u16 link port (0: not listening), sent once up */
 	LF_NODES = 10,		/* u16 n, then n x (name, "host:port"): nodes to link to */
+	/* Export accounting and no-senders (node_export.c). */
+	LF_RELEASE = 20,	/* u64 inc, u16 n, n x (u64 id, u32 count): send rights given back */
+	LF_XFER = 21,		/* u64 xseq, u64 inc, u64 id, u8 right, node: a right of yours goes to node */
+	LF_XFER_ACK = 22,	/* u64 xseq, u32 status: counted (or why not) */
 };
 
 
-struct soexp {			/* send-once rights to a port of ours held on a node */
-	struct port *p;
-	uint32_t count;
+/* Building a frame. */
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
 };
+
+/* Rights to a port of ours carried to one node (node_export.c): what it may use. */
+struct export {
+	struct port *p;			/* reference */
+	uint32_t send;			/* send rights it holds (it gives them back with LF_RELEASE) */
+	uint32_t so;			/* send-once rights it holds: each is one delivery or one LF_SO_GONE */
+};
+
+/* A frame to a node held back until other nodes counted the rights it carries (node_peer.c). */
+struct held {
+	TAILQ_ENTRY(held) link;
+	struct rnode *rn;		/* NULL once its node's link went down: dropped */
+	int refs;			/* the queue's, and one per LF_XFER awaited */
+	uint32_t waiting;		/* LF_XFER_ACKs still to come */
+	uint8_t type;
+	size_t len;
+	uint8_t data[];
+};
+TAILQ_HEAD(heldq, held);
 
 struct rnode {
 	LIST_ENTRY(rnode) link;
@@ -45,7 +69,12 @@ struct rnode {
 	char addr[128];			/* where it said it listens, if known */
 	struct map proxies;		/* its port id -> our proxy */
 	struct map pending;		/* seq -> rsend waiting for its ACK */
-	struct map soexp;		/* our port id -> soexp */
+	struct map exports;		/* our port id -> struct export: what it may reach */
+	struct map xfers;		/* xseq -> struct held waiting for its LF_XFER_ACK */
+	uint64_t next_xseq;
+	struct heldq held;		/* frames to it waiting for other nodes' LF_XFER_ACKs, in order */
+	struct wbuf rel;		/* LF_RELEASE entries not sent yet (batched per loop turn) */
+	uint16_t nrel;
 	struct map specials;		/* req -> rspecial */
 	uint64_t next_seq, next_req;
 	struct ev_timer gone;
@@ -106,12 +135,6 @@ struct rspecial {
 	struct task *task;
 	uint32_t frame_id;
 	node_special_fn *done;	/* the request layer's */
-};
-
-/* Building a frame. */
-struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
 };
 
 static inline void
@@ -179,6 +202,27 @@ void node_peer_ack_later(struct rnode *rn, uint64_t seq);
 int node_peer_send(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
 void node_peer_gid(struct port *p, struct gid *g);
 struct port *node_peer_import(const struct gid *g);
+int node_peer_send_now(struct rnode *rn, uint8_t type, const struct wbuf *w);	/* past held frames */
+struct held *node_peer_hold(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen);
+void node_peer_hold_wait(struct held *h);	/* one more LF_XFER_ACK to wait for */
+void node_peer_hold_done(struct held *h);	/* one came (or never will) */
+void node_peer_held_drop(struct rnode *rn);	/* its link went down: what waits for it goes */
+
+/* node_export.c (the level of node_peer.c: each calls the other) */
+#define EXPORTS_MAX 65536		/* ports of ours one node may hold rights to */
+void node_export_add(struct rnode *rn, struct port *p, uint8_t right);
+void node_export_received(struct port *p, uint8_t right);	/* a right came in from the wire */
+int node_export_msg_ok(struct rnode *rn, struct port *dest, const struct rmsg *m);
+void node_export_drop_rights(struct rnode *rn, const struct rmsg *m);	/* a refused message's */
+int node_export_send(struct rnode *rn, struct kmsg *km, const struct wbuf *w);	/* LF_MSG, after XFERs */
+int node_export_so_gone(struct rnode *rn, uint64_t id);	/* 1: it held one, now used */
+void node_export_port_died(struct port *p);
+void node_export_reset(struct rnode *rn);
+void node_export_link_down(struct rnode *rn);
+void node_export_on_release(struct rnode *rn, const uint8_t *p, size_t n);
+void node_export_on_xfer(struct rnode *rn, const uint8_t *p, size_t n);
+void node_export_on_xfer_ack(struct rnode *rn, const uint8_t *p, size_t n);
+void node_export_flush(void);
 
 /* node_msg.c */
 void node_msg_fail_pending(struct rnode *rn);

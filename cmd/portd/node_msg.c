@@ -97,25 +97,10 @@ node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int
 		wb_gid(&w, &g);
 	}
 	wb_u32(&w, km->len);
-	if (node_peer_send(rn, LF_MSG, &w, km->items, km->len) < 0) {
+	/* Counts the rights it carries where they are owed (node_export.c), then sends. */
+	if (node_export_send(rn, km, &w) < 0) {
 		ipc_kmsg_destroy(km, 0);
 		return -MX_ERR_NODEDOWN;
-	}
-	/* Send-once rights to our ports now live there: count them, for if it dies. */
-	for (i = 0; i <= km->nrights; i++) {
-		struct kright *kr = i < km->nrights ? &km->rights[i] : &km->reply;
-		struct soexp *se;
-		if (kr->port == NULL || kr->right != MX_RIGHT_SEND_ONCE || kr->port->rnode || kr->port->dead)
-			continue;
-		if ((se = map_get(&rn->soexp, kr->port->id)) == NULL) {
-			if ((se = calloc(1, sizeof(*se))) == NULL)
-				fatal("soexp");
-			se->p = kr->port;
-			ipc_port_ref(se->p);
-			if (map_put(&rn->soexp, kr->port->id, se) < 0)
-				fatal("soexp");
-		}
-		se->count++;
 	}
 	if ((rs = calloc(1, sizeof(*rs))) == NULL)
 		fatal("rsend");
@@ -208,6 +193,16 @@ psend_done(struct psend *base, int err)
 	free(ps);
 }
 
+/* A right from the wire now held by a message here: counted for no-senders. */
+static void
+took_right(struct kright *kr)
+{
+	if (kr->right != MX_RIGHT_SEND)
+		return;
+	node_export_received(kr->port, MX_RIGHT_SEND);
+	ipc_port_send_add(kr->port, 1);
+}
+
 void
 node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 {
@@ -234,9 +229,10 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 		return;
 	}
 	dest = m.dest_inc == node_peers.conf->incarnation ? ipc_port_by_id(m.dest_id) : NULL;
-	if (dest == NULL || dest->dead || dest->rnode != NULL) {
+	if (dest == NULL || dest->dead || dest->rnode != NULL || (ret = node_export_msg_ok(rn, dest, &m)) < 0) {
+		node_export_drop_rights(rn, &m);
 		rmsg_free(&m);
-		send_ack(rn, m.seq, MX_ERR_DEAD);
+		send_ack(rn, m.seq, dest == NULL || dest->dead || dest->rnode != NULL ? MX_ERR_DEAD : MX_ERR_PERM);
 		return;
 	}
 	/* What a node makes us hold is its own budget's, as a uid's is (portd(8), node_queued_mib). */
@@ -269,11 +265,14 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	if (m.has_reply) {
 		km->reply.right = m.reply.right;
 		km->reply.port = node_peer_import(&m.reply.gid);
+		took_right(&km->reply);
 	}
 	if (m.nrights > 0 && (km->rights = calloc(m.nrights, sizeof(*km->rights))) == NULL)
 		fatal("kmsg");
-	for (i = 0; i < m.nrights; i++)
+	for (i = 0; i < m.nrights; i++) {
 		km->rights[i] = (struct kright){ node_peer_import(&m.rights[i].gid), m.rights[i].right, m.rights[i].off };
+		took_right(&km->rights[i]);
+	}
 	km->nrights = m.nrights;
 	km->len = m.ilen;
 	if ((km->mem = malloc(m.ilen ? m.ilen : 1)) == NULL)
@@ -281,14 +280,6 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	memcpy(km->mem, m.items, m.ilen);
 	km->items = km->mem;
 	rmsg_free(&m);
-	if (m.flags & RMSGF_DEST_SO) {
-		struct soexp *se = map_get(&rn->soexp, dest->id);
-		if (se != NULL && se->count > 0 && --se->count == 0) {
-			map_del(&rn->soexp, dest->id);
-			ipc_port_unref(se->p);
-			free(se);
-		}
-	}
 	ret = ipc_port_enqueue(dest, km, m.flags & RMSGF_DEST_SO);
 	if (ret == -MX_ERR_FULL && m.timeout_ms != 0) {
 		if ((ps = calloc(1, sizeof(*ps))) == NULL)

@@ -40,6 +40,7 @@ deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct p
 				km->rights[0] = (struct kright){ right, MX_RIGHT_SEND,
 				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
 				km->nrights = 1;
+				ipc_port_send_add(right, 1);
 			}
 		}
 	}
@@ -56,8 +57,12 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 	struct mx_msg *m;
 
 	if (ns == NULL || ns->dead || !mx_name_valid(name)) {
-		if (right)
+		if (right) {
+			/* Held by nothing here: a proxy gives it back at once. */
+			ipc_port_send_add(right, 1);
+			ipc_port_send_drop(right, 1);
 			ipc_port_unref(right);
+		}
 		return;
 	}
 	if ((m = mx_msg_new(msgid)) == NULL)
@@ -68,6 +73,16 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 		mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
 	deliver_kernel(ns, msgid, m, right);
 	mx_msg_free(m);
+}
+
+/* The send right an answer carries: its home counts it for us. */
+static struct port *
+imported(const struct gid *g)
+{
+	struct port *p = node_peer_import(g);
+
+	node_export_received(p, MX_RIGHT_SEND);
+	return p;
 }
 
 void
@@ -92,7 +107,7 @@ node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 		log_throttled(&bad_thr, "node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_ANSWER, name, rn->name, node_peer_import(&g));
+	to_namesrv(NS_NET_ANSWER, name, rn->name, imported(&g));
 }
 
 /* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
@@ -155,7 +170,7 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 		rn->inc = inc;
 		if (rn->addr[0] != '\0' && node_peers.have_links)
 			links_connect(node, rn->addr);
-		to_namesrv(NS_NET_ANSWER, name, node, node_peer_import(&g));
+		to_namesrv(NS_NET_ANSWER, name, node, imported(&g));
 	}
 }
 
@@ -199,11 +214,14 @@ node_names_answer(struct task *t, const char *name, mx_name_t right)
 	node_peer_gid(e->port, &g);
 	wb_str(&w, name);
 	wb_gid(&w, &g);
-	/* The owner tells every node it can reach, so they all cache the answer. */
+	/* The owner tells every node it can reach, so they all cache the answer: a right for each. */
 	LIST_FOREACH(rn, &node_peers.list, link)
-		node_peer_send(rn, LF_ANSWER, &w, NULL, 0);
-	if (node_peers.have_bcast)
+		if (node_peer_send(rn, LF_ANSWER, &w, NULL, 0) == 0)
+			node_export_add(rn, e->port, MX_RIGHT_SEND);
+	if (node_peers.have_bcast) {
+		e->port->public = 1;	/* any node may hear it: any node may send to it */
 		bcast_send(BCAST_ANSWER, w.p, w.len);
+	}
 	free(w.p);
 	return 0;
 }

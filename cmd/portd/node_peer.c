@@ -49,7 +49,9 @@ rnode_free(struct rnode *rn)
 	ev_timer_disarm(node_peers.loop, &rn->acktimer);
 	map_free(&rn->proxies);
 	map_free(&rn->pending);
-	map_free(&rn->soexp);
+	map_free(&rn->exports);
+	map_free(&rn->xfers);
+	free(rn->rel.p);
 	map_free(&rn->specials);
 	free(rn->acks);
 	ipc_acct_untrack(rn->acct_key);
@@ -86,7 +88,9 @@ rnode_reap(struct rnode *rn)
 		}
 		free(unused);
 	}
-	if (rn->proxies.count > 0 || rn->soexp.count > 0 || rn->pending.count > 0 || rn->specials.count > 0 ||
+	/* Rights it holds to our ports keep it (until it is given up); unsent releases go. */
+	if (rn->proxies.count > 0 || rn->exports.count > 0 || rn->xfers.count > 0 || !TAILQ_EMPTY(&rn->held) ||
+	    rn->pending.count > 0 || rn->specials.count > 0 ||
 	    rn->npsends > 0 || rn->acct.held[ACCT_BYTES] > 0)
 		return 0;
 	rnode_free(rn);
@@ -135,6 +139,7 @@ node_peer_get(const char *name, int how)
 	snprintf(rn->name, sizeof(rn->name), "%s", name);
 	ev_timer_init(&rn->gone, gone_timeout, rn);
 	ev_timer_init(&rn->acktimer, acktimer_cb, rn);
+	TAILQ_INIT(&rn->held);
 	rn->acct.uid = (uid_t)-1;
 	rn->acct_key = ++node_peers.next_key;
 	ipc_acct_track(&rn->acct, rn->acct_key);
@@ -180,9 +185,100 @@ node_peer_send(struct rnode *rn, uint8_t type, const struct wbuf *w, const void 
 {
 	if (rn->lk == NULL)
 		return -1;
+	if (!TAILQ_EMPTY(&rn->held)) {
+		node_peer_hold(rn, type, w, b, blen);	/* behind what waits: in order */
+		return 0;
+	}
 	if (rn->nacks > 0)
 		acks_flush(rn);	/* in order, and they ride in the same write */
 	return link_send(rn->lk, type, w->p, w->len, b, blen);
+}
+
+/* LF_XFER and its ACK go at once: held frames wait for them, never the other way round. */
+int
+node_peer_send_now(struct rnode *rn, uint8_t type, const struct wbuf *w)
+{
+	if (rn->lk == NULL)
+		return -1;
+	if (rn->nacks > 0)
+		acks_flush(rn);
+	return link_send(rn->lk, type, w->p, w->len, NULL, 0);
+}
+
+/* ---- frames held until other nodes counted the rights they carry ---- */
+
+static void
+held_unref(struct held *h)
+{
+	if (--h->refs == 0)
+		free(h);
+}
+
+struct held *
+node_peer_hold(struct rnode *rn, uint8_t type, const struct wbuf *w, const void *b, size_t blen)
+{
+	struct held *h = malloc(sizeof(*h) + w->len + blen);
+
+	if (h == NULL)
+		fatal("held");
+	h->rn = rn;
+	h->refs = 1;
+	h->waiting = 0;
+	h->type = type;
+	h->len = w->len + blen;
+	memcpy(h->data, w->p, w->len);
+	if (blen > 0)
+		memcpy(h->data + w->len, b, blen);
+	TAILQ_INSERT_TAIL(&rn->held, h, link);
+	return h;
+}
+
+void
+node_peer_hold_wait(struct held *h)
+{
+	h->waiting++;
+	h->refs++;
+}
+
+/* Send what is no longer waiting, in order. */
+static void
+held_drain(struct rnode *rn)
+{
+	struct held *h;
+
+	while ((h = TAILQ_FIRST(&rn->held)) != NULL && h->waiting == 0) {
+		TAILQ_REMOVE(&rn->held, h, link);
+		h->rn = NULL;
+		if (rn->lk != NULL) {
+			if (rn->nacks > 0)
+				acks_flush(rn);
+			link_send(rn->lk, h->type, h->data, h->len, NULL, 0);
+		}
+		held_unref(h);
+	}
+}
+
+void
+node_peer_hold_done(struct held *h)
+{
+	struct rnode *rn = h->rn;
+
+	h->waiting--;
+	if (rn != NULL)
+		held_drain(rn);
+	held_unref(h);
+}
+
+void
+node_peer_held_drop(struct rnode *rn)
+{
+	struct held *h;
+
+	while ((h = TAILQ_FIRST(&rn->held)) != NULL) {
+		TAILQ_REMOVE(&rn->held, h, link);
+		h->rn = NULL;
+		held_unref(h);
+	}
 }
 
 /* The node is gone, or came back as a new life: what stood for its ports dies. */
@@ -210,16 +306,8 @@ node_peer_reset(struct rnode *rn, const char *why)
 		free(all);
 	}
 	map_free(&rn->proxies);
-	/* Send-once rights it held for our ports will never be used. */
-	i = 0;
-	while (map_iter(&rn->soexp, &i, &k, &v)) {
-		struct soexp *se = v;
-		while (se->count-- > 0)
-			ipc_kmsg_no_reply(se->p);
-		ipc_port_unref(se->p);
-		free(se);
-	}
-	map_free(&rn->soexp);
+	/* The rights it held to our ports are given back: send-once rights say "no reply". */
+	node_export_reset(rn);
 	log_debug("node %s: %s: %zu proxies dead", rn->name, why, n);
 }
 

@@ -16,7 +16,7 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_MSG] = "MSG", [MX_OP_SPECIAL_GET] = "SPECIAL_GET", [MX_OP_SPECIAL_SET] = "SPECIAL_SET",
 	[MX_OP_NOTIFY_DEAD] = "NOTIFY_DEAD", [MX_OP_QLIMIT] = "QLIMIT", [MX_OP_HELLO] = "HELLO",
 	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
-	[MX_OP_NAME_KEEP] = "NAME_KEEP",
+	[MX_OP_NAME_KEEP] = "NAME_KEEP", [MX_OP_NOTIFY_NOSENDERS] = "NOTIFY_NOSENDERS",
 };
 
 /* A request of n u32 fields and nothing more (rbuf.h): 0 with v[] filled, or -MX_ERR_PROTO. */
@@ -321,6 +321,23 @@ op_notify_dead(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	return 0;
 }
 
+/* No-senders: both names receive rights of the task (the core counts the senders). */
+static int
+op_notify_nosenders(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
+{
+	struct entry *e, *ne;
+	uint32_t v[2];		/* port, notify */
+
+	if (get_u32s(h, p, v, 2) < 0)
+		return -MX_ERR_PROTO;
+	if ((e = ipc_space_lookup(&t->space, v[0])) == NULL || !e->recv ||
+	    (ne = ipc_space_lookup(&t->space, v[1])) == NULL || !ne->recv)
+		return -MX_ERR_BADNAME;
+	task_reply(t, h->type, h->id, 0, NULL, 0);	/* before a notice it may queue at once */
+	ipc_port_request_nosenders(e->port, ne->port);
+	return 0;
+}
+
 /* Name resolution over the network: only for the task holding the NAME port. */
 static int
 op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
@@ -434,6 +451,9 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 	case MX_OP_NAME_KEEP:
 		r = ops_names_keep(t, h, p);
 		break;
+	case MX_OP_NOTIFY_NOSENDERS:
+		r = op_notify_nosenders(t, h, p);
+		break;
 	default:
 		r = -MX_ERR_PROTO;
 		break;
@@ -499,7 +519,8 @@ task_closed(struct task *t)
 void
 ops_init(const struct ops_conf *c)
 {
-	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, hook_port_died };
+	static const struct ipc_hooks hooks = { hook_deliver, hook_recv_end, node_so_gone, node_proxy_no_senders,
+	    hook_port_died };
 	struct ipc_conf ic = { c->loop, c->node, c->qlimit, c->qlimit_bytes, c->max_names,
 	    { c->budget_bytes, c->budget_rights, c->budget_conns }, c->out_max, c->trusted_uid,
 	    c->has_trusted_uid, geteuid() };

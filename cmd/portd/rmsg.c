@@ -194,3 +194,41 @@ rmsg_here(const uint8_t *p, size_t len, uint16_t *port)
 	*port = rbuf_u16(&r);
 	return rbuf_end(&r);
 }
+
+int
+rmsg_release(const uint8_t *p, size_t len, uint64_t *inc, void (*each)(uint64_t id, uint32_t count, void *arg),
+    void *arg)
+{
+	struct rbuf r;
+	uint16_t i, n;
+
+	rbuf_init(&r, p, len);
+	*inc = rbuf_u64(&r);
+	n = rbuf_u16(&r);
+	if (r.bad || n > RMSG_RELEASE_MAX || rbuf_left(&r) != (size_t)n * 12)
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint64_t id = rbuf_u64(&r);
+		uint32_t count = rbuf_u32(&r);
+		if (each != NULL)
+			each(id, count, arg);
+	}
+	return rbuf_end(&r);
+}
+
+int
+rmsg_xfer(const uint8_t *p, size_t len, uint64_t *xseq, uint64_t *inc, uint64_t *id, uint8_t *right,
+    char node[MX_NODE_MAX + 1])
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+	*xseq = rbuf_u64(&r);
+	*inc = rbuf_u64(&r);
+	*id = rbuf_u64(&r);
+	*right = rbuf_u8(&r);
+	rbuf_str(&r, node, MX_NODE_MAX + 1);
+	if (r.bad || !right_ok(*right) || node[0] == '\0')
+		return -1;
+	return rbuf_end(&r);
+}

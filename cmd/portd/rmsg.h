@@ -59,6 +59,18 @@ int rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1]);		/
 int rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g);	/* LF_ANSWER */
 int rmsg_here(const uint8_t *p, size_t len, uint16_t *port);				/* LF_HERE */
 
+/*
+ * LF_RELEASE: u64 inc, u16 n, then n times (u64 id, u32 count); each is
+ * called per entry (each NULL: none, the frame only checked) once the
+ * whole frame is known well formed: 0, or -1.
+ */
+#define RMSG_RELEASE_MAX 4096
+int rmsg_release(const uint8_t *p, size_t len, uint64_t *inc,
+    void (*each)(uint64_t id, uint32_t count, void *arg), void *arg);
+/* LF_XFER: u64 xseq, u64 inc, u64 id, u8 right (send or send-once), the node it goes to. */
+int rmsg_xfer(const uint8_t *p, size_t len, uint64_t *xseq, uint64_t *inc, uint64_t *id, uint8_t *right,
+    char node[MX_NODE_MAX + 1]);
+
 /* 0, or -1 for a malformed frame (*m is then empty). seq is set as soon as it is read. */
 int rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m);
 void rmsg_free(struct rmsg *m);

@@ -24,6 +24,16 @@ node_seen(const char *node, const char *addr, void *arg)
 	++*(size_t *)arg;
 }
 
+/* What on_release relies on: called only for a frame known well formed, at most RMSG_RELEASE_MAX times. */
+static void
+release_seen(uint64_t id, uint32_t count, void *arg)
+{
+	(void)id;
+	(void)count;
+	if (++*(size_t *)arg > RMSG_RELEASE_MAX)
+		abort();
+}
+
 /* Every decoder on one payload; each must leave its strings NUL-terminated and bounded. */
 static void
 decode_all(const uint8_t *p, size_t n)
@@ -44,6 +54,18 @@ decode_all(const uint8_t *p, size_t n)
 	(void)rmsg_special_req(p, n, &a, &st);
 	(void)rmsg_special_ans(p, n, &a, &st, &b);
 	(void)rmsg_here(p, n, &port);
+	seen = 0;
+	if (rmsg_release(p, n, &a, release_seen, &seen) < 0 && seen != 0)
+		abort();	/* a malformed frame releases nothing */
+	if ((rmsg_release(p, n, &a, NULL, NULL) == 0) != (seen > 0 || rmsg_release(p, n, &a, NULL, NULL) == 0))
+		abort();	/* checked alone (each NULL) or walked: the same answer */
+	{
+		char node[MX_NODE_MAX + 1];
+		uint8_t right;
+		if (rmsg_xfer(p, n, &a, &b, &a, &right, node) == 0 &&
+		    (strlen(node) > MX_NODE_MAX || (right != MX_RIGHT_SEND && right != MX_RIGHT_SEND_ONCE)))
+			abort();
+	}
 	if (rmsg_query(p, n, name) == 0 && strlen(name) > MX_NAME_LEN_MAX)
 		abort();
 	if (rmsg_answer(p, n, name, &g) == 0 && (strlen(name) > MX_NAME_LEN_MAX || strlen(g.node) > MX_NODE_MAX))

@@ -43,6 +43,7 @@ node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int
 }
 void node_port_died(struct port *p) { (void)p; }
 void node_so_gone(struct port *proxy) { (void)proxy; abort(); }
+void node_proxy_no_senders(struct port *proxy) { (void)proxy; abort(); }
 int
 node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node, node_special_fn *done)
 {

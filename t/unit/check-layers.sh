@@ -6,7 +6,8 @@
 #   portd.o (wiring) > ops*.o (requests) > task.o (connections),
 #   node*.o (nodes) > ipc*.o (the core), link*.o, bcast*.o, rmsg.o, map.o
 #
-# and inside the node layer node.c > node_msg.c, node_names.c > node_peer.c.
+# and inside the node layer node.c > node_msg.c, node_names.c > node_peer.c,
+# node_export.c (those two call each other).
 #
 # Globals of the wiring (conf, loop) count as the top layer: only portd.o
 # reads them. Prints one line per upward reference; exit 1 if any.
@@ -44,6 +45,7 @@ out=$(
 	forbid 'node*.o' "$wiring" "$ops" "$task"
 	# Inside the node layer: node.c > node_msg.c, node_names.c > node_peer.c.
 	forbid 'node_peer.o' '^node_(msg|names)_' "$node_face"
+	forbid 'node_export.o' '^node_(msg|names)_' "$node_face"
 	forbid 'node_msg.o' '^node_names_' "$node_face"
 	forbid 'node_names.o' '^node_msg_' "$node_face"
 	forbid 'task.o' "$wiring" "$ops" "$node"

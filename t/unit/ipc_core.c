@@ -41,6 +41,8 @@ hook_recv_end(struct ipc_space *s, uint32_t frame_id, uint32_t status)
 
 static void hook_so_gone(struct port *proxy) { (void)proxy; nso_gone++; }
 static void hook_died(struct port *p) { (void)p; ndied++; }
+static int nproxy_ns;
+static void hook_proxy_ns(struct port *p) { (void)p; nproxy_ns++; }
 
 static void
 reset_hooks(void)
@@ -841,10 +843,132 @@ test_admit(void)
 	check(NULL, NULL);
 }
 
+/* The notices queued on p with msgid, counted. */
+static int
+notices(struct port *p, uint32_t msgid)
+{
+	struct kmsg *km;
+	int n = 0;
+
+	TAILQ_FOREACH(km, &p->queue, link)
+		n += km->msgid == msgid;
+	return n;
+}
+
+static void
+test_no_senders(void)
+{
+	struct ipc_space *a = space_new(), *b = space_new(), *c = space_new();
+	mx_name_t p, n, x, y, q;
+	struct port *pp, *np;
+	struct item it;
+
+	unit_case = "no-senders";
+	p = port_alloc(a);
+	n = port_alloc(a);
+	pp = port_of(a, p);
+	np = port_of(a, n);
+	/* No sender at the request: told at once, with the port's name. */
+	ipc_port_request_nosenders(pp, np);
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 1);
+	EXPECT(pp->nsnotify == NULL);
+	check(a, b);
+
+	/* Send rights in two spaces and in a queued message: told after the last. */
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	EXPECT_EQ(grant(a, p, b, MX_RIGHT_SEND), x);
+	ipc_port_request_nosenders(pp, np);
+	EXPECT_EQ(pp->nsend, 2);
+	q = port_alloc(c);
+	y = grant(c, q, b, MX_RIGHT_SEND);
+	it = (struct item){ x, MX_DISP_MOVE_SEND };
+	EXPECT_EQ(send_msg(b, y, 0, 0, &it, 1, 0), 0);	/* one reference moves into a message */
+	EXPECT_EQ(pp->nsend, 2);
+	check(a, b);
+	ipc_space_release_send(b, ipc_space_lookup(b, x));
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 1);	/* the message still carries one */
+	it = (struct item){ p, MX_DISP_MAKE_SEND };
+	EXPECT_EQ(send_msg(a, grant(c, q, a, MX_RIGHT_SEND), 0, 0, &it, 1, 0), 0);	/* a second, made by the receiver */
+	EXPECT_EQ(pp->nsend, 2);
+	/* The first message is destroyed unread: its right goes; the second is still queued. */
+	{
+		struct kmsg *km = TAILQ_FIRST(&port_of(c, q)->queue);
+		TAILQ_REMOVE(&port_of(c, q)->queue, km, link);
+		port_of(c, q)->nqueued--;
+		port_of(c, q)->qbytes -= km->len;
+		ipc_kmsg_destroy(km, 0);
+	}
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 1);
+	check(a, b);
+	/* Received: the right lands in c's space; released there, the notice comes. */
+	ipc_port_recv(port_of(c, q), c, 7, 1, MX_FOREVER);
+	EXPECT_EQ(pp->nsend, 1);
+	x = 0;
+	{
+		size_t i = 0;
+		uint64_t k;
+		void *v;
+		while (map_iter(&c->names, &i, &k, &v))
+			if (((struct entry *)v)->port == pp)
+				x = ((struct entry *)v)->name;
+	}
+	EXPECT(x != 0);
+	ipc_space_release_send(c, ipc_space_lookup(c, x));
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 2);
+	EXPECT(pp->nsnotify == NULL);
+	check(a, c);
+
+	/* Rights counted elsewhere (another node's) hold it off too; a proxy tells the node layer. */
+	ipc_port_request_nosenders(pp, np);
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 3);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	pp->xsend = 2;
+	ipc_port_request_nosenders(pp, np);
+	ipc_space_release_send(b, ipc_space_lookup(b, x));
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 3);
+	ipc_port_xsend_drop(pp, 1);
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 3);
+	ipc_port_xsend_drop(pp, 5);	/* clamped */
+	EXPECT_EQ(pp->xsend, 0);
+	EXPECT_EQ(notices(np, MX_MSGID_NO_SENDERS), 4);
+	check(a, b);
+	{
+		struct port *proxy = ipc_port_new();
+		mx_name_t pn;
+		proxy->rnode = (struct rnode *)proxy;	/* only tested for NULL */
+		ipc_port_ref(proxy);	/* ours; the entry takes the other */
+		ipc_space_insert(b, proxy, MX_RIGHT_SEND, &pn);
+		proxy->xsend = 3;	/* what its home node counts for us: the hook gives it back */
+		nproxy_ns = 0;
+		ipc_space_release_send(b, ipc_space_lookup(b, pn));
+		EXPECT_EQ(nproxy_ns, 1);
+		ipc_port_destroy(proxy);
+		ipc_port_unref(proxy);
+	}
+
+	/* A request dies with its port; a dead notify port gets nothing. */
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	ipc_port_request_nosenders(pp, np);
+	ipc_space_drop(a, ipc_space_lookup(a, n));
+	ipc_space_release_send(b, ipc_space_lookup(b, x));
+	EXPECT(pp->nsnotify == NULL);
+	x = grant(a, p, b, MX_RIGHT_SEND);
+	n = port_alloc(a);
+	ipc_port_request_nosenders(pp, port_of(a, n));
+	ipc_space_drop(a, ipc_space_lookup(a, p));
+	EXPECT(pp->nsnotify == NULL);
+	EXPECT_EQ(notices(port_of(a, n), MX_MSGID_NO_SENDERS), 0);
+	check(a, b);
+	space_free(a);
+	space_free(b);
+	space_free(c);
+	check(NULL, NULL);
+}
+
 int
 main(void)
 {
-	struct ipc_hooks hooks = { hook_deliver, hook_recv_end, hook_so_gone, hook_died };
+	struct ipc_hooks hooks = { hook_deliver, hook_recv_end, hook_so_gone, hook_proxy_ns, hook_died };
 	/* Small budgets, so that the tests reach them: 8 KiB queued, 32 rights, 4 connections per uid. */
 	struct ipc_conf conf = { NULL, "unit", 2, 1024, 64, { 8192, 32, 4 }, 4096, 0, 0, 0 };
 
@@ -863,6 +987,7 @@ main(void)
 	test_dead_name_requests();
 	test_output_bound();
 	test_admit();
+	test_no_senders();
 	EXPECT_EQ(ipc_acct_total(ACCT_BYTES), 0);
 	EXPECT_EQ(ipc_acct_total(ACCT_RIGHTS), 0);
 	EXPECT_EQ(ipc_acct_total(ACCT_CONNS), 0);
