@@ -331,6 +331,21 @@ stream_ok() {
 	[ "$output" = "same" ]
 }
 
+@test "namesrv killed: a server that exits when no sender is left serves on (the name portd keeps is a sender)" {
+	node_start
+	D=$MASIX_RUNDIR
+	bg "$MASIX_BIN/msgrecv" --exit-no-senders -x 'printf "kept"' nosend
+	srv=${BG_PIDS##* }
+	wait_name nosend
+	kill_namesrv "$D"
+	# namesrv's own send right died with it; portd's is left, so no notice:
+	# the server is still there once a new namesrv has the name back.
+	namesrv_again "$D"
+	pid_alive "$srv"
+	run -0 msgsend -r nosend hi
+	[ "$output" = "kept" ]
+}
+
 # msgsend_pid: the msgsend under the last bg's sh and timeout.
 msgsend_pid() { pgrep -P "$(pgrep -P "${BG_PIDS##* }")"; }
 

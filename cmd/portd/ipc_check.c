@@ -131,8 +131,8 @@ ipc_check_senders(void)
 	while (map_iter(&ipc_ports, &i, &k, &v)) {
 		struct port *p = v;
 		uintptr_t n = (uintptr_t)map_get(&held, p->id);
-		want(p->nsend == n, "port %llu: counts %u send rights, %zu held", (unsigned long long)p->id,
-		    p->nsend, (size_t)n);
+		want(p->nsend == n + p->held_above, "port %llu: counts %u send rights, %zu held", (unsigned long long)p->id,
+		    p->nsend, (size_t)n + p->held_above);
 		want(p->dead || p->rnode != NULL || p->nsnotify == NULL || p->nsend > 0 || p->xsend > 0,
 		    "port %llu: no sender left and not told", (unsigned long long)p->id);
 		want(!p->dead || p->nsnotify == NULL, "port %llu: dead with a no-senders request",

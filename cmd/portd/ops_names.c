@@ -130,6 +130,8 @@ drop(struct kept *k)
 	TAILQ_REMOVE(&kept_all, k, all);
 	ipc_acct_uncharge(k->acct, ACCT_BYTES, k->charged);
 	kept_bytes -= k->charged;
+	k->port->held_above--;
+	ipc_port_send_drop(k->port, 1);
 	ipc_port_unref(k->port);
 	free(k);
 }
@@ -150,6 +152,9 @@ add(const char *name, uint64_t h, struct port *p, uint32_t uid, uint32_t pid)
 	k->hash = h;
 	k->port = p;
 	ipc_port_ref(p);
+	/* A send right like any other: the port's server sees no "no senders" while namesrv is away. */
+	ipc_port_send_add(p, 1);
+	p->held_above++;
 	k->acct = a;
 	k->charged = cost;
 	k->uid = uid;
