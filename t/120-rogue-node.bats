@@ -139,6 +139,7 @@ here $PORT" ]
 
 @test "rogue: a configured peer's host name is resolved off the event loop" {
 	local d2 p2
+	getent hosts localhost >/dev/null || skip "the name localhost does not resolve here (no /etc/hosts)"
 	d2=$(new_rundir)
 	RUNDIRS="$RUNDIRS $d2"
 	p2=$(free_port)

@@ -245,6 +245,7 @@ deliver(struct port *dest, uint32_t msgid, const struct mx_msg *items, struct po
 		ipc_port_ref(right);
 		km->rights[0] = (struct kright){ right, MX_RIGHT_SEND, km->len - MX_ITEM_HDR - 4 };
 		km->nrights = 1;
+		ipc_port_send_add(right, 1);	/* a send right in a message counts as a sender */
 	}
 	if (ipc_port_enqueue(dest, km, 1) < 0)
 		ipc_kmsg_destroy(km, 0);
