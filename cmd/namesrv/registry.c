@@ -22,6 +22,7 @@ struct binding {
 	struct portref *port;		/* each binding holds one reference of port->right */
 	uint32_t uid, pid;		/* who registered it (charged for it) */
 	int remote;			/* a cached answer from another node */
+	int service;			/* a protected name: portd stamps its holder's messages */
 	char *node;			/* ... that node */
 	char name[];
 };
@@ -52,6 +53,8 @@ static const char *const req_name[] = {
 	[NS_REGISTER] = "register", [NS_LOOKUP] = "lookup", [NS_UNREGISTER] = "unregister",
 };
 
+static void register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req);
+
 static uint64_t
 now_ms(void)
 {
@@ -62,13 +65,14 @@ now_ms(void)
 }
 
 void
-registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve, int announce)
+registry_init(struct mx_conn *c, mx_name_t notify, mx_name_t authz_port, uint32_t resolve, int announce)
 {
 	conn = c;
 	notify_port = notify;
 	resolve_ms = resolve;
 	announce_names = announce;
 	hash_seed();
+	authz_init(c, authz_port, register_resume);
 }
 
 static struct binding *
@@ -137,6 +141,8 @@ unbind(struct binding *b)
 	htab_del(&names, &b->by_name);
 	LIST_REMOVE(b, on_port);
 	TAILQ_REMOVE(&bindings, b, all);
+	if (b->service)
+		(void)ns_service_set(conn, p->right, "");	/* no longer holds it (a dead port: nothing to do) */
 	masix_right_dealloc(conn, p->right);
 	if (LIST_EMPTY(&p->names)) {
 		htab_del(&ports, &p->by_right);
@@ -207,24 +213,27 @@ answer_waiters(const char *name, mx_name_t right)
 		waiter_done(w, 0, right);
 }
 
-/* The right the binding keeps, or MX_NAME_NULL. */
-static mx_name_t
-do_register(struct mx_msg *req)
+/*
+ * The one way a name is bound to a port of this node. Every check is here:
+ * the name, who holds it, who may take it (authz.c: the signed list, asked
+ * of keysrv without blocking), the budget. 1 when the binding took right's
+ * reference, 0 when name was already bound to that port, 2 when req now
+ * waits for keysrv (authz.c owns it and comes back here), else a negative
+ * MX_ERR_* (answered, with its reason).
+ */
+static int
+register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
 {
-	char name[MX_NAME_LEN_MAX + 1], why[128];
+	char why[128];
 	struct binding *b;
-	mx_name_t right;
-	uint8_t kind;
-	int r;
+	int r, service, passed;
 
-	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_port(req, &right, &kind) < 0 ||
-	    mx_msg_end(req) < 0 || kind != MX_RIGHT_SEND) {
-		malformed(req);
-		return MX_NAME_NULL;
-	}
+	/* Coming back from the check: its budget is charged already. */
+	passed = authz_passed(name, right, &service);
 	if (!mx_name_valid(name)) {
+		r = -MX_ERR_INVAL;
 		answer(req, MX_ERR_INVAL, 0, NULL);
-		return MX_NAME_NULL;
+		goto refused;
 	}
 	if ((b = find(name)) != NULL && b->remote) {
 		log_throttled(&lt_debug, "'%s': local registration replaces the answer cached from %s",
@@ -235,29 +244,78 @@ do_register(struct mx_msg *req)
 	if (b != NULL) {
 		/* Our send rights to one port share one name: same name, same port. */
 		answer(req, b->port->right == right ? 0 : MX_ERR_EXISTS, 0, NULL);
-		if (b->port->right != right)
-			log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name,
-			    req->trailer.pid, b->pid);
-		return MX_NAME_NULL;
+		r = b->port->right == right ? 0 : -MX_ERR_EXISTS;
+		if (r < 0)
+			log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name, pid, b->pid);
+		goto refused;
 	}
-	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
-		answer(req, r, 0, why);
-		return MX_NAME_NULL;
+	if (!passed) {
+		/* Charged while it waits for keysrv, like the name it asks for. */
+		if ((r = budget_take(uid, pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
+			answer(req, r, 0, why);
+			return r;
+		}
+		if ((r = authz_check(name, right, uid, pid, req)) == 0)
+			return 2;
+		budget_give(uid, BUDGET_NAMES);
+		return r;
 	}
 	if ((r = bind(name, right, &b)) < 0) {
-		budget_give(req->trailer.uid, BUDGET_NAMES);
 		answer(req, r, 0, NULL);
-		return MX_NAME_NULL;
+		goto refused;
 	}
-	b->uid = req->trailer.uid;
-	b->pid = req->trailer.pid;
+	b->uid = uid;
+	b->pid = pid;
+	/* A protected name: portd stamps the holder's messages with it while its binary stays. */
+	if (service && (r = ns_service_set(conn, right, name)) == 0)
+		b->service = 1;
+	else if (service)
+		log_throttled(&lt_refused, "'%s': no service stamp for pid %u: %s", name, pid, mx_strerror(r));
 	log_throttled(&lt_debug, "'%s' registered by pid %u uid %u", name, b->pid, b->uid);
 	answer(req, 0, 0, NULL);
 	answer_waiters(name, right);
 	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
 	if (announce_names && (r = ns_net_answer_nowait(conn, name, right)) < 0)
 		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
-	return right;
+	return 1;
+refused:
+	if (passed)
+		budget_give(uid, BUDGET_NAMES);
+	return r;
+}
+
+/* A registration keysrv has answered for comes back through the same path; req is ours again. */
+static void
+register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
+{
+	int r = register_name(name, right, uid, pid, req);
+
+	if (r == 2)
+		fatalx("'%s': registration checked twice", name);
+	masix_msg_release_rights(conn, req, r == 1 ? right : MX_NAME_NULL);
+	mx_msg_free(req);
+}
+
+/* 1 when req is kept (waiting for keysrv), else 0 with *kept the right the binding holds. */
+static int
+do_register(struct mx_msg *req, mx_name_t *kept)
+{
+	char name[MX_NAME_LEN_MAX + 1];
+	mx_name_t right;
+	uint8_t kind;
+	int r;
+
+	*kept = MX_NAME_NULL;
+	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_port(req, &right, &kind) < 0 ||
+	    mx_msg_end(req) < 0 || kind != MX_RIGHT_SEND) {
+		malformed(req);
+		return 0;
+	}
+	if ((r = register_name(name, right, req->trailer.uid, req->trailer.pid, req)) == 2)
+		return 1;
+	if (r == 1)
+		*kept = right;
+	return 0;
 }
 
 static void
@@ -462,7 +520,8 @@ registry_handle(struct mx_msg *req)
 	}
 	switch (req->msgid) {
 	case NS_REGISTER:
-		kept = do_register(req);
+		if (do_register(req, &kept))
+			return;	/* waits for keysrv's verdict (authz.c) */
 		break;
 	case NS_UNREGISTER:
 		do_unregister(req);
@@ -501,9 +560,11 @@ registry_dead(mx_name_t right)
 uint32_t
 registry_next_timeout(void)
 {
-	uint64_t now = now_ms(), first = waiter_next_deadline();
+	uint64_t now = now_ms(), first = waiter_next_deadline(), checks = authz_next_deadline();
 	unsigned logs = log_throttle_tick();
 
+	if (checks < first)
+		first = checks;
 	if (first != UINT64_MAX)
 		first = first <= now ? 0 : first - now;
 	if (logs != UINT_MAX && logs < first)
@@ -522,6 +583,10 @@ registry_expire(void)
 		waiter_done(w, MX_ERR_NOENT, 0);
 		n++;
 	}
+	if (authz_next_deadline() <= now) {
+		authz_expire(now);
+		n++;
+	}
 	/* No message came (a timeout): nothing else writes the replies out. */
 	if (n > 0 && (r = masix_flush(conn)) < 0 && r != -MX_ERR_DEAD)
 		log_throttled(&lt_reply, "replies: %s", mx_strerror(r));
@@ -534,6 +599,7 @@ registry_free(void)
 	struct binding *b;
 	struct waiter *w;
 
+	authz_free();
 	while ((b = TAILQ_FIRST(&bindings)) != NULL)
 		unbind(b);
 	while ((w = waiter_take_expired(UINT64_MAX)) != NULL) {

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <openssl/evp.h>
+#include "crypto.h"
 #include "identity.h"
 #include "log.h"
 
@@ -220,7 +221,7 @@ unit_of(pid_t pid, char out[IDENT_UNIT_MAX + 1])
 	size_t n = strlen(s);
 	if (n > IDENT_UNIT_MAX || n == 0)
 		return;
-	if ((n > 8 && strcmp(s + n - 8, ".service") == 0) || (n > 6 && strcmp(s + n - 6, ".scope") == 0))
+	if (siglist_unit_valid(s))	/* NAME.service or NAME.scope, as the list can name it */
 		memcpy(out, s, n + 1);
 }
 
@@ -274,7 +275,7 @@ identity_get(struct ident *id, struct ident_info *info)
 		}
 		hashed++;
 		identity_cache_store(&st, info->hash);
-		log_debug("hashed the binary of pid %d (dev %llu ino %llu, %lld bytes): %llu binaries hashed",
+		log_info("hashed the binary of pid %d (dev %llu ino %llu, %lld bytes): %llu binaries hashed since start",
 		    (int)id->pid, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
 		    (long long)st.st_size, (unsigned long long)hashed);
 	}
