@@ -245,3 +245,25 @@ sent after exec" ]
 none: after" ]
 	grep -E "portd: pid [0-9]+ no longer runs the binary it registered 'svc/ex' with \(exec'd or gone\): its messages carry no service" "$R/portd.log"
 }
+
+@test "msgrecv --from SERVICE serves only that verified service; others get \"not permitted\"" {
+	need_root "runs root's listed server"
+	start_node
+	W=$(world_copy "$MASIX_TOOLS/authreg")
+	H=$(hash_of "$W/authreg")
+	st -d "$A" add -u 0 'svc/*' "$H"
+	push_list
+	bg sh -c 'exec "$0" -R "$1" --from svc/teller -n 1 -x "echo \"\$MSG_SENDER_SERVICE says \$(cat)\"" vault 2>"$1/vault.err"' \
+	    "$MASIX_BIN/msgrecv" "$R"
+	wait_name vault
+	# not the service: refused
+	run -1 --separate-stderr msgsend -r vault open-up
+	[ "$stderr" = "msgsend: vault: server failed: not permitted" ]
+	grep -E "msgrecv: vault: message from pid [0-9]+ \(service ''\) refused: not svc/teller" "$R/vault.err"
+	# another protected name is not that service either
+	run -1 --separate-stderr "$W/authreg" -R "$R" ask-as svc/other vault open-up
+	[ "$stderr" = "authreg: request: server answered with an error: not permitted" ]
+	# the verified service
+	run -0 --separate-stderr "$W/authreg" -R "$R" ask-as svc/teller vault open-up
+	[ "$output" = "svc/teller says open-up" ]
+}

@@ -19,7 +19,7 @@
 enum sep { SEP_NEWLINE, SEP_NUL, SEP_NONE };
 
 static const char usage_text[] =
-    "usage: msgrecv [-0h] [--raw] [--reconnect] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
+    "usage: msgrecv [-0h] [--raw] [--reconnect] [--from SERVICE] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
 
 /* The message's body: its BYTES and STRING items, back to back. */
 static void
@@ -159,9 +159,10 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "raw", no_argument, NULL, 'W' },
 		{ "reconnect", no_argument, NULL, 'C' },
+		{ "from", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *rundir = NULL, *name, *cmd = NULL;
+	const char *rundir = NULL, *name, *cmd = NULL, *from = NULL;
 	int64_t timeout_ms = -1;
 	unsigned long count = 0, got = 0;
 	enum sep sep = SEP_NEWLINE;
@@ -177,6 +178,11 @@ main(int argc, char **argv)
 		case '0': sep = SEP_NUL; seps++; break;
 		case 'W': sep = SEP_NONE; seps++; break;
 		case 'C': reconnect = 1; break;
+		case 'F':
+			if (!mx_name_valid(optarg))
+				die(EX_USAGE, "--from: '%s': not a service name", optarg);
+			from = optarg;
+			break;
 		case 'n':
 			if (conf_uint(optarg, UINT32_MAX, &count) < 0 || count == 0)
 				die(EX_USAGE, "-n: not a positive count: '%s'", optarg);
@@ -235,6 +241,16 @@ main(int argc, char **argv)
 			die(mx_exit_code(r), "%s: receive: %s", name, mx_strerror(r));
 		if (m->msgid >= MX_MSGID_NO_REPLY) {
 			mx_msg_free(m);	/* a notice from portd, not a message for us */
+			continue;
+		}
+		/* --from: only the verified service portd stamped in the trailer (see masix(7)). */
+		if (from != NULL && strcmp(m->trailer.service, from) != 0) {
+			warnmsg("%s: message from pid %u (service '%s') refused: not %s", name, m->trailer.pid,
+			    m->trailer.service, from);
+			if (m->reply != MX_NAME_NULL && (r = masix_reply_error(c, m, MX_ERR_PERM, "not permitted")) < 0 &&
+			    r != -MX_ERR_DEAD)
+				warnmsg("%s: reply to pid %u: %s", name, m->trailer.pid, mx_strerror(r));
+			mx_msg_free(m);
 			continue;
 		}
 		got++;

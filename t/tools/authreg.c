@@ -10,6 +10,8 @@
  *                                       register NAME, send "before" to TO, then
  *                                       exec PROG on the same connection, which
  *                                       sends "after" to TO
+ *   authreg -R DIR ask-as NAME TO TEXT  register NAME, then send TEXT to TO and
+ *                                       print the reply (or the error)
  *   authreg fd-send FD RIGHT TEXT       (what send-exec runs) send TEXT on the
  *                                       connection FD to the send right RIGHT
  */
@@ -116,6 +118,23 @@ main(int argc, char **argv)
 				fail(name, c, r);
 		}
 		printf("registered %d\n", n);
+		return 0;
+	}
+	if (strcmp(argv[3], "ask-as") == 0 && argc == 7) {
+		struct mx_msg *m = mx_msg_new(1), *reply = NULL;
+		const uint8_t *b;
+		size_t n;
+
+		if ((r = reg(c, argv[4])) < 0)
+			fail(argv[4], c, r);
+		if ((r = masix_lookup(c, argv[5], 5000, &to)) < 0)
+			fail(argv[5], c, r);
+		m->dest = to;
+		mx_msg_add_bytes(m, argv[6], strlen(argv[6]));
+		if ((r = masix_request(c, m, 5000, &reply)) < 0)
+			fail("request", c, r);
+		if (mx_msg_get_bytes(reply, &b, &n) == 0)
+			printf("%.*s", (int)n, (const char *)b);
 		return 0;
 	}
 	if (strcmp(argv[3], "send-exec") == 0 && argc == 7) {
