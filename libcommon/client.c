@@ -422,6 +422,36 @@ simple_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *
 	return r;
 }
 
+int
+client_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anscap,
+    size_t *anslen)
+{
+	struct mx_frame_hdr h;
+	const uint8_t *p;
+	struct stashed *s;
+	uint32_t id = new_id(c);
+	int r;
+
+	if ((r = send_frame(c, type, id, a, alen, NULL, 0)) < 0)
+		return r;
+	if ((r = wait_for(c, id, &h, &p, &s)) < 0)
+		return r;
+	if (h.status != 0)
+		r = -(int)h.status;
+	else if (h.len > anscap)
+		r = -MX_ERR_PROTO;
+	else {
+		if (h.len > 0)
+			memcpy(ans, p, h.len);
+		*anslen = h.len;
+	}
+	if (s) {
+		free(s->payload);
+		free(s);
+	}
+	return r;
+}
+
 const char *
 masix_node(struct mx_conn *c)
 {

@@ -41,4 +41,8 @@ struct mx_conn {
 	volatile int *stop;
 };
 
+/* A request to portd whose answer is up to anscap bytes: 0 with *anslen, or a negative MX_ERR_*. */
+int client_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anscap,
+    size_t *anslen);
+
 #endif

@@ -168,25 +168,64 @@ int crypto_crl_has(X509_CRL *crl, const ASN1_INTEGER *serial);
 /* ---- the signature list (crypto_siglist.c: text only; crypto_siglist_io.c) ---- */
 
 /*
- * One line of the list: "NAME sha256:HEX [UID]", where NAME is a masix name
- * or a pattern, "prefix/" then "*", covering any name under prefix/; no UID
- * means any uid.
- * Blank and '#' lines are kept verbatim in line so a rewrite preserves them.
+ * The list (doc/trust.md), version 2: a first line "version 2", then one
+ * rule per line:
+ *
+ *	NAME HASH [UID|*] [unit=UNIT] [private]
+ *
+ * NAME is a masix name or a pattern, "prefix/" then "*", covering any name
+ * under prefix/; HASH is "sha256:HEX", or "*" for any binary; no UID (or
+ * "*") means any uid; unit= asks for that systemd unit (the last component
+ * of the process's cgroup); private hides the names from whoever holds no
+ * service allowed by the rule. A list without a version line is version 1
+ * (only NAME HASH [UID]) and still loads. Blank and '#' lines are kept
+ * verbatim in line so a rewrite preserves them.
  */
+#define SIGLIST_VERSION		2
+#define SIGLIST_UNIT_MAX	255
 struct siglist_entry {
 	char *line;				/* comment or blank line; NULL for a rule */
 	char name[256];				/* rule: name or pattern */
 	uint8_t hash[CRYPTO_HASH_LEN];
+	int anyhash;				/* 1: any binary ("*") */
 	int anyuid;				/* 1: any uid may run it */
 	uid_t uid;
+	char unit[SIGLIST_UNIT_MAX + 1];	/* "" any unit */
+	int private;				/* names hidden from non-services */
 };
 
 struct siglist {
 	struct siglist_entry *ent;
 	size_t n, cap;
+	int version;				/* as read: 1 (no version line) or 2 */
+	int seen_rule;				/* parsing: a rule came (no version line after it) */
 };
 
 #define SIGLIST_LINE_MAX	1024		/* longest line, newline excluded */
+
+/* Who asks to take a name: the identity portd pinned for the task. */
+struct siglist_who {
+	int has_hash;				/* 0: no binary identity (only "*" rules match) */
+	uint8_t hash[CRYPTO_HASH_LEN];
+	uid_t uid;
+	const char *unit;			/* "" none */
+};
+
+/* What the list says of a name for someone. */
+enum siglist_verdict_kind { SIGLIST_OPEN, SIGLIST_ALLOW, SIGLIST_DENY };
+struct siglist_verdict {
+	enum siglist_verdict_kind kind;
+	int private;				/* a covering rule marks the name private */
+	char rule[SIGLIST_LINE_MAX + 1];	/* the rule that decided ("" open, "strict") */
+	char why[SIGLIST_LINE_MAX + 256];	/* DENY: "uid 1001 running sha256:... is not listed for svc/STAR" */
+};
+/* Decide for name; strict: a name no rule covers is refused, not open. */
+void siglist_decide(const struct siglist *l, const struct siglist_who *w, const char *name, int strict,
+    struct siglist_verdict *v);
+/* A rule as its list line, without the newline. */
+void siglist_rule_format(const struct siglist_entry *e, char *out, size_t outsz);
+/* 1 if unit is a systemd unit name ending in .service or .scope. */
+int siglist_unit_valid(const char *unit);
 
 /* 1 if name is a masix name, or a valid name then "/" "*"; 255 chars at most. */
 int siglist_name_valid(const char *name);
@@ -197,14 +236,13 @@ struct siglist *siglist_new(void);
 void siglist_free(struct siglist *l);
 /* The text form, one line per entry, each ending in '\n'; *out malloc'd and NUL-terminated. */
 int siglist_format(const struct siglist *l, char **out, size_t *outlen);
-/* Append a rule; MX_ERR_EXISTS if the same rule is there, MX_ERR_INVAL for a bad name. */
-int siglist_add(struct siglist *l, const char *name, const uint8_t hash[CRYPTO_HASH_LEN],
-    int anyuid, uid_t uid);
+/* Append a copy of rule; MX_ERR_EXISTS if the same rule is there, MX_ERR_INVAL for a bad one. */
+int siglist_add(struct siglist *l, const struct siglist_entry *rule);
 /* Drop the rules for exactly name (and hash, if not NULL): how many, or MX_ERR_NOENT. */
 int siglist_remove(struct siglist *l, const char *name, const uint8_t *hash);
-/* 1 if the binary with hash, run by uid, may register name; 0 otherwise. */
 /* Does rule (a name, or a prefix then "/" "*") cover name? */
 int siglist_name_matches(const char *rule, const char *name);
+/* 1 if the binary with hash, run by uid in no unit, may register name; 0 otherwise. */
 int siglist_allows(const struct siglist *l, const uint8_t hash[CRYPTO_HASH_LEN],
     uid_t uid, const char *name);
 /*

@@ -94,7 +94,11 @@ quote(char *dst, size_t dstsz, const char *src, size_t n)
 struct siglist *
 siglist_new(void)
 {
-	return calloc(1, sizeof(struct siglist));
+	struct siglist *l = calloc(1, sizeof(struct siglist));
+
+	if (l != NULL)
+		l->version = 1;
+	return l;
 }
 
 void
@@ -147,14 +151,70 @@ parse_uid(const char *s, uid_t *uid)
 	return 0;
 }
 
+int
+siglist_unit_valid(const char *unit)
+{
+	size_t i, n = strnlen(unit, SIGLIST_UNIT_MAX + 1);
+
+	if (n == 0 || n > SIGLIST_UNIT_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = unit[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == ':' || c == '_' || c == '.' || c == '@' || c == '-' || c == '\\'))
+			return 0;
+	}
+	return (n > 8 && strcmp(unit + n - 8, ".service") == 0) || (n > 6 && strcmp(unit + n - 6, ".scope") == 0);
+}
+
+/* The optional fields after the hash: [UID|*] [unit=UNIT] [private], in that order. */
+static int
+parse_options(struct siglist_entry *e, char **f, size_t nf, int version, char *why, size_t whysz)
+{
+	char q[64];
+	size_t i = 2;
+
+	e->anyuid = 1;
+	if (i < nf && (strcmp(f[i], "*") == 0 || (f[i][0] >= '0' && f[i][0] <= '9'))) {
+		if (strcmp(f[i], "*") != 0) {
+			if (parse_uid(f[i], &e->uid) != 0) {
+				quote(q, sizeof(q), f[i], strlen(f[i]));
+				return crypto_fail(why, whysz, -MX_ERR_INVAL, "bad uid '%s'", q);
+			}
+			e->anyuid = 0;
+		}
+		i++;
+	}
+	if (i < nf && version >= 2 && strncmp(f[i], "unit=", 5) == 0) {
+		if (!siglist_unit_valid(f[i] + 5)) {
+			quote(q, sizeof(q), f[i] + 5, strlen(f[i] + 5));
+			return crypto_fail(why, whysz, -MX_ERR_INVAL, "bad unit '%s' (NAME.service or NAME.scope)", q);
+		}
+		memcpy(e->unit, f[i] + 5, strlen(f[i] + 5) + 1);
+		i++;
+	}
+	if (i < nf && version >= 2 && strcmp(f[i], "private") == 0) {
+		e->private = 1;
+		i++;
+	}
+	if (i < nf) {
+		quote(q, sizeof(q), f[i], strlen(f[i]));
+		if (nf == 3 && version < 2)
+			return crypto_fail(why, whysz, -MX_ERR_INVAL, "bad uid '%s'", q);
+		return crypto_fail(why, whysz, -MX_ERR_INVAL, "trailing text '%s'", q);
+	}
+	return 0;
+}
+
 /* One line (no newline, no NUL inside, n <= SIGLIST_LINE_MAX) into l. */
 static int
 parse_line(struct siglist *l, const char *p, size_t n, char *why, size_t whysz)
 {
 	char buf[SIGLIST_LINE_MAX + 1], q[64];
-	char *f[4], *s;
+	char *f[6], *s;
 	struct siglist_entry *e;
-	size_t i, nf = 0;
+	size_t i, nf = 0, maxf = l->version >= 2 ? 5 : 3;
+	int r;
 
 	for (i = 0; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
 		;
@@ -171,7 +231,7 @@ parse_line(struct siglist *l, const char *p, size_t n, char *why, size_t whysz)
 			*s++ = '\0';
 		if (*s == '\0')
 			break;
-		if (nf == 3) {
+		if (nf == maxf) {
 			quote(q, sizeof(q), s, strlen(s));
 			return crypto_fail(why, whysz, -MX_ERR_INVAL, "trailing text '%s'", q);
 		}
@@ -179,6 +239,19 @@ parse_line(struct siglist *l, const char *p, size_t n, char *why, size_t whysz)
 		while (*s != '\0' && *s != ' ' && *s != '\t')
 			s++;
 	}
+	if (strcmp(f[0], "version") == 0) {
+		/* Before any rule, once. */
+		if (l->version != 1 || l->seen_rule)
+			return crypto_fail(why, whysz, -MX_ERR_INVAL, "the version line must come first, once");
+		if (nf != 2 || strcmp(f[1], "2") != 0) {
+			quote(q, sizeof(q), nf > 1 ? f[1] : "", nf > 1 ? strlen(f[1]) : 0);
+			return crypto_fail(why, whysz, -MX_ERR_INVAL,
+			    "list version '%s' is not one this masix reads (1 or %d)", q, SIGLIST_VERSION);
+		}
+		l->version = 2;
+		return 0;
+	}
+	l->seen_rule = 1;
 	if ((e = grow(l)) == NULL)
 		return crypto_fail(why, whysz, -MX_ERR_NOMEM, "out of memory");
 	if (!siglist_name_valid(f[0])) {
@@ -187,15 +260,14 @@ parse_line(struct siglist *l, const char *p, size_t n, char *why, size_t whysz)
 	}
 	if (nf < 2)
 		return crypto_fail(why, whysz, -MX_ERR_INVAL, "missing hash after '%s'", f[0]);
-	if (crypto_hash_parse(f[1], e->hash) != 0) {
+	if (l->version >= 2 && strcmp(f[1], "*") == 0) {
+		e->anyhash = 1;
+	} else if (crypto_hash_parse(f[1], e->hash) != 0) {
 		quote(q, sizeof(q), f[1], strlen(f[1]));
 		return crypto_fail(why, whysz, -MX_ERR_INVAL, "bad hash '%s'", q);
 	}
-	e->anyuid = nf < 3;
-	if (nf == 3 && parse_uid(f[2], &e->uid) != 0) {
-		quote(q, sizeof(q), f[2], strlen(f[2]));
-		return crypto_fail(why, whysz, -MX_ERR_INVAL, "bad uid '%s'", q);
-	}
+	if ((r = parse_options(e, f, nf, l->version, why, whysz)) != 0)
+		return r;
 	/* siglist_name_valid() bounded f[0] to 255 chars. */
 	memcpy(e->name, f[0], strlen(f[0]) + 1);
 	l->n++;
@@ -237,34 +309,47 @@ siglist_parse(const char *text, size_t len, struct siglist **out, char *why, siz
 	return 0;
 }
 
+void
+siglist_rule_format(const struct siglist_entry *e, char *out, size_t outsz)
+{
+	char hash[CRYPTO_HASH_STRLEN + 1], uid[16] = "";
+
+	if (e->anyhash)
+		snprintf(hash, sizeof(hash), "*");
+	else
+		crypto_hash_format(e->hash, hash);
+	if (!e->anyuid)
+		snprintf(uid, sizeof(uid), " %u", (unsigned)e->uid);
+	snprintf(out, outsz, "%s %s%s%s%s%s", e->name, hash, uid, e->unit[0] ? " unit=" : "", e->unit,
+	    e->private ? " private" : "");
+}
+
+/* Written as version 2 always: a version 1 list reads the same way in version 2. */
 int
 siglist_format(const struct siglist *l, char **out, size_t *outlen)
 {
-	char hash[CRYPTO_HASH_STRLEN + 1];
+	char rule[SIGLIST_LINE_MAX + 1];
 	const struct siglist_entry *e;
-	size_t i, cap = 1, o = 0;
+	size_t i, cap = 16, o = 0;
 	char *buf;
 	int w;
 
 	*out = NULL;
-	/* Bound first: a rule is at most name + hash + uid + 3 separators. */
+	/* Bound first: a rule is at most name + hash + uid + unit + private + separators. */
 	for (i = 0; i < l->n; i++) {
 		e = &l->ent[i];
-		cap += (e->line ? strlen(e->line) : strlen(e->name) + CRYPTO_HASH_STRLEN + 12) + 1;
+		cap += (e->line ? strlen(e->line) : sizeof(rule)) + 1;
 	}
 	if ((buf = malloc(cap)) == NULL)
 		return -MX_ERR_NOMEM;
+	o = (size_t)snprintf(buf, cap, "version %d\n", SIGLIST_VERSION);
 	for (i = 0; i < l->n; i++) {
 		e = &l->ent[i];
 		if (e->line != NULL) {
 			w = snprintf(buf + o, cap - o, "%s\n", e->line);
 		} else {
-			crypto_hash_format(e->hash, hash);
-			if (e->anyuid)
-				w = snprintf(buf + o, cap - o, "%s %s\n", e->name, hash);
-			else
-				w = snprintf(buf + o, cap - o, "%s %s %u\n", e->name, hash,
-				    (unsigned)e->uid);
+			siglist_rule_format(e, rule, sizeof(rule));
+			w = snprintf(buf + o, cap - o, "%s\n", rule);
 		}
 		if (w < 0 || (size_t)w >= cap - o) {
 			free(buf);
@@ -279,33 +364,34 @@ siglist_format(const struct siglist *l, char **out, size_t *outlen)
 }
 
 static int
-same_rule(const struct siglist_entry *e, const char *name, const uint8_t *hash,
-    int anyuid, uid_t uid)
+same_rule(const struct siglist_entry *e, const struct siglist_entry *r)
 {
 	/* Hashes of binaries are public: a plain comparison leaks nothing. */
-	return e->line == NULL && strcmp(e->name, name) == 0 &&
-	    memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0 &&
-	    e->anyuid == anyuid && (anyuid || e->uid == uid);
+	return e->line == NULL && strcmp(e->name, r->name) == 0 && e->anyhash == r->anyhash &&
+	    (r->anyhash || memcmp(e->hash, r->hash, CRYPTO_HASH_LEN) == 0) &&
+	    e->anyuid == r->anyuid && (r->anyuid || e->uid == r->uid) && strcmp(e->unit, r->unit) == 0 &&
+	    e->private == r->private;
 }
 
 int
-siglist_add(struct siglist *l, const char *name, const uint8_t hash[CRYPTO_HASH_LEN],
-    int anyuid, uid_t uid)
+siglist_add(struct siglist *l, const struct siglist_entry *rule)
 {
 	struct siglist_entry *e;
 	size_t i;
 
-	if (!siglist_name_valid(name) || (!anyuid && uid > UID_MAX_VALUE))
+	if (rule->line != NULL || !siglist_name_valid(rule->name) || (!rule->anyuid && rule->uid > UID_MAX_VALUE) ||
+	    (rule->unit[0] != '\0' && !siglist_unit_valid(rule->unit)))
 		return -MX_ERR_INVAL;
 	for (i = 0; i < l->n; i++)
-		if (same_rule(&l->ent[i], name, hash, anyuid, uid))
+		if (same_rule(&l->ent[i], rule))
 			return -MX_ERR_EXISTS;
 	if ((e = grow(l)) == NULL)
 		return -MX_ERR_NOMEM;
-	memcpy(e->name, name, strlen(name) + 1);
-	memcpy(e->hash, hash, CRYPTO_HASH_LEN);
-	e->anyuid = anyuid != 0;
-	e->uid = anyuid ? 0 : uid;
+	*e = *rule;
+	if (e->anyhash)
+		memset(e->hash, 0, sizeof(e->hash));
+	if (e->anyuid)
+		e->uid = 0;
 	l->n++;
 	return 0;
 }
@@ -320,7 +406,7 @@ siglist_remove(struct siglist *l, const char *name, const uint8_t *hash)
 		struct siglist_entry *e = &l->ent[i];
 
 		if (e->line == NULL && strcmp(e->name, name) == 0 &&
-		    (hash == NULL || memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0)) {
+		    (hash == NULL || (!e->anyhash && memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0))) {
 			gone++;
 			continue;
 		}
@@ -340,21 +426,73 @@ siglist_name_matches(const char *rule, const char *name)
 	return strcmp(rule, name) == 0;
 }
 
+static int
+rule_admits(const struct siglist_entry *e, const struct siglist_who *w)
+{
+	return (e->anyhash || (w->has_hash && memcmp(e->hash, w->hash, CRYPTO_HASH_LEN) == 0)) &&
+	    (e->anyuid || e->uid == w->uid) && (e->unit[0] == '\0' || strcmp(e->unit, w->unit) == 0);
+}
+
+void
+siglist_decide(const struct siglist *l, const struct siglist_who *w, const char *name, int strict,
+    struct siglist_verdict *v)
+{
+	char hash[CRYPTO_HASH_STRLEN + 1], unit[SIGLIST_UNIT_MAX + 16] = "";
+	const struct siglist_entry *e, *covering = NULL;
+	size_t i;
+
+	memset(v, 0, sizeof(*v));
+	v->kind = SIGLIST_DENY;
+	if (!mx_name_valid(name)) {
+		snprintf(v->why, sizeof(v->why), "not a valid name");
+		return;
+	}
+	for (i = 0; i < l->n; i++) {
+		e = &l->ent[i];
+		if (e->line != NULL || !siglist_name_matches(e->name, name))
+			continue;
+		v->private |= e->private;
+		if (covering == NULL)
+			covering = e;
+		if (rule_admits(e, w)) {
+			v->kind = SIGLIST_ALLOW;
+			siglist_rule_format(e, v->rule, sizeof(v->rule));
+			/* Private if any rule covering the name says so. */
+			for (i++; i < l->n; i++)
+				if (l->ent[i].line == NULL && l->ent[i].private &&
+				    siglist_name_matches(l->ent[i].name, name))
+					v->private = 1;
+			return;
+		}
+	}
+	if (covering == NULL && !strict) {
+		v->kind = SIGLIST_OPEN;
+		return;
+	}
+	if (w->has_hash)
+		crypto_hash_format(w->hash, hash);
+	else
+		snprintf(hash, sizeof(hash), "no hashed binary");
+	if (w->unit[0] != '\0')
+		snprintf(unit, sizeof(unit), " in %s", w->unit);
+	if (covering == NULL) {
+		snprintf(v->rule, sizeof(v->rule), "strict");
+		snprintf(v->why, sizeof(v->why), "no rule for '%s' in the signature list (strict)", name);
+		return;
+	}
+	snprintf(v->rule, sizeof(v->rule), "%s", covering->name);
+	snprintf(v->why, sizeof(v->why), "uid %u running %s%s is not listed for %s", (unsigned)w->uid, hash, unit,
+	    covering->name);
+}
+
 int
 siglist_allows(const struct siglist *l, const uint8_t hash[CRYPTO_HASH_LEN],
     uid_t uid, const char *name)
 {
-	const struct siglist_entry *e;
-	size_t i;
+	struct siglist_who w = { 1, { 0 }, uid, "" };
+	struct siglist_verdict v;
 
-	if (!mx_name_valid(name))
-		return 0;
-	for (i = 0; i < l->n; i++) {
-		e = &l->ent[i];
-		if (e->line == NULL && siglist_name_matches(e->name, name) &&
-		    memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0 &&
-		    (e->anyuid || e->uid == uid))
-			return 1;
-	}
-	return 0;
+	memcpy(w.hash, hash, CRYPTO_HASH_LEN);
+	siglist_decide(l, &w, name, 0, &v);
+	return v.kind == SIGLIST_ALLOW;
 }

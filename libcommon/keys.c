@@ -203,18 +203,26 @@ masix_key_directory(struct mx_conn *c, struct masix_key_node **out, size_t *n)
 }
 
 int
-masix_key_may_register(struct mx_conn *c, const char *hash, uint32_t uid, const char *name)
+masix_key_may_register(struct mx_conn *c, const char *hash, uint32_t uid, const char *unit,
+    const char *name, int *verdict, char rule[KS_REASON_MAX + 1])
 {
 	char reason[KS_REASON_MAX + 1];
 	struct mx_msg *m, *reply;
+	int64_t v;
 	int r;
 
 	if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
 		return -MX_ERR_NOMEM;
 	if ((r = mx_msg_add_string(m, hash)) == 0 && (r = mx_msg_add_int(m, uid)) == 0 &&
-	    (r = mx_msg_add_string(m, name)) == 0 && (r = ks_call(c, m, &reply)) == 0) {
-		if (mx_msg_get_string(reply, reason, sizeof(reason)) < 0 || mx_msg_end(reply) < 0)
+	    (r = mx_msg_add_string(m, name)) == 0 && (r = mx_msg_add_string(m, unit)) == 0 &&
+	    (r = mx_msg_add_int(m, 0)) == 0 && (r = mx_msg_add_int(m, -1)) == 0 &&
+	    (r = ks_call(c, m, &reply)) == 0) {
+		/* Generation -1: no patterns follow. */
+		if (mx_msg_get_string(reply, reason, sizeof(reason)) < 0 || mx_msg_get_int(reply, &v) < 0 ||
+		    mx_msg_get_string(reply, rule, KS_REASON_MAX + 1) < 0)
 			r = -MX_ERR_PROTO;
+		else
+			*verdict = (int)v;
 		mx_msg_free(reply);
 	}
 	mx_msg_free(m);

@@ -18,7 +18,21 @@
 #define KS_NODE_CERT	1	/* -> STRING node, BYTES cert PEM, STRING fingerprint */
 #define KS_VERIFY_PEER	2	/* BYTES cert PEM, STRING node ("" any) -> STRING reason; on 0: STRING node, STRING fingerprint */
 #define KS_DIRECTORY	3	/* -> (STRING node, STRING fingerprint)... this node first */
-#define KS_MAY_REGISTER	4	/* STRING "sha256:HEX", INT uid, STRING name -> STRING reason */
+/*
+ * KS_MAY_REGISTER: STRING "sha256:HEX" ("-": no binary identity), INT uid,
+ * STRING name [, STRING unit ("" none), INT cookie, INT generation known
+ * (0 none yet; -1: send no patterns)] -> STRING reason, then INT verdict (KS_VERDICT_*), STRING the
+ * rule that decided, INT private, INT strict, INT cookie (echoed), INT the
+ * list's generation (>= 1), and when it differs from the one known: INT n, then n
+ * times STRING pattern, INT private (every rule's name: what is protected).
+ * Status 0: allowed or open; MX_ERR_PERM: refused; MX_ERR_UNAVAIL: the list
+ * was refused (no verdict can be given; protected names fail closed).
+ */
+#define KS_MAY_REGISTER	4
+#define KS_VERDICT_OPEN		0	/* no rule covers the name */
+#define KS_VERDICT_ALLOW	1
+#define KS_VERDICT_DENY		2
+#define KS_VERDICT_NOLIST	3	/* the list was refused: nothing can be decided */
 #define KS_CA_CERT	5	/* -> BYTES ca.crt PEM */
 #define KS_CRL		6	/* -> BYTES CRL PEM (status NOENT: no revocation list) */
 /* From portd only (the kernel range): a node linked, BYTES its cert PEM, STRING its name. */
@@ -54,10 +68,13 @@ int masix_key_verify_peer(struct mx_conn *c, const void *pem, size_t pemlen,
 /* The known nodes, this one first; *out malloc'd (free()), *n entries. */
 int masix_key_directory(struct mx_conn *c, struct masix_key_node **out, size_t *n);
 /*
- * May the binary with hash ("sha256:HEX"), run by uid, register name?
- * 0 yes; -MX_ERR_PERM no; -MX_ERR_UNAVAIL no signature list loaded.
+ * May the binary with hash ("sha256:HEX", "-" none), run by uid in unit
+ * ("" none), register name? 0 allowed or open (*verdict says which, rule
+ * the rule that decided); -MX_ERR_PERM no (masix_errdetail: why);
+ * -MX_ERR_UNAVAIL the list was refused.
  */
-int masix_key_may_register(struct mx_conn *c, const char *hash, uint32_t uid, const char *name);
+int masix_key_may_register(struct mx_conn *c, const char *hash, uint32_t uid, const char *unit,
+    const char *name, int *verdict, char rule[KS_REASON_MAX + 1]);
 /* The cluster CA certificate, and the revocation list (MX_ERR_NOENT: none), as PEM. */
 int masix_key_ca_cert(struct mx_conn *c, char **pem, size_t *pemlen);
 int masix_key_crl(struct mx_conn *c, char **pem, size_t *pemlen);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <time.h>
+#include <string.h>
 #include "client.h"
 #include "names.h"
 
@@ -208,4 +209,61 @@ masix_lookup(struct mx_conn *c, const char *name, uint32_t wait_ms, mx_name_t *o
 		mx_msg_free(reply);
 	}
 	return r;
+}
+
+/* A u8 length then text, into out[256]: 0, or -1 past the end. */
+static int
+get_str8(const uint8_t *b, size_t len, size_t *o, char out[256])
+{
+	size_t n;
+
+	if (*o >= len || (n = b[*o]) > len - *o - 1)
+		return -1;
+	memcpy(out, b + *o + 1, n);
+	out[n] = '\0';
+	*o += 1 + n;
+	/* Text from portd, but keep it printable all the same: it goes into log lines. */
+	for (char *p = out; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+	return 0;
+}
+
+int
+ns_who_holds(struct mx_conn *c, uint32_t right, struct ns_ident *out)
+{
+	uint8_t a[4], b[MX_IDENT_MAX];
+	size_t len, o;
+	int r;
+
+	put_u32(a, right);
+	memset(out, 0, sizeof(*out));
+	if ((r = client_op(c, MX_OP_WHO_HOLDS, a, sizeof(a), b, sizeof(b), &len)) < 0)
+		return r;
+	if (len < 13 + MX_IDENT_HASH_LEN)
+		return -MX_ERR_PROTO;
+	out->uid = get_u32(b);
+	out->gid = get_u32(b + 4);
+	out->pid = get_u32(b + 8);
+	out->has_hash = b[12] != 0;
+	memcpy(out->hash, b + 13, MX_IDENT_HASH_LEN);
+	o = 13 + MX_IDENT_HASH_LEN;
+	if (get_str8(b, len, &o, out->unit) < 0 || get_str8(b, len, &o, out->why) < 0 || o != len)
+		return -MX_ERR_PROTO;
+	return 0;
+}
+
+int
+ns_service_set(struct mx_conn *c, uint32_t right, const char *service)
+{
+	uint8_t b[4 + MX_SERVICE_MAX];
+	size_t n = strlen(service);
+
+	if (n > MX_SERVICE_MAX)
+		return -MX_ERR_INVAL;
+	size_t len;
+
+	put_u32(b, right);
+	memcpy(b + 4, service, n);
+	return client_op(c, MX_OP_SERVICE_SET, b, 4 + n, NULL, 0, &len);
 }

@@ -27,6 +27,17 @@ int ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right);
  * MX_NAME_NULL) drop what it keeps for name (MX_ERR_NOENT: nothing).
  */
 int ns_name_keep(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid);
+/* Who holds the receive right of the port right names (portd's MX_OP_WHO_HOLDS). */
+struct ns_ident {
+	uint32_t uid, gid, pid;
+	int has_hash;			/* 0: why says why there is no binary identity */
+	uint8_t hash[32];		/* SHA-256 of the executable */
+	char unit[256];			/* systemd unit of its cgroup, "" none */
+	char why[256];
+};
+int ns_who_holds(struct mx_conn *c, uint32_t right, struct ns_ident *out);
+/* Tell portd the task holding right's receive right is service ("" none); MX_ERR_PERM: it exec'd. */
+int ns_service_set(struct mx_conn *c, uint32_t right, const char *service);
 /* The send right to a service port of another node (MX_ERR_NODEDOWN if unreachable). */
 int masix_special_get_node(struct mx_conn *c, int which, const char *node, uint32_t *out);
 /* 1 if name is "NAME" or "NAME@NODE" with a valid name and node name. */

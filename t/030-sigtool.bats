@@ -40,7 +40,7 @@ ossl_list_verify() {
 USAGE='usage: sigtool [-d DIR] init [-p PASSFILE | -P]
        sigtool [-d DIR] certify [-p PASSFILE | -P] [-days N] [-o FILE] REQUEST
        sigtool hash FILE...
-       sigtool [-d DIR] add [-p PASSFILE | -P] [-u UID] NAME FILE|HASH
+       sigtool [-d DIR] add [-p PASSFILE | -P] [-u UID] [-U UNIT] [--private] NAME FILE|HASH|*
        sigtool [-d DIR] remove [-p PASSFILE | -P] NAME [FILE|HASH]
        sigtool [-d DIR] list
        sigtool [-d DIR] verify [-n NODE] [CERT]
@@ -210,7 +210,8 @@ fs/server $h2 0" ]
 	run -0 ossl_list_verify
 	[ "$output" = "Signature Verified Successfully" ]
 	# the file is the readable text, the header comment kept
-	[ "$(cat "$A/signatures.list")" = "# masix signature list: NAME sha256:HEX [UID]; see sigtool(1). Edit with sigtool add/remove.
+	[ "$(cat "$A/signatures.list")" = "version 2
+# masix signature list: NAME sha256:HEX|* [UID|*] [unit=UNIT] [private]; see sigtool(1). Edit with sigtool add/remove.
 fs/server $h1
 fs/* $h2 1000
 fs/server $h2 0" ]

@@ -55,7 +55,7 @@ fp() { st fingerprint "$1"; }
 USAGE='usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]
        keysrv -i [-c FILE] [-N NODE] [-R DIR] [-S DIR]
        keysrv -q [-R DIR] node-cert | verify CERTFILE NODE | directory |
-                 may-register HASH UID NAME | ca-cert | crl'
+                 may-register HASH UID NAME [UNIT] | ca-cert | crl'
 
 @test "-h, bad usage, -n checks the shared node configuration" {
 	run -0 --separate-stderr ks -h
@@ -117,8 +117,9 @@ USAGE='usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]
 	run -69 --separate-stderr kq node-cert
 	[ "$output" = "" ]
 	[ "$stderr" = "keysrv: no valid certificate: $S/node.crt: No such file or directory" ]
-	run -69 --separate-stderr kq may-register "$Z" 0 echo
-	[ "$stderr" = "keysrv: echo: no signature list loaded" ]
+	# no list at all (no admin yet): nothing is protected
+	run -0 --separate-stderr kq may-register "$Z" 0 echo
+	[ "$output" = "open: no rule covers 'echo'" ]
 	run -69 --separate-stderr kq verify "$S/node.csr" "$HOST"
 	[ "$stderr" = "keysrv: $S/node.csr: no CA certificate ($S/ca.crt: No such file or directory)" ]
 	run -69 --separate-stderr kq ca-cert
@@ -197,8 +198,8 @@ USAGE='usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]
 	run -0 --separate-stderr kq directory
 	[ "$output" = "alpha $(fp "$S/node.crt")" ]
 	# the admin's empty list is loaded and verified
-	run -77 --separate-stderr kq may-register "$Z" 0 echo
-	[ "$stderr" = "keysrv: echo: no rule for 'echo' in the signature list" ]
+	run -0 --separate-stderr kq may-register "$Z" 0 echo
+	[ "$output" = "open: no rule covers 'echo'" ]
 	grep -Fx "keysrv: $S/signatures.list: signature verified, 0 rules" "$R/keysrv.log"
 }
 
@@ -283,48 +284,56 @@ beta $(fp "$B/node.crt")" ]
 	hup
 	grep -Fx "keysrv: $S/signatures.list: signature verified, 3 rules" "$R/keysrv.log"
 	run -0 --separate-stderr kq may-register "$H" 0 echo
-	[ "$output" = "allowed" ]
+	[ "$output" = "allowed by rule: echo $H" ]
 	[ "$stderr" = "" ]
 	run -77 --separate-stderr kq may-register "$Z" 0 echo
 	[ "$output" = "" ]
-	[ "$stderr" = "keysrv: echo: binary $Z may not register 'echo'" ]
+	[ "$stderr" = "keysrv: echo: uid 0 running $Z is not listed for echo" ]
 	run -77 --separate-stderr kq may-register "$H" 0 fs/server
-	[ "$stderr" = "keysrv: fs/server: uid 0 may not register 'fs/server' with this binary" ]
+	[ "$stderr" = "keysrv: fs/server: uid 0 running $H is not listed for fs/server" ]
 	run -0 --separate-stderr kq may-register "$H" 1000 fs/server
-	[ "$output" = "allowed" ]
+	[ "$output" = "allowed by rule: fs/server $H 1000" ]
 	run -0 --separate-stderr kq may-register "$H" 5 svc/a
+	[ "$output" = "allowed by rule: svc/* $H" ]
 	run -0 --separate-stderr kq may-register "$H" 5 svc/a/b
-	run -77 --separate-stderr kq may-register "$H" 5 svc
-	[ "$stderr" = "keysrv: svc: no rule for 'svc' in the signature list" ]
-	run -77 --separate-stderr kq may-register "$H" 5 other
-	[ "$stderr" = "keysrv: other: no rule for 'other' in the signature list" ]
+	# a name no rule covers is open
+	run -0 --separate-stderr kq may-register "$H" 5 svc
+	[ "$output" = "open: no rule covers 'svc'" ]
+	run -0 --separate-stderr kq may-register "$H" 5 other
+	[ "$output" = "open: no rule covers 'other'" ]
+	# no binary identity ("-"): only rules for any binary admit it
+	run -77 --separate-stderr kq may-register - 0 echo
+	[ "$stderr" = "keysrv: echo: uid 0 running no hashed binary is not listed for echo" ]
 	# the hash is read in either case
 	run -0 --separate-stderr kq may-register "sha256:$(echo "${H#sha256:}" | tr a-f A-F)" 0 echo
 	run -65 --separate-stderr kq may-register xyz 0 echo
-	[ "$stderr" = "keysrv: 'xyz': not a sha256:HEX hash" ]
+	[ "$stderr" = "keysrv: 'xyz': not a sha256:HEX hash (or - for none)" ]
 	run -65 --separate-stderr kq may-register "$H" -1 echo
 	[ "$stderr" = "keysrv: '-1': not a uid" ]
 	run -65 --separate-stderr kq may-register "$H" 0 'bad name'
 	[ "$stderr" = "keysrv: 'bad name': not a valid name" ]
+	run -65 --separate-stderr kq may-register "$H" 0 echo bad.unit
+	[ "$stderr" = "keysrv: 'bad.unit': not a systemd unit (NAME.service or NAME.scope)" ]
 }
 
 @test "SIGHUP: a new good list is picked up, a tampered list is refused and the previous one stays" {
 	init_node alpha "$A"
 	H=$(st hash "$MASIX_BIN/msgrecv" | cut -d' ' -f1)
-	run -77 --separate-stderr kq may-register "$H" 0 echo
+	run -0 --separate-stderr kq may-register "$H" 0 echo
+	[ "$output" = "open: no rule covers 'echo'" ]
 	st -d "$A" add echo "$H"
 	cp "$A/signatures.list" "$A/signatures.list.sig" "$S/"
 	hup
 	run -0 --separate-stderr kq may-register "$H" 0 echo
-	[ "$output" = "allowed" ]
+	[ "$output" = "allowed by rule: echo $H" ]
 	# someone appends a rule without the admin key
 	echo "evil $H" >>"$S/signatures.list"
 	hup
 	grep -Fx "keysrv: $S/signatures.list: signature does not verify with the admin key: refused, the previous signature list stays in force" "$R/keysrv.log"
 	run -0 --separate-stderr kq may-register "$H" 0 echo
-	[ "$output" = "allowed" ]
-	run -77 --separate-stderr kq may-register "$H" 0 evil
-	[ "$stderr" = "keysrv: evil: no rule for 'evil' in the signature list" ]
+	[ "$output" = "allowed by rule: echo $H" ]
+	run -0 --separate-stderr kq may-register "$H" 0 evil
+	[ "$output" = "open: no rule covers 'evil'" ]
 	# a tampered signature, too
 	cp "$A/signatures.list" "$S/"
 	printf 'x' | dd of="$S/signatures.list.sig" bs=1 seek=10 conv=notrunc 2>/dev/null
@@ -336,7 +345,7 @@ beta $(fp "$B/node.crt")" ]
 	cp "$A/signatures.list" "$A/signatures.list.sig" "$S/"
 	hup
 	run -0 --separate-stderr kq may-register "$H" 0 evil
-	[ "$output" = "allowed" ]
+	[ "$output" = "allowed by rule: evil $H" ]
 }
 
 @test "a second keysrv is refused; queries without keysrv or portd exit 69" {

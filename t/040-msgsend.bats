@@ -14,7 +14,7 @@ recv_to() {
 	run -0 "$MASIX_BIN/msgsend" -h
 	[ "$output" = "usage: msgsend [-hr] [-R DIR] [-t SECS] [-w SECS] NAME [WORD...]" ]
 	run -0 "$MASIX_BIN/msgrecv" -h
-	[ "$output" = "usage: msgrecv [-0h] [--raw] [--reconnect] [--exit-no-senders] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME" ]
+	[ "$output" = "usage: msgrecv [-0h] [--raw] [--reconnect] [--exit-no-senders] [--from SERVICE] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME" ]
 	run -64 --separate-stderr "$MASIX_BIN/msgsend"
 	[ "$stderr" = "usage: msgsend [-hr] [-R DIR] [-t SECS] [-w SECS] NAME [WORD...]" ]
 	run -64 --separate-stderr "$MASIX_BIN/msgsend" -t soon x

@@ -282,13 +282,16 @@ load_list(struct identity *n, struct identity *old, int initial)
 	int r;
 
 	snprintf(n->list_why, sizeof(n->list_why), "no signature list loaded");
+	n->list_gen = old->list_gen + 1;
 	path_of(lpath, sizeof(lpath), n->state, F_LIST);
 	path_of(spath, sizeof(spath), n->state, F_SIG);
 	if (n->ca == NULL) {
 		/* load_ca() said the list cannot be verified */
 		r = crypto_fail(why, sizeof(why), -MX_ERR_UNAVAIL, "%s: no CA certificate to verify it", lpath);
-		if (initial || old->list == NULL)
+		if (initial || old->list == NULL) {
+			n->list_missing = 1;	/* no admin yet: nothing is protected */
 			return;
+		}
 	} else if ((r = siglist_load(lpath, spath, X509_get0_pubkey(n->ca), &l, why, sizeof(why))) == 0) {
 		for (i = 0; i < l->n; i++)
 			rules += l->ent[i].line == NULL;
@@ -302,10 +305,14 @@ load_list(struct identity *n, struct identity *old, int initial)
 		old->list = NULL;
 		return;
 	}
-	if (r == -MX_ERR_NOENT || r == -MX_ERR_UNAVAIL)
-		log_info("no signature list (%s): every may-register answer is \"no signature list loaded\"", why);
-	else
+	if (r == -MX_ERR_NOENT || r == -MX_ERR_UNAVAIL) {
+		/* No list at all: nothing is protected, every name is open. */
+		n->list_missing = 1;
+		log_info("no signature list (%s): every name is open", why);
+	} else {
+		/* A list that does not verify: protected names cannot be told, registrations fail closed. */
 		log_warnx("%s: refused, no signature list loaded", why);
+	}
 }
 
 /* node.crt: this key's, issued to this node, chaining to the CA, not revoked. */

@@ -19,6 +19,7 @@ static volatile int wake;
 static volatile sig_atomic_t got_term, got_hup;
 
 static char conf_state[KS_PATH_MAX];
+int conf_strict;
 
 static void
 on_signal(int signo)
@@ -34,7 +35,7 @@ static const char usage_text[] =
     "usage: keysrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]\n"
     "       keysrv -i [-c FILE] [-N NODE] [-R DIR] [-S DIR]\n"
     "       keysrv -q [-R DIR] node-cert | verify CERTFILE NODE | directory |\n"
-    "                 may-register HASH UID NAME | ca-cert | crl\n";
+    "                 may-register HASH UID NAME [UNIT] | ca-cert | crl\n";
 
 static int
 conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
@@ -43,11 +44,20 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		"node", "listen", "peer", "broadcast", "trusted_uid", "queue_limit",
 		"max_tasks", "admin_dir", "node_timeout", "resolve_timeout", "announce",
 		"names_per_uid", "lookups_per_uid", "names_per_node",
-		"uid_queued_mib", "uid_rights", "uid_connections", "frame_timeout_ms", "node_queued_mib", NULL,
+		"uid_queued_mib", "uid_rights", "uid_connections", "frame_timeout_ms", "node_queued_mib",
+		"exe_hash_max_mib", NULL,
 	};
 	size_t i;
 
 	(void)arg;
+	if (strcmp(key, "strict") == 0) {
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0) {
+			snprintf(err, errsz, "strict must be yes or no");
+			return -1;
+		}
+		conf_strict = val[0] == 'y';
+		return 0;
+	}
 	if (strcmp(key, "state_dir") == 0) {
 		if (val[0] != '/' || strlen(val) >= sizeof(conf_state)) {
 			snprintf(err, errsz, "state_dir must be an absolute path shorter than %zu bytes",

@@ -33,9 +33,12 @@ struct identity {
 	char crl_why[CRYPTO_WHY_MAX];
 	struct siglist *list;			/* the signature list in force, or NULL */
 	char list_why[CRYPTO_WHY_MAX];
+	int list_missing;			/* no list at all (not a refused one): every name is open */
+	int64_t list_gen;			/* changes with every load: namesrv refreshes its patterns */
 };
 
 extern struct identity id;
+extern int conf_strict;			/* strict = yes: a name no rule covers is refused */
 
 /* identity.c */
 /* Create dir (0700) when missing, refuse one that is not ours or is group/world writable. */

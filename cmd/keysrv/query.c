@@ -77,22 +77,29 @@ q_directory(struct mx_conn *c)
 	return 0;
 }
 
+/* The verdict for a full identity: the hash ("-": none), uid and unit ("" or absent: none). */
 static int
-q_may_register(struct mx_conn *c, const char *hash, const char *uidstr, const char *name)
+q_may_register(struct mx_conn *c, const char *hash, const char *uidstr, const char *name, const char *unit)
 {
+	char rule[KS_REASON_MAX + 1];
 	uint8_t h[CRYPTO_HASH_LEN];
 	unsigned long uid;
-	int r;
+	int r, verdict = 0;
 
-	if (crypto_hash_parse(hash, h) != 0)
-		die(EX_DATAERR, "'%s': not a sha256:HEX hash", hash);
+	if (strcmp(hash, "-") != 0 && crypto_hash_parse(hash, h) != 0)
+		die(EX_DATAERR, "'%s': not a sha256:HEX hash (or - for none)", hash);
 	if (conf_uint(uidstr, 4294967294UL, &uid) < 0)
 		die(EX_DATAERR, "'%s': not a uid", uidstr);
 	if (!mx_name_valid(name))
 		die(EX_DATAERR, "'%s': not a valid name", name);
-	if ((r = masix_key_may_register(c, hash, (uint32_t)uid, name)) < 0)
+	if (unit[0] != '\0' && !siglist_unit_valid(unit))
+		die(EX_DATAERR, "'%s': not a systemd unit (NAME.service or NAME.scope)", unit);
+	if ((r = masix_key_may_register(c, hash, (uint32_t)uid, unit, name, &verdict, rule)) < 0)
 		query_fail(c, name, r);
-	printf("allowed\n");
+	if (verdict == KS_VERDICT_ALLOW)
+		printf("allowed by rule: %s\n", rule);
+	else	/* status 0 and not allowed: no rule covers the name */
+		printf("open: no rule covers '%s'\n", name);
 	return 0;
 }
 
@@ -127,12 +134,12 @@ query_main(const char *rundir, int argc, char **argv)
 	else if (strcmp(q, "verify") == 0)
 		want = 3;
 	else if (strcmp(q, "may-register") == 0)
-		want = 4;
+		want = argc == 5 ? 5 : 4;
 	else
 		die(EX_USAGE, "%s: unknown query (keysrv -h lists them)", q);
 	if (argc != want) {
 		fprintf(stderr, "usage: keysrv -q [-R DIR] node-cert | verify CERTFILE NODE | directory |\n"
-		    "                 may-register HASH UID NAME | ca-cert | crl\n");
+		    "                 may-register HASH UID NAME [UNIT] | ca-cert | crl\n");
 		exit(EX_USAGE);
 	}
 	/* Only now: a bad query is a usage error even without a node. */
@@ -151,7 +158,7 @@ query_main(const char *rundir, int argc, char **argv)
 	else if (strcmp(q, "verify") == 0)
 		r = q_verify(c, argv[1], argv[2]);
 	else
-		r = q_may_register(c, argv[1], argv[2], argv[3]);
+		r = q_may_register(c, argv[1], argv[2], argv[3], argc == 5 ? argv[4] : "");
 	masix_close(c);
 	if (fflush(stdout) != 0)
 		die(EX_IOERR, "stdout: write failed");

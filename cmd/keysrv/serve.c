@@ -223,66 +223,126 @@ do_directory(struct mx_msg *req)
 	send_reply(req, m);
 }
 
-/* Why the list does not allow it: no rule for the name, not this binary, or not this uid. */
+/* Every rule's name, so namesrv knows what is protected even while keysrv is away. */
 static void
-denial(const uint8_t hash[CRYPTO_HASH_LEN], const char *hashstr, uint32_t uid, const char *name,
-    char *why, size_t whysz)
+add_patterns(struct mx_msg *m)
 {
 	const struct siglist_entry *e;
-	int named = 0, hashed = 0;
-	size_t i;
+	size_t i, n = 0;
 
-	for (i = 0; i < id.list->n; i++) {
+	if (id.list != NULL)
+		for (i = 0; i < id.list->n; i++)
+			n += id.list->ent[i].line == NULL;
+	if (mx_msg_add_int(m, (int64_t)n) < 0)
+		fatalx("out of memory");
+	for (i = 0; id.list != NULL && i < id.list->n; i++) {
 		e = &id.list->ent[i];
-		if (e->line != NULL || !siglist_name_matches(e->name, name))
+		if (e->line != NULL)
 			continue;
-		named = 1;
-		if (memcmp(e->hash, hash, CRYPTO_HASH_LEN) == 0)
-			hashed = 1;
+		add_string(m, e->name);
+		if (mx_msg_add_int(m, e->private) < 0)
+			fatalx("out of memory");
 	}
-	if (!named)
-		snprintf(why, whysz, "no rule for '%s' in the signature list", name);
-	else if (!hashed)
-		snprintf(why, whysz, "binary %s may not register '%s'", hashstr, name);
-	else
-		snprintf(why, whysz, "uid %u may not register '%s' with this binary", uid, name);
 }
 
+/*
+ * May this identity take this name? Asked by namesrv at each registration
+ * (with the identity portd pinned for the task holding the port) and by
+ * keysrv -q. The verdict, the rule that decided and the reason go back.
+ */
 static void
 do_may_register(struct mx_msg *req)
 {
-	char hashstr[CRYPTO_HASH_STRLEN + 1], name[MX_NAME_LEN_MAX + 1], why[512];
-	uint8_t hash[CRYPTO_HASH_LEN];
+	char hashstr[CRYPTO_HASH_STRLEN + 1], name[MX_NAME_LEN_MAX + 1], unit[SIGLIST_UNIT_MAX + 1] = "";
+	struct siglist_who w = { 0, { 0 }, 0, unit };
+	struct siglist_verdict v;
+	int64_t uid, cookie = 0, known = -1, kind;
 	struct mx_msg *m;
-	int64_t uid;
-	int cut1, cut2;
+	int cut1, cut2, cut3 = 0, status;
+	const char *rule = "", *reason;
 
 	if (get_str(req, hashstr, sizeof(hashstr), &cut1) < 0 || mx_msg_get_int(req, &uid) < 0 ||
-	    get_str(req, name, sizeof(name), &cut2) < 0 || mx_msg_end(req) < 0) {
+	    get_str(req, name, sizeof(name), &cut2) < 0) {
 		malformed(req);
 		return;
 	}
-	if (cut1 || crypto_hash_parse(hashstr, hash) != 0) {
+	/* The identity's unit, the caller's cookie and the generation of the patterns it knows. */
+	if (mx_msg_end(req) < 0 && (get_str(req, unit, sizeof(unit), &cut3) < 0 ||
+	    mx_msg_get_int(req, &cookie) < 0 || mx_msg_get_int(req, &known) < 0 || mx_msg_end(req) < 0)) {
+		malformed(req);
+		return;
+	}
+	if (cut1 || (strcmp(hashstr, "-") != 0 && crypto_hash_parse(hashstr, w.hash) != 0)) {
 		m = reply_new(MX_ERR_INVAL);
 		add_reason(m, "'%s%s': not a sha256:HEX hash", hashstr, cut1 ? "..." : "");
-	} else if (uid < 0 || uid > 4294967294LL) {
+		send_reply(req, m);
+		return;
+	}
+	if (uid < 0 || uid > 4294967294LL) {
 		m = reply_new(MX_ERR_INVAL);
 		add_reason(m, "uid %lld out of range", (long long)uid);
-	} else if (cut2 || !mx_name_valid(name)) {
+		send_reply(req, m);
+		return;
+	}
+	if (cut2 || !mx_name_valid(name)) {
 		m = reply_new(MX_ERR_INVAL);
 		add_reason(m, "'%s%s': not a valid name", name, cut2 ? "..." : "");
-	} else if (id.list == NULL) {
-		m = reply_new(MX_ERR_UNAVAIL);
-		add_reason(m, "%s", id.list_why);
-	} else if (siglist_allows(id.list, hash, (uid_t)uid, name)) {
-		m = reply_new(0);
-		add_string(m, "allowed");
-	} else {
-		denial(hash, hashstr, (uint32_t)uid, name, why, sizeof(why));
-		log_throttled(&lt_debug, "may-register '%s' by uid %lld: %s", name, (long long)uid, why);
-		m = reply_new(MX_ERR_PERM);
-		add_reason(m, "%s", why);
+		send_reply(req, m);
+		return;
 	}
+	if (cut3 || (unit[0] != '\0' && !siglist_unit_valid(unit))) {
+		m = reply_new(MX_ERR_INVAL);
+		add_reason(m, "'%s%s': not a systemd unit", unit, cut3 ? "..." : "");
+		send_reply(req, m);
+		return;
+	}
+	w.has_hash = strcmp(hashstr, "-") != 0;
+	w.uid = (uid_t)uid;
+	memset(&v, 0, sizeof(v));
+	if (id.list == NULL && !id.list_missing) {
+		status = MX_ERR_UNAVAIL;
+		kind = KS_VERDICT_NOLIST;
+		reason = id.list_why;
+	} else if (id.list == NULL && !conf_strict) {
+		status = 0;
+		kind = KS_VERDICT_OPEN;
+		reason = "open: no signature list, every name is open";
+	} else if (id.list == NULL) {
+		/* strict without a list: nothing may register */
+		status = MX_ERR_PERM;
+		kind = KS_VERDICT_DENY;
+		rule = "strict";
+		snprintf(v.why, sizeof(v.why), "no rule for '%s' in the signature list (strict): there is no list", name);
+		reason = v.why;
+	} else {
+		siglist_decide(id.list, &w, name, conf_strict, &v);
+		rule = v.rule;
+		if (v.kind == SIGLIST_ALLOW) {
+			status = 0;
+			kind = KS_VERDICT_ALLOW;
+			reason = "allowed";
+		} else if (v.kind == SIGLIST_OPEN) {
+			status = 0;
+			kind = KS_VERDICT_OPEN;
+			snprintf(v.why, sizeof(v.why), "open: no rule for '%s' in the signature list", name);
+			reason = v.why;
+		} else {
+			status = MX_ERR_PERM;
+			kind = KS_VERDICT_DENY;
+			reason = v.why;
+			log_throttled(&lt_debug, "may-register '%s' by uid %lld: %s", name, (long long)uid, v.why);
+		}
+	}
+	m = reply_new(status);
+	add_reason(m, "%s", reason);
+	if (mx_msg_add_int(m, kind) < 0)
+		fatalx("out of memory");
+	add_reason(m, "%s", rule);
+	if (mx_msg_add_int(m, v.private) < 0 || mx_msg_add_int(m, conf_strict) < 0 || mx_msg_add_int(m, cookie) < 0 ||
+	    mx_msg_add_int(m, id.list_gen) < 0)
+		fatalx("out of memory");
+	if (known != -1 && known != id.list_gen)
+		add_patterns(m);
 	send_reply(req, m);
 }
 

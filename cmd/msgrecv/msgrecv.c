@@ -19,7 +19,7 @@
 enum sep { SEP_NEWLINE, SEP_NUL, SEP_NONE };
 
 static const char usage_text[] =
-    "usage: msgrecv [-0h] [--raw] [--reconnect] [--exit-no-senders] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
+    "usage: msgrecv [-0h] [--raw] [--reconnect] [--exit-no-senders] [--from SERVICE] [-R DIR] [-n COUNT] [-t SECS] [-x CMD] NAME\n";
 
 static volatile int stop;
 
@@ -205,9 +205,10 @@ main(int argc, char **argv)
 		{ "raw", no_argument, NULL, 'W' },
 		{ "reconnect", no_argument, NULL, 'C' },
 		{ "exit-no-senders", no_argument, NULL, 'E' },
+		{ "from", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *rundir = NULL, *name, *cmd = NULL;
+	const char *rundir = NULL, *name, *cmd = NULL, *from = NULL;
 	int64_t timeout_ms = -1;
 	unsigned long count = 0, got = 0;
 	enum sep sep = SEP_NEWLINE;
@@ -224,6 +225,11 @@ main(int argc, char **argv)
 		case 'W': sep = SEP_NONE; seps++; break;
 		case 'C': reconnect = 1; break;
 		case 'E': nosenders = 1; break;
+		case 'F':
+			if (!mx_name_valid(optarg))
+				die(EX_USAGE, "--from: '%s': not a service name", optarg);
+			from = optarg;
+			break;
 		case 'n':
 			if (conf_uint(optarg, UINT32_MAX, &count) < 0 || count == 0)
 				die(EX_USAGE, "-n: not a positive count: '%s'", optarg);
@@ -299,6 +305,16 @@ main(int argc, char **argv)
 		}
 		if (m->msgid >= MX_MSGID_NO_REPLY) {
 			mx_msg_free(m);	/* a notice from portd, not a message for us */
+			continue;
+		}
+		/* --from: only the verified service portd stamped in the trailer (see masix(7)). */
+		if (from != NULL && strcmp(m->trailer.service, from) != 0) {
+			warnmsg("%s: message from pid %u (service '%s') refused: not %s", name, m->trailer.pid,
+			    m->trailer.service, from);
+			if (m->reply != MX_NAME_NULL && (r = masix_reply_error(c, m, MX_ERR_PERM, "not permitted")) < 0 &&
+			    r != -MX_ERR_DEAD)
+				warnmsg("%s: reply to pid %u: %s", name, m->trailer.pid, mx_strerror(r));
+			mx_msg_free(m);
 			continue;
 		}
 		got++;

@@ -91,7 +91,7 @@ main(int argc, char **argv)
 {
 	const char *rundir = NULL, *cfile = NULL;
 	struct mx_conn *c;
-	mx_name_t name_port, notify_port, ports[2];
+	mx_name_t name_port, notify_port, authz_port, ports[3];
 	struct sigaction sa;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
@@ -133,7 +133,8 @@ main(int argc, char **argv)
 	if ((r = masix_connect(rundir, &c)) < 0)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
-	if ((r = masix_port_alloc(c, &name_port)) < 0 || (r = masix_port_alloc(c, &notify_port)) < 0)
+	if ((r = masix_port_alloc(c, &name_port)) < 0 || (r = masix_port_alloc(c, &notify_port)) < 0 ||
+	    (r = masix_port_alloc(c, &authz_port)) < 0)
 		die(mx_exit_code(r), "allocating ports: %s", mx_strerror(r));
 	if ((r = masix_special_set(c, MX_SPECIAL_NAME, name_port)) < 0) {
 		if (r == -MX_ERR_EXISTS)
@@ -145,17 +146,18 @@ main(int argc, char **argv)
 	masix_set_prefetch(c, 64);
 	masix_set_stop_flag(c, &stop);
 	budget_init(&budget);
-	registry_init(c, notify_port, resolve_ms, announce);
+	registry_init(c, notify_port, authz_port, resolve_ms, announce);
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 
 	ports[0] = name_port;
 	ports[1] = notify_port;
+	ports[2] = authz_port;	/* keysrv's verdicts on registrations */
 	while (!stop) {
 		struct mx_msg *m;
 		int64_t dead;
 
-		r = masix_recv_any(c, ports, 2, registry_next_timeout(), &m);
+		r = masix_recv_any(c, ports, 3, registry_next_timeout(), &m);
 		if (r == -MX_ERR_TIMEOUT) {
 			registry_expire();
 			continue;
@@ -166,6 +168,13 @@ main(int argc, char **argv)
 			if (stop)
 				break;
 			fatalx("receive: %s", mx_strerror(r));
+		}
+		if (m->dest == authz_port) {
+			authz_reply(m);
+			masix_msg_release_rights(c, m, MX_NAME_NULL);
+			mx_msg_free(m);
+			registry_expire();
+			continue;
 		}
 		if (m->dest == notify_port) {
 			if (m->msgid == MX_MSGID_DEAD_NAME && mx_msg_get_int(m, &dead) == 0)

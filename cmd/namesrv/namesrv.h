@@ -52,13 +52,35 @@ struct waiter *waiter_take_expired(uint64_t now);
 uint64_t waiter_next_deadline(void);	/* UINT64_MAX when none waits */
 void waiters_free(void);
 
-void registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve_ms, int announce);
+void registry_init(struct mx_conn *c, mx_name_t notify, mx_name_t authz_port, uint32_t resolve_ms, int announce);
 void registry_net(struct mx_msg *m);
 void registry_restore(struct mx_msg *m);
+/* A restored binding's outcome (register_name's result r): the right is given back unless bound. */
+void registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, int r);
 void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);
 uint32_t registry_next_timeout(void);
 void registry_expire(void);
 void registry_free(void);
+
+/* authz.c: who may take a name (doc/trust.md). */
+typedef void (*authz_resume_fn)(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req);
+/* port: ours, keysrv's answers come there; fn: a checked registration goes on there (req is its again). */
+void authz_init(struct mx_conn *c, mx_name_t port, authz_resume_fn fn);
+/* 1 when this registration is one authz let through and hands back now (*service: a protected name). */
+int authz_passed(const char *name, mx_name_t right, int *service);
+/*
+ * Start the check, the name's budget already charged to uid: 0, req waits
+ * for keysrv, owned by authz until fn gets it back (the budget still
+ * charged) or it is refused (answered, budget given back); < 0: refused
+ * at once, answered, the budget the caller's to give back.
+ */
+int authz_check(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req);
+void authz_refuse(struct mx_msg *req, int status, const char *why);	/* answer status and why */
+void authz_reply(struct mx_msg *m);	/* a message on our port: keysrv's verdict */
+uint64_t authz_next_deadline(void);	/* UINT64_MAX when nothing waits */
+void authz_expire(uint64_t now);
+int authz_private(const char *name);	/* a rule of the last list known marks name private */
+void authz_free(void);
 
 #endif

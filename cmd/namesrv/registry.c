@@ -22,6 +22,7 @@ struct binding {
 	struct portref *port;		/* each binding holds one reference of port->right */
 	uint32_t uid, pid;		/* who registered it (charged for it) */
 	int remote;			/* a cached answer from another node */
+	int service;			/* a protected name: portd stamps its holder's messages */
 	char *node;			/* ... that node */
 	char name[];
 };
@@ -53,6 +54,8 @@ static const char *const req_name[] = {
 	[NS_REGISTER] = "register", [NS_LOOKUP] = "lookup", [NS_UNREGISTER] = "unregister",
 };
 
+static void register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req);
+
 static uint64_t
 now_ms(void)
 {
@@ -63,13 +66,14 @@ now_ms(void)
 }
 
 void
-registry_init(struct mx_conn *c, mx_name_t notify, uint32_t resolve, int announce)
+registry_init(struct mx_conn *c, mx_name_t notify, mx_name_t authz_port, uint32_t resolve, int announce)
 {
 	conn = c;
 	notify_port = notify;
 	resolve_ms = resolve;
 	announce_names = announce;
 	hash_seed();
+	authz_init(c, authz_port, register_resume);
 }
 
 static struct binding *
@@ -138,6 +142,8 @@ unbind(struct binding *b)
 	htab_del(&names, &b->by_name);
 	LIST_REMOVE(b, on_port);
 	TAILQ_REMOVE(&bindings, b, all);
+	if (b->service)
+		(void)ns_service_set(conn, p->right, "");	/* no longer holds it (a dead port: nothing to do) */
 	masix_right_dealloc(conn, p->right);
 	if (LIST_EMPTY(&p->names)) {
 		htab_del(&ports, &p->by_right);
@@ -213,21 +219,27 @@ answer_waiters(const char *name, mx_name_t right)
 /*
  * The one way a name is bound to a port of this node: a client's
  * NS_REGISTER (req), or a binding portd kept while we were away
- * (NS_RESTORE: req NULL, nobody to answer). Every check, budget,
- * dead-name notice and announcement is here, for both. 1 when the binding
- * took right's reference, 0 when name was already bound to that port,
- * else a negative MX_ERR_* (answered, with its reason).
+ * (NS_RESTORE: req NULL, nobody to answer). Every check is here, for both:
+ * the name, who holds it, who may take it (authz.c: the signed list, asked
+ * of keysrv without blocking), the budget; then portd keeps it, dead-name
+ * notice and announcement. 1 when the binding took right's reference, 0
+ * when name was already bound to that port, 2 when the registration now
+ * waits for keysrv (authz.c owns req and right, and comes back through
+ * register_resume), else a negative MX_ERR_* (answered, with its reason).
  */
 static int
 register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
 {
 	char why[128];
 	struct binding *b;
-	int r;
+	int r, service, passed;
 
+	/* Coming back from the check: its budget is charged already. */
+	passed = authz_passed(name, right, &service);
 	if (!mx_name_valid(name)) {
+		r = -MX_ERR_INVAL;
 		answer(req, MX_ERR_INVAL, 0, NULL);
-		return -MX_ERR_INVAL;
+		goto refused;
 	}
 	if ((b = find(name)) != NULL && b->remote) {
 		log_throttled(&lt_debug, "'%s': local registration replaces the answer cached from %s",
@@ -238,13 +250,20 @@ register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, str
 	if (b != NULL) {
 		/* Our send rights to one port share one name: same name, same port. */
 		answer(req, b->port->right == right ? 0 : MX_ERR_EXISTS, 0, NULL);
-		if (b->port->right == right)
-			return 0;
-		log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name, pid, b->pid);
-		return -MX_ERR_EXISTS;
+		r = b->port->right == right ? 0 : -MX_ERR_EXISTS;
+		if (r < 0)
+			log_throttled(&lt_refused, "'%s': refused for pid %u: held by pid %u", name, pid, b->pid);
+		goto refused;
 	}
-	if ((r = budget_take(uid, pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
-		answer(req, r, 0, why);
+	if (!passed) {
+		/* Charged while it waits for keysrv, like the name it asks for. */
+		if ((r = budget_take(uid, pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
+			answer(req, r, 0, why);
+			return r;
+		}
+		if ((r = authz_check(name, right, uid, pid, req)) == 0)
+			return 2;
+		budget_give(uid, BUDGET_NAMES);
 		return r;
 	}
 	/*
@@ -252,19 +271,22 @@ register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, str
 	 * already), before anyone can learn the name; then it is ours.
 	 */
 	if (req != NULL && (r = ns_name_keep(conn, name, right, uid, pid)) < 0) {
-		budget_give(uid, BUDGET_NAMES);
 		answer(req, r, 0, NULL);
-		return r;
+		goto refused;
 	}
 	if ((r = bind(name, right, &b)) < 0) {
 		if (req != NULL)
 			ns_name_keep(conn, name, MX_NAME_NULL, 0, 0);	/* the caller of a restore does it */
-		budget_give(uid, BUDGET_NAMES);
 		answer(req, r, 0, NULL);
-		return r;
+		goto refused;
 	}
 	b->uid = uid;
 	b->pid = pid;
+	/* A protected name: portd stamps the holder's messages with it while its binary stays. */
+	if (service && (r = ns_service_set(conn, right, name)) == 0)
+		b->service = 1;
+	else if (service)
+		log_throttled(&lt_refused, "'%s': no service stamp for pid %u: %s", name, pid, mx_strerror(r));
 	log_throttled(&lt_debug, "'%s' %s by pid %u uid %u", name, req != NULL ? "registered" : "restored",
 	    b->pid, b->uid);
 	answer(req, 0, 0, NULL);
@@ -273,28 +295,73 @@ register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, str
 	if (announce_names && (r = ns_net_answer_nowait(conn, name, right)) < 0)
 		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
 	return 1;
+refused:
+	if (passed)
+		budget_give(uid, BUDGET_NAMES);
+	return r;
 }
 
-/* The right the binding keeps, or MX_NAME_NULL. */
-static mx_name_t
-do_register(struct mx_msg *req)
+/*
+ * A restored binding's outcome: kept by the binding (1), or ours no more,
+ * and portd lets go of it too (r < 0); right is given back unless bound.
+ */
+void
+registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, int r)
+{
+	if (r == 1) {
+		restored++;
+		return;	/* the binding holds the right */
+	}
+	if (r < 0) {
+		log_info("'%s' of pid %u uid %u not restored: %s", name, pid, uid, mx_strerror(r));
+		if ((r = ns_name_keep(conn, name, MX_NAME_NULL, 0, 0)) < 0 && r != -MX_ERR_NOENT)
+			log_warnx("'%s': portd keeps it: %s", name, mx_strerror(r));
+	}
+	masix_right_dealloc(conn, right);
+}
+
+/* A registration keysrv has answered for comes back through the same path; req is ours again. */
+static void
+register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
+{
+	int r = register_name(name, right, uid, pid, req);
+
+	if (r == 2)
+		fatalx("'%s': registration checked twice", name);
+	if (req == NULL) {
+		registry_restored(name, right, uid, pid, r);
+		return;
+	}
+	masix_msg_release_rights(conn, req, r == 1 ? right : MX_NAME_NULL);
+	mx_msg_free(req);
+}
+
+/* 1 when req is kept (waiting for keysrv), else 0 with *kept the right the binding holds. */
+static int
+do_register(struct mx_msg *req, mx_name_t *kept)
 {
 	char name[MX_NAME_LEN_MAX + 1];
 	mx_name_t right;
 	uint8_t kind;
+	int r;
 
+	*kept = MX_NAME_NULL;
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_port(req, &right, &kind) < 0 ||
 	    mx_msg_end(req) < 0 || kind != MX_RIGHT_SEND) {
 		malformed(req);
-		return MX_NAME_NULL;
+		return 0;
 	}
-	return register_name(name, right, req->trailer.uid, req->trailer.pid, req) == 1 ? right : MX_NAME_NULL;
+	if ((r = register_name(name, right, req->trailer.uid, req->trailer.pid, req)) == 2)
+		return 1;
+	if (r == 1)
+		*kept = right;
+	return 0;
 }
 
 /*
  * From portd, when we took the NAME port: a binding it kept while no
- * namesrv ran (NS_RESTORE), bound again like a registration; or the end
- * of them (NS_RESTORE_END). One portd refused to keep binding gone.
+ * namesrv ran (NS_RESTORE), bound again like a registration (checked
+ * against the signed list again); or the end of them (NS_RESTORE_END).
  */
 void
 registry_restore(struct mx_msg *m)
@@ -316,18 +383,9 @@ registry_restore(struct mx_msg *m)
 	    mx_msg_get_int(m, &pid) < 0 || mx_msg_get_port(m, &right, &kind) < 0 || mx_msg_end(m) < 0 ||
 	    kind != MX_RIGHT_SEND || uid < 0 || uid > UINT32_MAX || pid < 0 || pid > UINT32_MAX)
 		fatalx("malformed restored name from portd");	/* between our own daemons: a bug */
-	if ((r = register_name(name, right, (uint32_t)uid, (uint32_t)pid, NULL)) == 1) {
-		restored++;
-		return;	/* the binding holds the right */
-	}
-	if (r < 0) {
-		log_info("'%s' of pid %lld uid %lld not restored: %s", name, (long long)pid, (long long)uid,
-		    mx_strerror(r));
-		/* Ours no more: portd lets go of it too. */
-		if ((r = ns_name_keep(conn, name, MX_NAME_NULL, 0, 0)) < 0 && r != -MX_ERR_NOENT)
-			log_warnx("'%s': portd keeps it: %s", name, mx_strerror(r));
-	}
-	masix_right_dealloc(conn, right);
+	if ((r = register_name(name, right, (uint32_t)uid, (uint32_t)pid, NULL)) == 2)
+		return;	/* waits for keysrv: register_resume ends it */
+	registry_restored(name, right, (uint32_t)uid, (uint32_t)pid, r);
 }
 
 static void
@@ -556,7 +614,8 @@ registry_handle(struct mx_msg *req)
 	}
 	switch (req->msgid) {
 	case NS_REGISTER:
-		kept = do_register(req);
+		if (do_register(req, &kept))
+			return;	/* waits for keysrv's verdict (authz.c) */
 		break;
 	case NS_UNREGISTER:
 		do_unregister(req);
@@ -608,9 +667,11 @@ registry_dead(mx_name_t right)
 uint32_t
 registry_next_timeout(void)
 {
-	uint64_t now = now_ms(), first = waiter_next_deadline();
+	uint64_t now = now_ms(), first = waiter_next_deadline(), checks = authz_next_deadline();
 	unsigned logs = log_throttle_tick();
 
+	if (checks < first)
+		first = checks;
 	if (first != UINT64_MAX)
 		first = first <= now ? 0 : first - now;
 	if (logs != UINT_MAX && logs < first)
@@ -629,6 +690,10 @@ registry_expire(void)
 		waiter_done(w, MX_ERR_NOENT, 0);
 		n++;
 	}
+	if (authz_next_deadline() <= now) {
+		authz_expire(now);
+		n++;
+	}
 	/* No message came (a timeout): nothing else writes the replies out. */
 	if (n > 0 && (r = masix_flush(conn)) < 0 && r != -MX_ERR_DEAD)
 		log_throttled(&lt_reply, "replies: %s", mx_strerror(r));
@@ -641,6 +706,7 @@ registry_free(void)
 	struct binding *b;
 	struct waiter *w;
 
+	authz_free();
 	while ((b = TAILQ_FIRST(&bindings)) != NULL)
 		unbind(b);
 	while ((w = waiter_take_expired(UINT64_MAX)) != NULL) {

@@ -260,6 +260,7 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	 */
 	km->tr = m.tr;
 	snprintf(km->tr.node, sizeof(km->tr.node), "%s", rn->name);
+	/* A service is vouched for only by this node's own check (identity.c): none comes over a link. */
 	km->tr.service[0] = '\0';
 	km->tr.port_id = dest->id;
 	if (m.has_reply) {

@@ -1,4 +1,5 @@
 /* ops.c — what each request frame from a task does. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_NOTIFY_DEAD] = "NOTIFY_DEAD", [MX_OP_QLIMIT] = "QLIMIT", [MX_OP_HELLO] = "HELLO",
 	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
 	[MX_OP_NAME_KEEP] = "NAME_KEEP", [MX_OP_NOTIFY_NOSENDERS] = "NOTIFY_NOSENDERS",
+	[MX_OP_WHO_HOLDS] = "WHO_HOLDS", [MX_OP_SERVICE_SET] = "SERVICE_SET",
 };
 
 /* A request of n u32 fields and nothing more (rbuf.h): 0 with v[] filled, or -MX_ERR_PROTO. */
@@ -189,6 +191,8 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	}
 	if ((r = ipc_kmsg_copyin(&t->space, p, len, steal, &km, &timeout)) < 0)
 		return r;
+	if (t->ident.procfd >= 0)	/* a verified service: stamped while its binary is unchanged */
+		snprintf(km->tr.service, sizeof(km->tr.service), "%s", identity_stamp(&t->ident));
 	if (km->dest->rnode != NULL) {
 		r = node_msg_send(t, h, km, always, timeout, reply, rpc_timeout, node_done);
 		if (r < 0)
@@ -454,6 +458,12 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 	case MX_OP_NOTIFY_NOSENDERS:
 		r = op_notify_nosenders(t, h, p);
 		break;
+	case MX_OP_WHO_HOLDS:
+		r = ops_ident_who(t, h, p);
+		break;
+	case MX_OP_SERVICE_SET:
+		r = ops_ident_service(t, h, p);
+		break;
 	default:
 		r = -MX_ERR_PROTO;
 		break;
@@ -512,6 +522,7 @@ task_closed(struct task *t)
 {
 	psend_cancel(t);
 	node_msg_task_gone(t);
+	identity_drop(&t->ident);
 	/* Its rights die with it: ports it received on die, send-once rights notify. */
 	ipc_space_destroy(&t->space);
 }
@@ -527,6 +538,7 @@ ops_init(const struct ops_conf *c)
 	struct task_conf tc = { c->loop, c->max_tasks, c->out_max, c->frame_timeout_ms, ops_dispatch, task_closed };
 
 	ops_conf = *c;
+	identity_init(c->exe_hash_max);
 	ipc_init(&ic, &hooks);
 	task_init(&tc);
 }

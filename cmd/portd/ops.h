@@ -35,6 +35,7 @@ struct ops_conf {
 	uint64_t budget_conns;
 	size_t out_max;			/* a task's output queue: a receive moves no more past it */
 	uint32_t frame_timeout_ms;	/* an incomplete frame older than this closes its task */
+	uint64_t exe_hash_max;		/* bytes: a larger binary gets no identity */
 };
 int ops_dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t *steal);
 
@@ -45,5 +46,8 @@ int ops_names_keep(struct task *t, const struct mx_frame_hdr *h, const uint8_t *
 void ops_names_restore(struct port *ns);	/* ns is the NAME port of a new holder */
 void ops_names_port_died(struct port *p);
 uint64_t ops_names_bytes(void);		/* charged, for the accounting checks */
+/* ops_ident.c: namesrv's identity requests (MX_OP_WHO_HOLDS, MX_OP_SERVICE_SET). */
+int ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
+int ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
 
 #endif

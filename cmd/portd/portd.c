@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "crypto.h"
+#include "identity.h"
 #include "link.h"
 #include "log.h"
 #include "node.h"
@@ -130,6 +131,14 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 			conf.frame_timeout_ms = (uint32_t)u;
 		return 0;
 	}
+	if (strcmp(key, "exe_hash_max_mib") == 0) {
+		if (conf_uint(val, 65536, &u) < 0 || u == 0) {
+			snprintf(err, errsz, "exe_hash_max_mib must be 1 to 65536");
+			return -1;
+		}
+		conf.exe_hash_max = (uint64_t)u << 20;
+		return 0;
+	}
 	if (strcmp(key, "listen") == 0) {
 		if (conf.net.nlistens == (int)(sizeof(conf.net.listens) / sizeof(conf.net.listens[0]))) {
 			snprintf(err, errsz, "too many listen addresses (8 at most)");
@@ -184,7 +193,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 	/* Keys of the other daemons share the file. */
 	if (strcmp(key, "admin_dir") == 0 || strcmp(key, "announce") == 0 ||
 	    strcmp(key, "names_per_uid") == 0 || strcmp(key, "lookups_per_uid") == 0 ||
-	    strcmp(key, "names_per_node") == 0)
+	    strcmp(key, "names_per_node") == 0 || strcmp(key, "strict") == 0)
 		return 0;
 	snprintf(err, errsz, "unknown key");
 	return -1;
@@ -307,6 +316,7 @@ main(int argc, char **argv)
 	conf.budget_rights = 65536;
 	conf.budget_conns = 256;
 	conf.frame_timeout_ms = 10000;
+	conf.exe_hash_max = IDENT_HASH_MAX_DEFAULT;
 	conf.net.node_timeout_ms = 30000;
 	conf.net.node_budget_bytes = 256ull << 20;
 	conf.resolve_ms = 1000;
@@ -396,7 +406,7 @@ main(int argc, char **argv)
 		/* Each layer gets the values it needs; none reads conf itself. */
 		struct ops_conf oc = { loop, conf.node, conf.qlimit, conf.qlimit_bytes, conf.max_names,
 		    conf.max_tasks, conf.trusted_uid, conf.has_trusted_uid, conf.budget_bytes, conf.budget_rights,
-		    conf.budget_conns, 4u << 20, conf.frame_timeout_ms };
+		    conf.budget_conns, 4u << 20, conf.frame_timeout_ms, conf.exe_hash_max };
 		ops_init(&oc);
 		conf.net.node = conf.node;
 	}

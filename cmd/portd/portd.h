@@ -26,6 +26,7 @@ struct portd_conf {
 	uint64_t budget_conns;
 	uint32_t frame_timeout_ms;	/* an incomplete frame older than this closes its task */
 	struct node_conf net;		/* links, broadcast, peers: the node layer's */
+	uint64_t exe_hash_max;		/* bytes: a larger binary is not hashed, has no identity */
 	uint32_t resolve_ms;		/* how long namesrv waits for network answers */
 };
 

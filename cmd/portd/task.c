@@ -84,6 +84,7 @@ task_accept(int lfd)
 		t->uid = cred.uid;
 		t->gid = cred.gid;
 		t->pid = cred.pid;
+		identity_pin(&t->ident, fd, cred.pid);
 		ipc_space_init(&t->space, cred.uid, cred.gid, cred.pid);
 		ev_timer_init(&t->frame_timer, frame_timeout, t);
 		TAILQ_INIT(&t->out);

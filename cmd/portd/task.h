@@ -11,6 +11,7 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 #include "ev.h"
+#include "identity.h"
 #include "ipc.h"
 #include "wire.h"
 
@@ -34,6 +35,7 @@ struct task {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	struct ident ident;		/* its process, pinned at connect (identity.c) */
 	struct ipc_space space;		/* its port names */
 	uint8_t *in;			/* input frames */
 	size_t inlen, incap;

@@ -12,7 +12,7 @@
 #include "sigtool.h"
 
 static const char list_header[] =
-    "# masix signature list: NAME sha256:HEX [UID]; see sigtool(1). Edit with sigtool add/remove.";
+    "# masix signature list: NAME sha256:HEX|* [UID|*] [unit=UNIT] [private]; see sigtool(1). Edit with sigtool add/remove.";
 
 /* Files created so far, removed again if a later step fails. */
 static const char *made[6];

@@ -49,17 +49,28 @@ save(const struct admin *a, const struct opts *o, X509 *ca, struct siglist *l)
 int
 cmd_add(int argc, char **argv, struct opts *o)
 {
-	uint8_t hash[CRYPTO_HASH_LEN];
+	static const struct option longopts[] = {
+		{ "private", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct siglist_entry rule;
 	struct siglist *l;
 	struct admin a;
-	uid_t uid = 0;
-	int ch, r, anyuid = 1;
+	int ch, r;
 	X509 *ca;
 
-	while ((ch = cli_getopt(argc, argv, "d:hp:Pu:", NULL)) != -1) {
+	memset(&rule, 0, sizeof(rule));
+	rule.anyuid = 1;
+	while ((ch = cli_getopt(argc, argv, "d:hp:Pu:U:", longopts)) != -1) {
 		if (ch == 'u') {
-			uid = parse_uid(optarg);
-			anyuid = 0;
+			rule.uid = parse_uid(optarg);
+			rule.anyuid = 0;
+		} else if (ch == 'U') {
+			if (!siglist_unit_valid(optarg))
+				die(EX_USAGE, "-U: '%s': not a systemd unit (NAME.service or NAME.scope)", optarg);
+			snprintf(rule.unit, sizeof(rule.unit), "%s", optarg);
+		} else if (ch == 'V') {
+			rule.private = 1;
 		} else if (!opt_common(ch, optarg, o)) {
 			usage(EX_USAGE);
 		}
@@ -68,13 +79,21 @@ cmd_add(int argc, char **argv, struct opts *o)
 		usage(EX_USAGE);
 	opt_check(o);
 	check_name(argv[optind]);
-	hash_arg(argv[optind + 1], hash);
+	/* "*": any binary; only with a unit or a uid to say who, else the rule would admit anyone. */
+	if (strcmp(argv[optind + 1], "*") == 0) {
+		if (rule.unit[0] == '\0' && rule.anyuid)
+			die(EX_USAGE, "'*' (any binary) needs -U UNIT or -u UID");
+		rule.anyhash = 1;
+	} else {
+		hash_arg(argv[optind + 1], rule.hash);
+	}
+	snprintf(rule.name, sizeof(rule.name), "%s", argv[optind]);
 	admin_open(&a, o);
 	admin_lock(&a);
 	ca = admin_ca(&a);
 	/* A list that does not verify is never re-signed: that would bless the tampering. */
 	l = admin_list(&a, ca);
-	r = siglist_add(l, argv[optind], hash, anyuid, uid);
+	r = siglist_add(l, &rule);
 	if (r == 0)
 		save(&a, o, ca, l);
 	siglist_free(l);
@@ -123,7 +142,7 @@ cmd_remove(int argc, char **argv, struct opts *o)
 int
 cmd_list(int argc, char **argv, struct opts *o)
 {
-	char h[CRYPTO_HASH_STRLEN + 1];
+	char rule[SIGLIST_LINE_MAX + 1];
 	const struct siglist_entry *e;
 	struct siglist *l;
 	struct admin a;
@@ -143,11 +162,8 @@ cmd_list(int argc, char **argv, struct opts *o)
 		e = &l->ent[i];
 		if (e->line != NULL)
 			continue;
-		crypto_hash_format(e->hash, h);
-		if (e->anyuid)
-			printf("%s %s\n", e->name, h);
-		else
-			printf("%s %s %u\n", e->name, h, (unsigned)e->uid);
+		siglist_rule_format(e, rule, sizeof(rule));
+		printf("%s\n", rule);
 	}
 	if (fflush(stdout) != 0)
 		die(EX_IOERR, "stdout: write failed");

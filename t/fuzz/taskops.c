@@ -27,6 +27,9 @@
 #include "../../cmd/portd/task.c"
 #include "../../cmd/portd/ops.c"
 #include "../../cmd/portd/ops_names.c"
+#include "../../cmd/portd/ops_ident.c"
+#include "../../cmd/portd/identity.c"
+#include "../../cmd/portd/identity_cache.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

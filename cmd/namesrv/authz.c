@@ -1,0 +1,422 @@
+/*
+ * authz.c — who may take a name: the check every registration goes
+ * through (doc/trust.md). portd says who holds the receive right of the
+ * port being registered (pinned identity: uid, binary hash, unit); keysrv
+ * says what the signed list makes of it. keysrv is asked without blocking
+ * the name service: the registration waits, charged to its uid like a
+ * waiting lookup, and goes on when the answer comes (or fails closed when
+ * it does not come in time and the name is protected).
+ *
+ * What is protected is known from keysrv: every answer carries the list's
+ * generation, and namesrv keeps the rules' names of the last one, so that a
+ * protected name fails closed while keysrv is down and an open one does not.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+#include "keys.h"
+#include "log.h"
+#include "names.h"
+#include "namesrv.h"
+
+#define AUTHZ_TIMEOUT_MS	2000	/* keysrv answers at once; past this it is stuck */
+#define AUTHZ_PENDING_MAX	1024	/* registrations waiting for keysrv, all uids */
+#define AUDIT_THROTTLES		64	/* audit lines are throttled per uid (hashed) */
+
+struct pending {
+	TAILQ_ENTRY(pending) link;
+	int64_t cookie;
+	uint64_t deadline;
+	struct mx_msg *req;		/* holds the reply right and the port right */
+	mx_name_t right;
+	uint32_t uid, pid;		/* who asked (charged) */
+	struct ns_ident who;		/* who holds the port's receive right */
+	int has_who;
+	char name[MX_NAME_LEN_MAX + 1];
+};
+
+struct pattern {
+	char *name;
+	int private;
+};
+
+static TAILQ_HEAD(, pending) pendings = TAILQ_HEAD_INITIALIZER(pendings);
+static unsigned npending;
+static struct mx_conn *conn;
+static mx_name_t reply_port, key_port;
+static int64_t next_cookie;
+static authz_resume_fn resume;
+
+/* The last list keysrv told us of: its generation, rules' names, strict. */
+static int64_t known_gen;		/* 0: none yet */
+static struct pattern *patterns;
+static size_t npatterns;
+static int known_strict;
+
+/* The decision that lets a registration through once, when it comes back. */
+static struct {
+	int set;
+	mx_name_t right;
+	int service;
+	char name[MX_NAME_LEN_MAX + 1];
+} passed;
+
+static struct log_throttle audit_lt[AUDIT_THROTTLES];
+static struct log_throttle lt_ks = LOG_THROTTLE_INIT("keysrv errors", LOG_WARNING);
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void
+authz_init(struct mx_conn *c, mx_name_t port, authz_resume_fn fn)
+{
+	int i;
+
+	conn = c;
+	reply_port = port;
+	resume = fn;
+	for (i = 0; i < AUDIT_THROTTLES; i++)
+		audit_lt[i] = (struct log_throttle)LOG_THROTTLE_INIT("audit lines", LOG_NOTICE);
+}
+
+static void
+hexhash(const struct ns_ident *w, char out[7 + 64 + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < 32; i++) {
+		out[7 + 2 * i] = hex[w->hash[i] >> 4];
+		out[7 + 2 * i + 1] = hex[w->hash[i] & 0xf];
+	}
+	out[7 + 64] = '\0';
+}
+
+/* One line per decision: name, who, the verdict and the rule that decided. */
+static void
+audit(const struct pending *p, const char *verdict, const char *rule, const char *why)
+{
+	char hash[72] = "-";
+
+	if (p->has_who && p->who.has_hash)
+		hexhash(&p->who, hash);
+	log_throttled(&audit_lt[p->uid % AUDIT_THROTTLES],
+	    "audit: register '%s' uid %u pid %u exe %s unit %s: %s, rule %s%s%s", p->name,
+	    p->has_who ? p->who.uid : p->uid, p->has_who ? p->who.pid : p->pid, hash,
+	    p->has_who && p->who.unit[0] ? p->who.unit : "-", verdict, rule[0] ? rule : "-", why[0] ? ": " : "",
+	    why);
+}
+
+/* Does rule (a name, or a prefix then "/" "*") cover name? As crypto_siglist.c, without its OpenSSL. */
+static int
+covers(const char *rule, const char *name)
+{
+	size_t n = strlen(rule);
+
+	if (n > 2 && strcmp(rule + n - 2, "/*") == 0)
+		return strncmp(name, rule, n - 1) == 0 && name[n - 1] != '\0';
+	return strcmp(rule, name) == 0;
+}
+
+/*
+ * Is name covered by a rule of the last list keysrv told us of? Before
+ * keysrv ever answered (a node without keysrv, or one that never came up
+ * since namesrv started) no name is known to be protected.
+ */
+static int
+known_protected(const char *name, int *private)
+{
+	size_t i;
+	int r = 0;
+
+	*private = 0;
+	for (i = 0; i < npatterns; i++)
+		if (covers(patterns[i].name, name)) {
+			r = 1;
+			*private |= patterns[i].private;
+		}
+	return r || known_strict;
+}
+
+static void
+pending_free(struct pending *p)
+{
+	TAILQ_REMOVE(&pendings, p, link);
+	npending--;
+	free(p);
+}
+
+/* Go on with the registration (ok) or answer it refused, then forget it. */
+static void
+finish(struct pending *p, int status, const char *why, int service)
+{
+	struct mx_msg *req = p->req;
+
+	if (status == 0) {
+		passed.set = 1;
+		passed.right = p->right;
+		passed.service = service;
+		snprintf(passed.name, sizeof(passed.name), "%s", p->name);
+		resume(p->name, p->right, p->uid, p->pid, req);
+		passed.set = 0;
+	} else if (req == NULL) {
+		/* A binding portd kept for us, refused now: not restored, portd lets go too. */
+		budget_give(p->uid, BUDGET_NAMES);
+		registry_restored(p->name, p->right, p->uid, p->pid, -status);
+	} else {
+		budget_give(p->uid, BUDGET_NAMES);	/* what it would have held */
+		authz_refuse(req, status, why);
+		masix_msg_release_rights(conn, req, MX_NAME_NULL);
+		mx_msg_free(req);
+	}
+	pending_free(p);
+}
+
+/* keysrv cannot answer: a protected name (or any, when we know no list) fails closed. */
+static void
+fail_closed(struct pending *p, const char *why)
+{
+	char text[1024];
+	int priv;
+
+	if (!known_protected(p->name, &priv)) {
+		audit(p, "open", "", known_gen == 0 ? "no signature list known yet" : why);
+		finish(p, 0, NULL, 0);
+		return;
+	}
+	snprintf(text, sizeof(text), "cannot check who may register '%s': %s", p->name, why);
+	audit(p, "failed closed", "", why);
+	finish(p, MX_ERR_UNAVAIL, text, 0);
+}
+
+static void
+learn(struct mx_msg *m, int64_t gen, int64_t strict)
+{
+	int64_t n, priv;
+	char name[MX_NAME_LEN_MAX + 1];
+	size_t i;
+
+	if (mx_msg_get_int(m, &n) < 0 || n < 0 || n > 10000000)
+		return;
+	for (i = 0; i < npatterns; i++)
+		free(patterns[i].name);
+	free(patterns);
+	npatterns = 0;
+	if ((patterns = calloc((size_t)n + 1, sizeof(*patterns))) == NULL)
+		fatalx("out of memory");
+	for (i = 0; i < (size_t)n; i++) {
+		if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_int(m, &priv) < 0)
+			break;
+		if ((patterns[npatterns].name = strdup(name)) == NULL)
+			fatalx("out of memory");
+		patterns[npatterns++].private = priv != 0;
+	}
+	known_gen = gen;
+	known_strict = strict != 0;
+}
+
+/* keysrv's answer on our reply port. */
+void
+authz_reply(struct mx_msg *m)
+{
+	char reason[KS_REASON_MAX + 1], rule[KS_REASON_MAX + 1], text[1024];
+	int64_t status, verdict, priv, strict, cookie, gen;
+	struct pending *p;
+
+	if (m->msgid != MX_MSGID_REPLY || mx_msg_get_int(m, &status) < 0 ||
+	    mx_msg_get_string(m, reason, sizeof(reason)) < 0) {
+		log_throttled(&lt_ks, "malformed answer %#x from keysrv", m->msgid);
+		return;
+	}
+	if (mx_msg_get_int(m, &verdict) < 0 || mx_msg_get_string(m, rule, sizeof(rule)) < 0 ||
+	    mx_msg_get_int(m, &priv) < 0 || mx_msg_get_int(m, &strict) < 0 || mx_msg_get_int(m, &cookie) < 0 ||
+	    mx_msg_get_int(m, &gen) < 0) {
+		/* An error keysrv gives before any verdict ("malformed request"): nothing to match it to. */
+		log_throttled(&lt_ks, "keysrv: %s", reason);
+		return;
+	}
+	TAILQ_FOREACH(p, &pendings, link)
+		if (p->cookie == cookie)
+			break;
+	if (gen != known_gen)
+		learn(m, gen, strict);
+	if (p == NULL)
+		return;	/* timed out meanwhile: already failed closed */
+	switch (verdict) {
+	case KS_VERDICT_ALLOW:
+		audit(p, "allowed", rule, "");
+		finish(p, 0, NULL, 1);
+		break;
+	case KS_VERDICT_OPEN:
+		audit(p, "open", "", "");
+		finish(p, 0, NULL, 0);
+		break;
+	case KS_VERDICT_DENY:
+		if (!p->has_who)
+			snprintf(text, sizeof(text), "not permitted: the port's receive right is held by no task of "
+			    "this node (%s)", p->who.why);
+		else if (!p->who.has_hash)
+			snprintf(text, sizeof(text), "not permitted: %s (no binary identity: %s)", reason, p->who.why);
+		else
+			snprintf(text, sizeof(text), "not permitted: %s", reason);
+		audit(p, "refused", rule, p->has_who ? reason : p->who.why);
+		finish(p, MX_ERR_PERM, text, 0);
+		break;
+	default:
+		fail_closed(p, reason);
+		break;
+	}
+}
+
+/* Send the question to keysrv: 0, or a negative MX_ERR_* (keysrv down). */
+static int
+ask(struct pending *p)
+{
+	char hash[72] = "-";
+	struct mx_msg *m;
+	int r = 0, tries;
+
+	if (p->has_who && p->who.has_hash)
+		hexhash(&p->who, hash);
+	for (tries = 0; tries < 2; tries++) {
+		if (key_port == MX_NAME_NULL && (r = masix_special_get(conn, MX_SPECIAL_KEY, &key_port)) < 0)
+			return r;
+		if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
+			fatalx("out of memory");
+		if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, p->has_who ? p->who.uid : 4294967294u) < 0 ||
+		    mx_msg_add_string(m, p->name) < 0 || mx_msg_add_string(m, p->has_who ? p->who.unit : "") < 0 ||
+		    mx_msg_add_int(m, p->cookie) < 0 || mx_msg_add_int(m, known_gen) < 0)
+			fatalx("out of memory");
+		m->dest = key_port;
+		m->reply = reply_port;
+		m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+		/* Queued on the KEY port or not, now: never wait for room there. */
+		r = masix_send(conn, m, 0);
+		mx_msg_free(m);
+		if (r != -MX_ERR_DEAD)
+			break;
+		masix_right_dealloc(conn, key_port);	/* keysrv restarted: fetch its port again */
+		key_port = MX_NAME_NULL;
+	}
+	return r;
+}
+
+int
+authz_passed(const char *name, mx_name_t right, int *service)
+{
+	*service = 0;
+	if (!passed.set || passed.right != right || strcmp(passed.name, name) != 0)
+		return 0;
+	*service = passed.service;
+	passed.set = 0;
+	return 1;
+}
+
+int
+authz_check(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
+{
+	struct pending *p;
+	int r;
+
+	if (npending >= AUTHZ_PENDING_MAX) {
+		authz_refuse(req, MX_ERR_BUDGET, "too many registrations waiting for keysrv");
+		return -MX_ERR_BUDGET;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatalx("out of memory");
+	p->cookie = ++next_cookie;
+	p->deadline = now_ms() + AUTHZ_TIMEOUT_MS;
+	p->req = req;
+	p->right = right;
+	p->uid = uid;
+	p->pid = pid;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	TAILQ_INSERT_TAIL(&pendings, p, link);
+	npending++;
+	/* The paper's "ask the process server for the owner of the port": portd, not the trailer. */
+	if ((r = ns_who_holds(conn, right, &p->who)) == 0)
+		p->has_who = 1;
+	else
+		snprintf(p->who.why, sizeof(p->who.why), "%s", mx_strerror(r));
+	if ((r = ask(p)) < 0)
+		fail_closed(p, r == -MX_ERR_UNAVAIL ? "keysrv is not running" : mx_strerror(r));
+	return 0;
+}
+
+void
+authz_refuse(struct mx_msg *req, int status, const char *why)
+{
+	struct mx_msg *m;
+	int r;
+
+	if (req == NULL || req->reply == MX_NAME_NULL)
+		return;
+	/* The reply right is used up: whoever frees req will not find it. */
+	char text[256];	/* what a client reads: masix_errdetail() holds 255 bytes */
+
+	snprintf(text, sizeof(text), "%s", why != NULL ? why : "");
+	if ((m = mx_msg_new(MX_MSGID_REPLY)) == NULL || mx_msg_add_int(m, status) < 0 ||
+	    (why != NULL && mx_msg_add_string(m, text) < 0))
+		fatalx("out of memory");
+	m->dest = req->reply;
+	m->reply = MX_NAME_NULL;
+	if ((r = masix_send_nowait(conn, m, 0)) < 0)
+		log_throttled(&lt_ks, "reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
+	mx_msg_free(m);
+	req->reply = MX_NAME_NULL;
+}
+
+uint64_t
+authz_next_deadline(void)
+{
+	struct pending *p = TAILQ_FIRST(&pendings);
+
+	return p != NULL ? p->deadline : UINT64_MAX;
+}
+
+void
+authz_expire(uint64_t now)
+{
+	struct pending *p;
+
+	/* One timeout for all: the oldest is first. */
+	while ((p = TAILQ_FIRST(&pendings)) != NULL && p->deadline <= now)
+		fail_closed(p, "keysrv did not answer in time");
+}
+
+int
+authz_private(const char *name)
+{
+	int priv;
+
+	return known_protected(name, &priv) && priv;
+}
+
+void
+authz_free(void)
+{
+	struct pending *p;
+	size_t i;
+
+	while ((p = TAILQ_FIRST(&pendings)) != NULL) {
+		budget_give(p->uid, BUDGET_NAMES);
+		if (p->req != NULL)
+			masix_msg_release_rights(conn, p->req, MX_NAME_NULL);
+		mx_msg_free(p->req);
+		pending_free(p);
+	}
+	for (i = 0; i < npatterns; i++)
+		free(patterns[i].name);
+	free(patterns);
+	patterns = NULL;
+	npatterns = 0;
+}

@@ -1,0 +1,112 @@
+/*
+ * ops_ident.c — the identity requests of namesrv (the NAME holder only):
+ * who holds the receive right of the port a send right names (the paper's
+ * "ask the process server for the owner of the port"), and "the task
+ * holding that receive right is service S" once namesrv accepted its
+ * protected registration. And the stamp of each message a task sends.
+ */
+#include <string.h>
+#include "ops.h"
+#include "rbuf.h"
+#include "task.h"
+
+static int
+from_namesrv(struct task *t)
+{
+	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
+
+	return ns != NULL && !ns->dead && ns->receiver == &t->space;
+}
+
+/* The local task holding the receive right of the port t's send right names, or NULL with *err. */
+static struct task *
+holder(struct task *t, uint32_t name, int *err)
+{
+	struct entry *e = ipc_space_lookup(&t->space, name);
+
+	if (e == NULL) {
+		*err = -MX_ERR_BADNAME;
+		return NULL;
+	}
+	if (e->port->dead) {
+		*err = -MX_ERR_DEAD;
+		return NULL;
+	}
+	if (e->port->rnode != NULL || e->port->receiver == NULL || e->port->receiver->closing) {
+		*err = -MX_ERR_NOTSUP;	/* on another node, or its receive right travels */
+		return NULL;
+	}
+	return task_of(e->port->receiver);
+}
+
+static void
+put_str8(uint8_t *b, size_t *o, const char *s)
+{
+	size_t n = strlen(s);	/* every caller's buffer holds 255 bytes at most */
+
+	b[(*o)++] = (uint8_t)n;
+	memcpy(b + *o, s, n);
+	*o += n;
+}
+
+int
+ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
+{
+	uint8_t b[MX_IDENT_MAX];
+	struct ident_info info;
+	struct task *ht;
+	struct rbuf r;
+	uint32_t name;
+	size_t o = 0;
+	int err;
+
+	if (!from_namesrv(t))
+		return -MX_ERR_PERM;
+	rbuf_init(&r, p, h->len);
+	name = rbuf_u32(&r);
+	if (rbuf_end(&r) < 0)
+		return -MX_ERR_PROTO;
+	if ((ht = holder(t, name, &err)) == NULL)
+		return err;
+	identity_get(&ht->ident, &info);
+	put_u32(b, ht->uid);
+	put_u32(b + 4, ht->gid);
+	put_u32(b + 8, (uint32_t)ht->pid);
+	o = 12;
+	b[o++] = (uint8_t)info.has_hash;
+	memcpy(b + o, info.hash, MX_IDENT_HASH_LEN);
+	o += MX_IDENT_HASH_LEN;
+	put_str8(b, &o, info.unit);
+	put_str8(b, &o, info.has_hash ? "" : info.why);
+	task_reply(t, h->type, h->id, 0, b, o);
+	return 0;
+}
+
+int
+ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
+{
+	char svc[MX_SERVICE_MAX + 1];
+	struct task *ht;
+	struct rbuf r;
+	uint32_t name;
+	size_t n;
+	int err;
+
+	if (!from_namesrv(t))
+		return -MX_ERR_PERM;
+	rbuf_init(&r, p, h->len);
+	name = rbuf_u32(&r);
+	if (r.bad || (n = rbuf_left(&r)) > MX_SERVICE_MAX)
+		return -MX_ERR_PROTO;
+	if (n > 0)
+		memcpy(svc, rbuf_take(&r, n), n);
+	svc[n] = '\0';
+	if (strlen(svc) != n || (n > 0 && !mx_name_valid(svc)))
+		return -MX_ERR_INVAL;
+	if ((ht = holder(t, name, &err)) == NULL)
+		return err;
+	if (identity_service_set(&ht->ident, svc) < 0)
+		return -MX_ERR_PERM;	/* exec'd or gone since it registered */
+	task_reply(t, h->type, h->id, 0, NULL, 0);
+	return 0;
+}
