@@ -87,9 +87,13 @@ acked 1600: PERM 1600" ]
 	# namesrv's NAME port (a special port a member may ask for) takes the
 	# rights and gives them back: 20000 new node names, then names no node
 	# may have ("bad/name", "-lead", 255 x's, "").
-	run -0 --separate-stderr rogue -e 'special 1' -e 'msg $special rights=500 count=40' \
-	    -e 'msg $special rights=500 count=10 names=invalid' -e sync
-	[ "${lines[3]}" = "acked 50: ok 50" ]
+	# Under ASan the invariant checker walks every right after each request:
+	# 2,500 names still pass the cap of 1024, 25,000 would take minutes.
+	local valid=40 invalid=10
+	[ -z "${MASIX_ASAN:-}" ] || { valid=4; invalid=1; }
+	run -0 --separate-stderr rogue -e 'special 1' -e "msg \$special rights=500 count=$valid" \
+	    -e "msg \$special rights=500 count=$invalid names=invalid" -e sync
+	[ "${lines[3]}" = "acked $((valid + invalid)): ok $((valid + invalid))" ]
 	grep -q 'node records: 1024 in use, none unused: node .r[0-9a-f]*. taken as gone' "$N1/portd.log"
 	# Once namesrv let go of them, the next new name frees the unused records
 	# (a sweep at most once a second).

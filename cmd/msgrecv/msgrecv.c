@@ -30,9 +30,14 @@ on_term(int sig)
 	stop = 1;
 }
 
-/* --exit-no-senders: SIGTERM and SIGINT start draining, from before the name is taken. */
+/*
+ * --exit-no-senders: SIGTERM and SIGINT start draining, from before the
+ * name is taken. Only the receive loop is interrupted by them (stop_receives):
+ * a signal during the set-up requests would fail them, and it is seen by the
+ * loop's first turn anyway.
+ */
 static void
-catch_term(struct mx_conn *c)
+catch_term(void)
 {
 	struct sigaction sa = { .sa_handler = on_term };
 
@@ -40,6 +45,11 @@ catch_term(struct mx_conn *c)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+}
+
+static void
+stop_receives(struct mx_conn *c)
+{
 	masix_set_stop_flag(c, &stop);
 }
 
@@ -257,10 +267,12 @@ main(int argc, char **argv)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
 	if (nosenders)
-		catch_term(c);
+		catch_term();
 	port = take_name(c, name, 0);
-	if (nosenders)
+	if (nosenders) {
 		want_nosenders(c, name, port);
+		stop_receives(c);
+	}
 	snprintf(status, sizeof(status), "receiving on %s", name);
 	sd_ready(-1, status);
 
