@@ -41,4 +41,7 @@ struct mx_conn {
 	volatile int *stop;
 };
 
+/* Sleep ms, or less when a signal sets the stop flag: MX_ERR_INTR then. */
+int client_pause_ms(struct mx_conn *c, uint64_t ms);
+
 #endif
