@@ -123,8 +123,8 @@ masix_close(struct mx_conn *c)
 }
 
 /* Sleep ms, or less when a signal sets the stop flag: MX_ERR_INTR then. */
-static int
-pause_ms(struct mx_conn *c, uint64_t ms)
+int
+client_pause_ms(struct mx_conn *c, uint64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
@@ -171,7 +171,7 @@ masix_reconnect(struct mx_conn *c, uint32_t timeout_ms)
 		}
 		if (deadline != 0 && now + wait > deadline)
 			wait = deadline - now;
-		if ((r = pause_ms(c, wait)) < 0)
+		if ((r = client_pause_ms(c, wait)) < 0)
 			return r;
 		wait = wait * 2 > 500 ? 500 : wait * 2;
 	}

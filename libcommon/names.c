@@ -37,18 +37,6 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Sleep ms, or less when a signal sets the stop flag: MX_ERR_INTR then. */
-static int
-pause_ms(struct mx_conn *c, uint64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		if (c->stop && *c->stop)
-			return -MX_ERR_INTR;
-	return c->stop && *c->stop ? -MX_ERR_INTR : 0;
-}
-
 /* A request: its msgid, the name, and the port (REGISTER) or how long to wait for the name (LOOKUP). */
 struct ns_req {
 	uint32_t msgid;
@@ -158,7 +146,7 @@ ns_call(struct mx_conn *c, const struct ns_req *q, uint32_t timeout_ms, struct m
 		}
 		if (backoff > ns_end - now)
 			backoff = ns_end - now;
-		if ((r = pause_ms(c, backoff)) < 0)
+		if ((r = client_pause_ms(c, backoff)) < 0)
 			return r;
 		backoff = backoff * 2 > 200 ? 200 : backoff * 2;
 	}

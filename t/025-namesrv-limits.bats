@@ -62,7 +62,8 @@ rss_kib() {
 # in the "malformed requests: K similar lines suppressed in 10 s" lines of PROG.
 accounted() {
 	local logged held
-	logged=$(grep -Ec "$4" "$3") || true
+	# grep -c prints 0 and exits 1 when nothing matches; a missing log (2) fails.
+	logged=$(grep -Ec "$4" "$3") || [ $? -eq 1 ]
 	held=$(sed -n "s/^$2: malformed requests: \([0-9]*\) similar lines suppressed in 10 s\$/\1/p" "$3" |
 	    awk '{ s += $1 } END { print s + 0 }')
 	[ $((logged + held)) = "$1" ]

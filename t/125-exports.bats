@@ -7,6 +7,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 load cluster
+load rogue
 
 # holder I NAME FD: "nstool hold NAME" on node I, its commands written to FD,
 # its output in NODE_DIR[I]/NAME.out; its pid in HOLDER_PID. What runs in
@@ -133,28 +134,6 @@ msgrecv: svc: no sender left"
 }
 
 # ---- a member node gone bad (t/tools/roguenode) against node n1 ----
-
-# rogue_setup: node n1 on a loopback port, and the state of member node "rogue".
-rogue_setup() {
-	[ -x "$MASIX_TOOLS/roguenode" ] || skip "roguenode not built (make tools)"
-	ADM=$(new_rundir)
-	N1=$(new_rundir)
-	RG=$(new_rundir)
-	RUNDIRS="$ADM $N1 $RG"
-	PORT=$(free_port)
-	timeout 30 "$MASIX_BIN/sigtool" -d "$ADM/admin" init >/dev/null
-	printf '%s\n' "node = n1" "listen = 127.0.0.1:$PORT" "broadcast = off" "node_timeout = 2000" \
-	    >"$N1/masix.conf"
-	echo "node = rogue" >"$RG/masix.conf"
-	timeout 30 "$NODE" init "$N1" "$ADM/admin" >/dev/null
-	timeout 30 "$NODE" init "$RG" "$ADM/admin" >/dev/null
-	timeout 30 "$NODE" start "$N1"
-	export MASIX_RUNDIR=$N1
-}
-
-rogue() {
-	timeout 60 "$MASIX_TOOLS/roguenode" -S "$RG/state" -N rogue -c "n1@127.0.0.1:$PORT" "$@"
-}
 
 rss_kb() {
 	awk '/^VmRSS/ { print $2 }' "/proc/$(cat "$N1/portd.pid")/status"

@@ -81,9 +81,35 @@ ipc_check_port(struct port *p)
 		    (unsigned long long)p->id, p->special);
 }
 
+/* fn(km, arg) for every message portd holds: queued on a port, or blocked sending. */
 static void
-count_kmsg(struct map *m, const struct kmsg *km)
+each_kmsg(void (*fn)(const struct kmsg *, void *), void *arg)
 {
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+
+	while (map_iter(&ipc_ports, &i, &k, &v)) {
+		struct port *p = v;
+		struct psend *ps;
+		struct kmsg *km;
+		TAILQ_FOREACH(km, &p->queue, link)
+			fn(km, arg);
+		TAILQ_FOREACH(ps, &p->blocked, link)
+			fn(ps->km, arg);
+	}
+}
+
+static void
+add_charged(const struct kmsg *km, void *arg)
+{
+	*(uint64_t *)arg += km->charged;
+}
+
+static void
+count_kmsg(const struct kmsg *km, void *arg)
+{
+	struct map *m = arg;
 	uint32_t i;
 
 	for (i = 0; i <= km->nrights; i++) {
@@ -117,16 +143,7 @@ ipc_check_senders(void)
 				fatal("check");
 		}
 	}
-	i = 0;
-	while (map_iter(&ipc_ports, &i, &k, &v)) {
-		struct port *p = v;
-		struct psend *ps;
-		struct kmsg *km;
-		TAILQ_FOREACH(km, &p->queue, link)
-			count_kmsg(&held, km);
-		TAILQ_FOREACH(ps, &p->blocked, link)
-			count_kmsg(&held, ps->km);
-	}
+	each_kmsg(count_kmsg, &held);
 	i = 0;
 	while (map_iter(&ipc_ports, &i, &k, &v)) {
 		struct port *p = v;
@@ -171,16 +188,7 @@ ipc_check_acct(uint64_t outside)
 		    (unsigned long long)a->held[ACCT_CONNS], (unsigned long long)conns);
 		sum += a->held[ACCT_BYTES];
 	}
-	i = 0;
-	while (map_iter(&ipc_ports, &i, &k, &v)) {
-		struct port *p = v;
-		struct psend *ps;
-		struct kmsg *km;
-		TAILQ_FOREACH(km, &p->queue, link)
-			bytes += km->charged;
-		TAILQ_FOREACH(ps, &p->blocked, link)
-			bytes += ps->km->charged;
-	}
+	each_kmsg(add_charged, &bytes);
 	want(sum == bytes + outside, "queued bytes charged %llu, held %llu", (unsigned long long)sum,
 	    (unsigned long long)(bytes + outside));
 	want(sum == ipc_acct_total(ACCT_BYTES), "queued bytes: uids %llu, total %llu", (unsigned long long)sum,
