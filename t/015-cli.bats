@@ -22,7 +22,7 @@ teardown() {
 # The SYNOPSIS of a man page and a usage text, both as one lower-case line
 # without markup, so that they compare.
 synopsis_of() {
-	sed -n '/^# SYNOPSIS/,/^# DESCRIPTION/p' "$1" | sed '1d;$d' | sed 's/++$//; s/[*_]//g' |
+	sed -n '/^# SYNOPSIS/,/^# DESCRIPTION/p' "$1" | sed '1d;$d' | sed 's/++$//; s/\\\*/\x01/g; s/[*_]//g; s/\x01/*/g' |
 	    tr '\n' ' ' | tr -s ' ' | tr 'A-Z' 'a-z' | sed 's/^ //; s/ $//'
 }
 usage_as_synopsis() {
