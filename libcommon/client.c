@@ -354,11 +354,12 @@ note_ack(struct mx_conn *c, const struct mx_frame_hdr *h)
 	}
 }
 
-/* The answer to a frame sent without waiting (masix_send_nowait, ns_net_answer_nowait). */
+/* The answer to a frame sent without waiting (masix_send_nowait, client_op_nowait). */
 static int
 is_nowait_ack(const struct mx_frame_hdr *h)
 {
-	return (h->id & NOWAIT_BIT) && (h->type == MX_OP_SEND || h->type == MX_OP_NET_ANSWER);
+	return (h->id & NOWAIT_BIT) && (h->type == MX_OP_SEND || h->type == MX_OP_NET_ANSWER ||
+	    h->type == MX_OP_NAME_KEEP || h->type == MX_OP_WHO_HOLDS);
 }
 
 /*
@@ -571,20 +572,41 @@ ns_net_answer(struct mx_conn *c, const char *name, uint32_t right)
 	return simple_op(c, MX_OP_NET_ANSWER, b, 4 + n, NULL, 0);
 }
 
-int
-ns_name_keep(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid)
+/* The MX_OP_NAME_KEEP request: 16 bytes into b, then the name. */
+static int
+pack_name_keep(uint8_t b[16], const char *name, uint32_t right, uint32_t uid, uint32_t pid)
 {
-	uint8_t b[16 + MX_NAME_LEN_MAX];
-	size_t n = strlen(name);
-
-	if (n > MX_NAME_LEN_MAX)
+	if (strlen(name) > MX_NAME_LEN_MAX)
 		return -MX_ERR_INVAL;
 	put_u32(b, right != MX_NAME_NULL);
 	put_u32(b + 4, right);
 	put_u32(b + 8, right != MX_NAME_NULL ? uid : 0);
 	put_u32(b + 12, right != MX_NAME_NULL ? pid : 0);
+	return 0;
+}
+
+int
+ns_name_keep(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid)
+{
+	uint8_t b[16 + MX_NAME_LEN_MAX];
+	size_t n = strlen(name);
+	int r;
+
+	if ((r = pack_name_keep(b, name, right, uid, pid)) < 0)
+		return r;
 	memcpy(b + 16, name, n);
 	return simple_op(c, MX_OP_NAME_KEEP, b, 16 + n, NULL, 0);
+}
+
+int
+ns_name_keep_nowait(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid)
+{
+	uint8_t b[16];
+	int r;
+
+	if ((r = pack_name_keep(b, name, right, uid, pid)) < 0)
+		return r;
+	return client_op_nowait(c, MX_OP_NAME_KEEP, b, sizeof(b), name, strlen(name));
 }
 
 int
@@ -702,28 +724,45 @@ masix_send_nowait(struct mx_conn *c, struct mx_msg *m, uint32_t timeout_ms)
 	return 0;
 }
 
+/*
+ * A request queued without waiting for its answer, like masix_send_nowait():
+ * its status comes with masix_flush() (the first failure), so only for
+ * requests whose failure the caller learns of some other way or may ignore.
+ */
+int
+client_op_nowait(struct mx_conn *c, uint8_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct mx_frame_hdr h;
+	size_t need = MX_FRAME_HDR + alen + blen;
+	uint8_t *p;
+	int r;
+
+	if (need > OUTBUF_FLUSH)
+		return -MX_ERR_INVAL;
+	if ((r = nowait_room(c)) < 0 || (r = out_room(c, need)) < 0)
+		return r;
+	h = (struct mx_frame_hdr){ .len = (uint32_t)(alen + blen), .type = type, .id = c->nowait_id | NOWAIT_BIT };
+	p = c->out + c->outlen;
+	frame_hdr_pack(p, &h);
+	memcpy(p + MX_FRAME_HDR, a, alen);
+	if (blen > 0)
+		memcpy(p + MX_FRAME_HDR + alen, b, blen);
+	c->outlen += need;
+	c->outstanding++;
+	return 0;
+}
+
 /* ns_net_answer() without waiting: queued like masix_send_nowait(), its status comes with masix_flush(). */
 int
 ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right)
 {
-	struct mx_frame_hdr h;
+	uint8_t a[4];
 	size_t n = strlen(name);
-	uint8_t *p;
-	int r;
 
 	if (n > MX_NAME_LEN_MAX)
 		return -MX_ERR_INVAL;
-	if ((r = nowait_room(c)) < 0 || (r = out_room(c, MX_FRAME_HDR + 4 + n)) < 0)
-		return r;
-	h = (struct mx_frame_hdr){ .len = (uint32_t)(4 + n), .type = MX_OP_NET_ANSWER,
-	    .id = c->nowait_id | NOWAIT_BIT };
-	p = c->out + c->outlen;
-	frame_hdr_pack(p, &h);
-	put_u32(p + MX_FRAME_HDR, right);
-	memcpy(p + MX_FRAME_HDR + 4, name, n);
-	c->outlen += MX_FRAME_HDR + 4 + n;
-	c->outstanding++;
-	return 0;
+	put_u32(a, right);
+	return client_op_nowait(c, MX_OP_NET_ANSWER, a, sizeof(a), name, n);
 }
 
 int

@@ -45,6 +45,9 @@ struct mx_conn {
 int client_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anscap,
     size_t *anslen);
 
+/* A request queued without waiting: its status comes with masix_flush(). */
+int client_op_nowait(struct mx_conn *c, uint8_t type, const void *a, size_t alen, const void *b, size_t blen);
+
 /* Sleep ms, or less when a signal sets the stop flag: MX_ERR_INTR then. */
 int client_pause_ms(struct mx_conn *c, uint64_t ms);
 

@@ -218,16 +218,29 @@ get_str8(const uint8_t *b, size_t len, size_t *o, char out[256])
 }
 
 int
-ns_who_holds(struct mx_conn *c, uint32_t right, struct ns_ident *out)
+ns_who_holds_ask(struct mx_conn *c, uint32_t right, uint32_t notify, int64_t cookie)
 {
-	uint8_t a[4], b[MX_IDENT_MAX];
-	size_t len, o;
-	int r;
+	uint8_t a[16];
 
 	put_u32(a, right);
+	put_u32(a + 4, notify);
+	put_u64(a + 8, (uint64_t)cookie);
+	return client_op_nowait(c, MX_OP_WHO_HOLDS, a, sizeof(a), NULL, 0);
+}
+
+int
+ns_who_holds_answer(struct mx_msg *m, int64_t *cookie, struct ns_ident *out)
+{
+	const uint8_t *b;
+	int64_t status;
+	size_t len, o;
+
 	memset(out, 0, sizeof(*out));
-	if ((r = client_op(c, MX_OP_WHO_HOLDS, a, sizeof(a), b, sizeof(b), &len)) < 0)
-		return r;
+	if (m->msgid != NS_WHO_HOLDS || mx_msg_get_int(m, cookie) < 0 || mx_msg_get_int(m, &status) < 0 ||
+	    mx_msg_get_bytes(m, &b, &len) < 0 || mx_msg_end(m) < 0 || status < 0 || status > 65535)
+		return -MX_ERR_PROTO;
+	if (status != 0)
+		return -(int)status;
 	if (len < 13 + MX_IDENT_HASH_LEN)
 		return -MX_ERR_PROTO;
 	out->uid = get_u32(b);

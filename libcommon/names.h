@@ -15,8 +15,11 @@
 /* To a new NAME holder, before anything else: the bindings portd kept (MX_OP_NAME_KEEP). */
 #define NS_RESTORE	0x7fff0012u	/* STRING name, INT uid, INT pid, PORT send right */
 #define NS_RESTORE_END	0x7fff0013u	/* INT how many NS_RESTORE came before it */
+/* portd's answer to MX_OP_WHO_HOLDS, on the port namesrv named: INT cookie, INT status, BYTES identity. */
+#define NS_WHO_HOLDS	0x7fff0014u
 
 struct mx_conn;
+struct mx_msg;
 /* namesrv's own calls to portd (it holds the NAME port). */
 int ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes);
 int ns_net_answer(struct mx_conn *c, const char *name, uint32_t right);
@@ -27,7 +30,18 @@ int ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right);
  * MX_NAME_NULL) drop what it keeps for name (MX_ERR_NOENT: nothing).
  */
 int ns_name_keep(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid);
-/* Who holds the receive right of the port right names (portd's MX_OP_WHO_HOLDS). */
+/*
+ * The same without waiting: portd takes namesrv's requests in order, so
+ * the binding is kept before any reply sent after this; a failure comes
+ * with masix_flush() (only a port that died meanwhile: namesrv hears of it).
+ */
+int ns_name_keep_nowait(struct mx_conn *c, const char *name, uint32_t right, uint32_t uid, uint32_t pid);
+/*
+ * Who holds the receive right of the port right names (portd's
+ * MX_OP_WHO_HOLDS): asked without waiting, so that registrations stay
+ * pipelined; the answer comes as an NS_WHO_HOLDS message on notify (a
+ * receive right of ours), with cookie.
+ */
 struct ns_ident {
 	uint32_t uid, gid, pid;
 	int has_hash;			/* 0: why says why there is no binary identity */
@@ -35,7 +49,9 @@ struct ns_ident {
 	char unit[256];			/* systemd unit of its cgroup, "" none */
 	char why[256];
 };
-int ns_who_holds(struct mx_conn *c, uint32_t right, struct ns_ident *out);
+int ns_who_holds_ask(struct mx_conn *c, uint32_t right, uint32_t notify, int64_t cookie);
+/* An NS_WHO_HOLDS message read: 0 or portd's negative MX_ERR_* (*cookie set), or -MX_ERR_PROTO. */
+int ns_who_holds_answer(struct mx_msg *m, int64_t *cookie, struct ns_ident *out);
 /* Tell portd the task holding right's receive right is service ("" none); MX_ERR_PERM: it exec'd. */
 int ns_service_set(struct mx_conn *c, uint32_t right, const char *service);
 /* The send right to a service port of another node (MX_ERR_NODEDOWN if unreachable). */

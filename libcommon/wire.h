@@ -34,13 +34,13 @@ enum mx_op {
 	MX_OP_NET_ANSWER = 14,	/* NAME holder: u32 send right, name: tell every node */
 	MX_OP_NAME_KEEP = 15,	/* NAME holder: u32 keep, u32 send right, u32 uid, u32 pid, name */
 	MX_OP_NOTIFY_NOSENDERS = 16,	/* u32 port (receive right), u32 notify port */
-	MX_OP_WHO_HOLDS = 17,	/* NAME holder: u32 send right -> identity of its receiver (MX_IDENT_*) */
+	MX_OP_WHO_HOLDS = 17,	/* NAME holder: u32 send right, u32 notify port, u64 cookie -> NS_WHO_HOLDS there */
 	MX_OP_SERVICE_SET = 18,	/* NAME holder: u32 send right, service ("" none): stamp its receiver's messages */
 	MX_OP__MAX
 };
 
 /*
- * MX_OP_WHO_HOLDS answer: u32 uid, gid, pid, u8 has_hash, 32 bytes SHA-256
+ * The identity in NS_WHO_HOLDS (BYTES): u32 uid, gid, pid, u8 has_hash, 32 bytes SHA-256
  * (zero without one), u8 unit length, unit, u8 reason length, reason (why
  * there is no hash, "" with one).
  */

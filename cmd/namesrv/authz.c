@@ -224,7 +224,118 @@ learn(struct mx_msg *m, int64_t gen, int64_t strict)
 	known_strict = strict != 0;
 }
 
-/* keysrv's answer on our reply port. */
+/* Send the question to keysrv: 0, or a negative MX_ERR_* (keysrv down). */
+static int
+ask(struct pending *p)
+{
+	char hash[72] = "-";
+	struct mx_msg *m;
+	int r = 0, tries;
+
+	if (p->has_who && p->who.has_hash)
+		hexhash(&p->who, hash);
+	for (tries = 0; tries < 2; tries++) {
+		if (key_port == MX_NAME_NULL && (r = masix_special_get(conn, MX_SPECIAL_KEY, &key_port)) < 0)
+			return r;
+		if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
+			fatalx("out of memory");
+		if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, p->has_who ? p->who.uid : 4294967294u) < 0 ||
+		    mx_msg_add_string(m, p->name) < 0 || mx_msg_add_string(m, p->has_who ? p->who.unit : "") < 0 ||
+		    mx_msg_add_int(m, p->cookie) < 0 || mx_msg_add_int(m, known_gen) < 0)
+			fatalx("out of memory");
+		m->dest = key_port;
+		m->reply = reply_port;
+		m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+		/* Queued on the KEY port or not, now: never wait for room there. */
+		r = masix_send(conn, m, 0);
+		mx_msg_free(m);
+		if (r != -MX_ERR_DEAD)
+			break;
+		masix_right_dealloc(conn, key_port);	/* keysrv restarted: fetch its port again */
+		key_port = MX_NAME_NULL;
+	}
+	return r;
+}
+
+/* The question to keysrv, or the verdict without it when keysrv cannot be asked. */
+static void
+ask_keysrv(struct pending *p)
+{
+	int r;
+
+	if ((r = ask(p)) < 0)
+		fail_closed(p, r == -MX_ERR_UNAVAIL ? "keysrv is not running" : mx_strerror(r));
+}
+
+int
+authz_passed(const char *name, mx_name_t right, int *service)
+{
+	*service = 0;
+	if (!passed.set || passed.right != right || strcmp(passed.name, name) != 0)
+		return 0;
+	*service = passed.service;
+	passed.set = 0;
+	return 1;
+}
+
+int
+authz_check(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
+{
+	struct pending *p;
+	int r;
+
+	if (npending >= AUTHZ_PENDING_MAX) {
+		authz_refuse(req, MX_ERR_BUDGET, "too many registrations waiting for keysrv");
+		return -MX_ERR_BUDGET;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		fatalx("out of memory");
+	p->cookie = ++next_cookie;
+	p->deadline = now_ms() + AUTHZ_TIMEOUT_MS;
+	p->req = req;
+	p->right = right;
+	p->uid = uid;
+	p->pid = pid;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	TAILQ_INSERT_TAIL(&pendings, p, link);
+	npending++;
+	/*
+	 * The paper's "ask the process server for the owner of the port":
+	 * portd, not the trailer. Its answer comes as a message (authz_who),
+	 * then keysrv is asked.
+	 */
+	if ((r = ns_who_holds_ask(conn, right, reply_port, p->cookie)) < 0) {
+		snprintf(p->who.why, sizeof(p->who.why), "%s", mx_strerror(r));
+		ask_keysrv(p);
+	}
+	return 0;
+}
+
+/* portd's NS_WHO_HOLDS: who holds the port a waiting registration names; now keysrv is asked. */
+static void
+authz_who(struct mx_msg *m)
+{
+	struct ns_ident who;
+	struct pending *p;
+	int64_t cookie;
+	int r;
+
+	if ((r = ns_who_holds_answer(m, &cookie, &who)) == -MX_ERR_PROTO)
+		fatalx("malformed identity from portd");	/* between portd and us: a bug */
+	TAILQ_FOREACH(p, &pendings, link)
+		if (p->cookie == cookie)
+			break;
+	if (p == NULL)
+		return;	/* timed out meanwhile: already failed closed */
+	if (r == 0) {
+		p->who = who;
+		p->has_who = 1;
+	} else
+		snprintf(p->who.why, sizeof(p->who.why), "%s", mx_strerror(r));
+	ask_keysrv(p);
+}
+
+/* An answer on our reply port: portd's (who holds the port) or keysrv's (the verdict). */
 void
 authz_reply(struct mx_msg *m)
 {
@@ -232,6 +343,10 @@ authz_reply(struct mx_msg *m)
 	int64_t status, verdict, priv, strict, cookie, gen;
 	struct pending *p;
 
+	if (m->msgid == NS_WHO_HOLDS) {
+		authz_who(m);
+		return;
+	}
 	if (m->msgid != MX_MSGID_REPLY || mx_msg_get_int(m, &status) < 0 ||
 	    mx_msg_get_string(m, reason, sizeof(reason)) < 0) {
 		log_throttled(&lt_ks, "malformed answer %#x from keysrv", m->msgid);
@@ -275,81 +390,6 @@ authz_reply(struct mx_msg *m)
 		fail_closed(p, reason);
 		break;
 	}
-}
-
-/* Send the question to keysrv: 0, or a negative MX_ERR_* (keysrv down). */
-static int
-ask(struct pending *p)
-{
-	char hash[72] = "-";
-	struct mx_msg *m;
-	int r = 0, tries;
-
-	if (p->has_who && p->who.has_hash)
-		hexhash(&p->who, hash);
-	for (tries = 0; tries < 2; tries++) {
-		if (key_port == MX_NAME_NULL && (r = masix_special_get(conn, MX_SPECIAL_KEY, &key_port)) < 0)
-			return r;
-		if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
-			fatalx("out of memory");
-		if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, p->has_who ? p->who.uid : 4294967294u) < 0 ||
-		    mx_msg_add_string(m, p->name) < 0 || mx_msg_add_string(m, p->has_who ? p->who.unit : "") < 0 ||
-		    mx_msg_add_int(m, p->cookie) < 0 || mx_msg_add_int(m, known_gen) < 0)
-			fatalx("out of memory");
-		m->dest = key_port;
-		m->reply = reply_port;
-		m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
-		/* Queued on the KEY port or not, now: never wait for room there. */
-		r = masix_send(conn, m, 0);
-		mx_msg_free(m);
-		if (r != -MX_ERR_DEAD)
-			break;
-		masix_right_dealloc(conn, key_port);	/* keysrv restarted: fetch its port again */
-		key_port = MX_NAME_NULL;
-	}
-	return r;
-}
-
-int
-authz_passed(const char *name, mx_name_t right, int *service)
-{
-	*service = 0;
-	if (!passed.set || passed.right != right || strcmp(passed.name, name) != 0)
-		return 0;
-	*service = passed.service;
-	passed.set = 0;
-	return 1;
-}
-
-int
-authz_check(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
-{
-	struct pending *p;
-	int r;
-
-	if (npending >= AUTHZ_PENDING_MAX) {
-		authz_refuse(req, MX_ERR_BUDGET, "too many registrations waiting for keysrv");
-		return -MX_ERR_BUDGET;
-	}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatalx("out of memory");
-	p->cookie = ++next_cookie;
-	p->deadline = now_ms() + AUTHZ_TIMEOUT_MS;
-	p->req = req;
-	p->right = right;
-	p->uid = uid;
-	p->pid = pid;
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	TAILQ_INSERT_TAIL(&pendings, p, link);
-	npending++;
-	/* The paper's "ask the process server for the owner of the port": portd, not the trailer. */
-	if ((r = ns_who_holds(conn, right, &p->who)) == 0)
-		p->has_who = 1;
-	else
-		snprintf(p->who.why, sizeof(p->who.why), "%s", mx_strerror(r));
-	if ((r = ask(p)) < 0)
-		fail_closed(p, r == -MX_ERR_UNAVAIL ? "keysrv is not running" : mx_strerror(r));
-	return 0;
 }
 
 void

@@ -41,7 +41,20 @@ static struct mx_conn *conn;
 static mx_name_t notify_port;
 static uint32_t resolve_ms;
 static int announce_names;	/* tell other nodes of each registration */
-static unsigned restored;	/* bindings portd handed back and we bound again */
+/* Bindings portd handed back: bound again, settled (bound or not), how many (-1 until NS_RESTORE_END). */
+static unsigned restored, restore_settled;
+static int64_t restore_total = -1;
+
+/* Once every binding handed back is settled (each may wait for keysrv): one line says how it went. */
+static void
+restore_report(void)
+{
+	if (restore_total < 0 || restore_settled < restore_total)
+		return;
+	if (restore_total > 0)
+		log_info("names kept by portd: %lld, bound again: %u", (long long)restore_total, restored);
+	restore_total = -1;
+}
 
 /* Lines a client or another node can trigger: a burst, then a count. */
 static struct log_throttle lt_bad = LOG_THROTTLE_INIT("malformed requests", LOG_WARNING);
@@ -268,9 +281,11 @@ register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, str
 	}
 	/*
 	 * portd keeps it for our next life (a restored binding is kept
-	 * already), before anyone can learn the name; then it is ours.
+	 * already), before anyone can learn the name: portd takes our
+	 * requests in order, so without waiting (one round trip per
+	 * registration would undo the pipeline); then it is ours.
 	 */
-	if (req != NULL && (r = ns_name_keep(conn, name, right, uid, pid)) < 0) {
+	if (req != NULL && (r = ns_name_keep_nowait(conn, name, right, uid, pid)) < 0) {
 		answer(req, r, 0, NULL);
 		goto refused;
 	}
@@ -308,8 +323,10 @@ refused:
 void
 registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, int r)
 {
+	restore_settled++;
 	if (r == 1) {
 		restored++;
+		restore_report();
 		return;	/* the binding holds the right */
 	}
 	if (r < 0) {
@@ -318,6 +335,7 @@ registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid,
 			log_warnx("'%s': portd keeps it: %s", name, mx_strerror(r));
 	}
 	masix_right_dealloc(conn, right);
+	restore_report();
 }
 
 /* A registration keysrv has answered for comes back through the same path; req is ours again. */
@@ -375,8 +393,8 @@ registry_restore(struct mx_msg *m)
 	if (m->msgid == NS_RESTORE_END) {
 		if (mx_msg_get_int(m, &n) < 0 || mx_msg_end(m) < 0)
 			fatalx("malformed end of restored names from portd");
-		if (n > 0)
-			log_info("names kept by portd: %lld, bound again: %u", (long long)n, restored);
+		restore_total = n;
+		restore_report();
 		return;
 	}
 	if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_int(m, &uid) < 0 ||

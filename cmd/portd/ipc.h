@@ -240,6 +240,8 @@ void ipc_kmsg_copyout(struct ipc_space *s, struct kmsg *km, uint32_t frame_id);
 void ipc_kmsg_destroy(struct kmsg *km, int notify);
 void ipc_kmsg_unref(struct kmsg *km);
 struct kmsg *ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival);
+/* A message from portd itself to dest: items built by the caller, right (if any) in its one PORT item, last. */
+void ipc_kmsg_notice_items(struct port *dest, uint32_t msgid, const struct mx_msg *items, struct port *right);
 void ipc_kmsg_no_reply(struct port *p);	/* a send-once right to p died unused */
 
 /* ipc_check.c: every space and port consistent (debug builds), or a fatalx naming what is not. */

@@ -421,6 +421,32 @@ ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 	return km;
 }
 
+/* A message from portd itself to dest: items built by the caller, right in its one PORT item (last). */
+void
+ipc_kmsg_notice_items(struct port *dest, uint32_t msgid, const struct mx_msg *items, struct port *right)
+{
+	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
+
+	if ((km->mem = malloc(items->len)) == NULL)
+		fatal("kmsg");
+	memcpy(km->mem, items->items, items->len);
+	km->items = km->mem;
+	km->len = (uint32_t)items->len;
+	/* Paid like any notice: by the port's receiver, which asked for it by taking the port. */
+	ipc_acct_force(km->acct, ACCT_BYTES, km->len);
+	km->charged += km->len;
+	if (right != NULL) {
+		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
+			fatal("kmsg");
+		ipc_port_ref(right);
+		km->rights[0] = (struct kright){ right, MX_RIGHT_SEND, km->len - MX_ITEM_HDR - 4 };
+		km->nrights = 1;
+		ipc_port_send_add(right, 1);	/* a send right in a message counts as a sender */
+	}
+	if (ipc_port_enqueue(dest, km, 1) < 0)
+		ipc_kmsg_destroy(km, 0);
+}
+
 /* A send-once right to p died unused: "no reply will come" (the one place it is built). */
 void
 ipc_kmsg_no_reply(struct port *p)

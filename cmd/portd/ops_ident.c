@@ -6,6 +6,8 @@
  * protected registration. And the stamp of each message a task sends.
  */
 #include <string.h>
+#include "log.h"
+#include "names.h"
 #include "ops.h"
 #include "rbuf.h"
 #include "task.h"
@@ -49,36 +51,53 @@ put_str8(uint8_t *b, size_t *o, const char *s)
 	*o += n;
 }
 
+/*
+ * MX_OP_WHO_HOLDS: u32 send right, u32 notify port, u64 cookie. The
+ * answer is a message on notify (NS_WHO_HOLDS), so that namesrv asks
+ * without waiting: it stays pipelined however many register at once.
+ */
 int
 ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	uint8_t b[MX_IDENT_MAX];
 	struct ident_info info;
 	struct task *ht;
+	struct mx_msg *m;
+	struct entry *ne;
 	struct rbuf r;
-	uint32_t name;
+	uint32_t name, notify;
+	uint64_t cookie;
 	size_t o = 0;
-	int err;
+	int err = 0;
 
 	if (!from_namesrv(t))
 		return -MX_ERR_PERM;
 	rbuf_init(&r, p, h->len);
 	name = rbuf_u32(&r);
+	notify = rbuf_u32(&r);
+	cookie = rbuf_u64(&r);
 	if (rbuf_end(&r) < 0)
 		return -MX_ERR_PROTO;
-	if ((ht = holder(t, name, &err)) == NULL)
-		return err;
-	identity_get(&ht->ident, &info);
-	put_u32(b, ht->uid);
-	put_u32(b + 4, ht->gid);
-	put_u32(b + 8, (uint32_t)ht->pid);
-	o = 12;
-	b[o++] = (uint8_t)info.has_hash;
-	memcpy(b + o, info.hash, MX_IDENT_HASH_LEN);
-	o += MX_IDENT_HASH_LEN;
-	put_str8(b, &o, info.unit);
-	put_str8(b, &o, info.has_hash ? "" : info.why);
-	task_reply(t, h->type, h->id, 0, b, o);
+	if ((ne = ipc_space_lookup(&t->space, notify)) == NULL || ne->port->receiver != &t->space)
+		return -MX_ERR_BADNAME;	/* the answer goes to a port of namesrv's own */
+	if ((ht = holder(t, name, &err)) != NULL) {
+		identity_get(&ht->ident, &info);
+		put_u32(b, ht->uid);
+		put_u32(b + 4, ht->gid);
+		put_u32(b + 8, (uint32_t)ht->pid);
+		o = 12;
+		b[o++] = (uint8_t)info.has_hash;
+		memcpy(b + o, info.hash, MX_IDENT_HASH_LEN);
+		o += MX_IDENT_HASH_LEN;
+		put_str8(b, &o, info.unit);
+		put_str8(b, &o, info.has_hash ? "" : info.why);
+	}
+	if ((m = mx_msg_new(NS_WHO_HOLDS)) == NULL || mx_msg_add_int(m, (int64_t)cookie) < 0 ||
+	    mx_msg_add_int(m, -err) < 0 || mx_msg_add_bytes(m, b, o) < 0)
+		fatal("who holds");
+	ipc_kmsg_notice_items(ne->port, NS_WHO_HOLDS, m, NULL);
+	mx_msg_free(m);
+	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
 

@@ -136,7 +136,7 @@ drop(struct kept *k)
 	free(k);
 }
 
-static int
+static void
 add(const char *name, uint64_t h, struct port *p, uint32_t uid, uint32_t pid)
 {
 	size_t len = strlen(name);
@@ -144,8 +144,12 @@ add(const char *name, uint64_t h, struct port *p, uint32_t uid, uint32_t pid)
 	uint32_t cost = (uint32_t)(sizeof(struct kept) + len + 1);
 	struct kept *k;
 
-	if (ipc_acct_charge(a, ACCT_BYTES, cost) < 0)
-		return -MX_ERR_BUDGET;
+	/*
+	 * Charged whatever the budget: namesrv caps the names of each uid
+	 * (names_per_uid), and answers the registration without waiting for
+	 * this, so a refusal here would come too late to tell anyone.
+	 */
+	ipc_acct_force(a, ACCT_BYTES, cost);
 	if ((k = calloc(1, sizeof(*k) + len + 1)) == NULL)
 		fatal("kept name");
 	memcpy(k->name, name, len + 1);
@@ -163,7 +167,6 @@ add(const char *name, uint64_t h, struct port *p, uint32_t uid, uint32_t pid)
 	chain_add(&by_port, p->id, k, offsetof(struct kept, by_port));
 	TAILQ_INSERT_TAIL(&kept_all, k, all);
 	kept_bytes += cost;
-	return 0;
 }
 
 /*
@@ -181,7 +184,6 @@ ops_names_keep(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	struct rbuf r;
 	uint64_t hv;
 	size_t n;
-	int ret;
 
 	if (ns == NULL || ns->dead || ns->receiver != &t->space)
 		return -MX_ERR_PERM;
@@ -215,40 +217,13 @@ ops_names_keep(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 			k->pid = pid;
 		} else {
 			/* namesrv is the authority: what it binds now replaces what was kept. */
-			if ((ret = add(name, hv, e->port, uid, pid)) < 0)
-				return ret;
+			add(name, hv, e->port, uid, pid);
 			if (k != NULL)
 				drop(k);
 		}
 	}
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
-}
-
-/* A message from portd itself to dest: items built by the caller, right in its one PORT item (last). */
-static void
-deliver(struct port *dest, uint32_t msgid, const struct mx_msg *items, struct port *right)
-{
-	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
-
-	if ((km->mem = malloc(items->len)) == NULL)
-		fatal("kmsg");
-	memcpy(km->mem, items->items, items->len);
-	km->items = km->mem;
-	km->len = (uint32_t)items->len;
-	/* Paid like any notice: by the port's receiver, which asked for it by taking the port. */
-	ipc_acct_force(km->acct, ACCT_BYTES, km->len);
-	km->charged += km->len;
-	if (right != NULL) {
-		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
-			fatal("kmsg");
-		ipc_port_ref(right);
-		km->rights[0] = (struct kright){ right, MX_RIGHT_SEND, km->len - MX_ITEM_HDR - 4 };
-		km->nrights = 1;
-		ipc_port_send_add(right, 1);	/* a send right in a message counts as a sender */
-	}
-	if (ipc_port_enqueue(dest, km, 1) < 0)
-		ipc_kmsg_destroy(km, 0);
 }
 
 /* ns just became the NAME port: hand it every binding kept, then the end marker. */
@@ -268,14 +243,14 @@ ops_names_restore(struct port *ns)
 		mx_msg_add_int(m, k->uid);
 		mx_msg_add_int(m, k->pid);
 		mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
-		deliver(ns, NS_RESTORE, m, k->port);
+		ipc_kmsg_notice_items(ns, NS_RESTORE, m, k->port);
 		mx_msg_free(m);
 		n++;
 	}
 	if ((m = mx_msg_new(NS_RESTORE_END)) == NULL)
 		fatal("restore");
 	mx_msg_add_int(m, n);
-	deliver(ns, NS_RESTORE_END, m, NULL);
+	ipc_kmsg_notice_items(ns, NS_RESTORE_END, m, NULL);
 	mx_msg_free(m);
 	if (n > 0)
 		log_info("NAME port: kept names handed back: %lld", (long long)n);
