@@ -187,6 +187,8 @@ main(int argc, char **argv)
 		die(mx_exit_code(r), "KEY port: %s", mx_strerror(r));
 	}
 	masix_port_set_qlimit(c, key_port, 1024);
+	/* portd pushes requests ahead of our receives: namesrv asks once per registration. */
+	masix_set_prefetch(c, 64);
 	snprintf(nodename, sizeof(nodename), "%s", masix_node(c));
 	identity_load(state, nodename, 1);
 	serve_init(c);

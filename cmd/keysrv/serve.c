@@ -64,11 +64,23 @@ add_bytes(struct mx_msg *m, const void *p, size_t n)
 		fatalx("out of memory");
 }
 
+/*
+ * Pipelined, as namesrv answers: the reply goes out with the receive that
+ * follows and its status comes back later. It never waits: a client whose
+ * reply port is full loses its answer rather than stall keysrv for all.
+ */
 static void
 send_reply(struct mx_msg *req, struct mx_msg *m)
 {
-	int r = masix_reply(conn, req, m);
+	int r = -MX_ERR_INVAL;
 
+	if (req->reply != MX_NAME_NULL) {
+		m->dest = req->reply;
+		m->reply = MX_NAME_NULL;
+		if (m->msgid == 0)
+			m->msgid = MX_MSGID_REPLY;
+		r = masix_send_nowait(conn, m, 0);
+	}
 	if (r < 0 && r != -MX_ERR_DEAD)
 		log_throttled(&lt_reply, "reply to pid %u: %s", req->trailer.pid, mx_strerror(r));
 	mx_msg_free(m);

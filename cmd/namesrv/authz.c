@@ -34,6 +34,7 @@ struct pending {
 	uint32_t uid, pid;		/* who asked (charged) */
 	struct ns_ident who;		/* who holds the port's receive right */
 	int has_who;
+	int asked;			/* the question went to keysrv */
 	char name[MX_NAME_LEN_MAX + 1];
 };
 
@@ -224,36 +225,57 @@ learn(struct mx_msg *m, int64_t gen, int64_t strict)
 	known_strict = strict != 0;
 }
 
-/* Send the question to keysrv: 0, or a negative MX_ERR_* (keysrv down). */
+/*
+ * Our send right to keysrv's KEY port, fetched once per keysrv life: its
+ * death comes to our reply port as a dead-name notice (keysrv_gone).
+ */
+static int
+key_port_get(void)
+{
+	int r;
+
+	if (key_port != MX_NAME_NULL)
+		return 0;
+	if ((r = masix_special_get(conn, MX_SPECIAL_KEY, &key_port)) < 0)
+		return r;
+	if ((r = masix_request_dead_notify(conn, key_port, reply_port)) < 0) {
+		masix_right_dealloc(conn, key_port);	/* died already */
+		key_port = MX_NAME_NULL;
+		return r == -MX_ERR_DEAD ? -MX_ERR_UNAVAIL : r;
+	}
+	return 0;
+}
+
+/*
+ * Send the question to keysrv: 0, or a negative MX_ERR_* (keysrv down).
+ * Without waiting for portd, so that registrations stay pipelined: a
+ * question queued to a keysrv that died is asked again (keysrv_gone).
+ */
 static int
 ask(struct pending *p)
 {
 	char hash[72] = "-";
 	struct mx_msg *m;
-	int r = 0, tries;
+	int r;
 
 	if (p->has_who && p->who.has_hash)
 		hexhash(&p->who, hash);
-	for (tries = 0; tries < 2; tries++) {
-		if (key_port == MX_NAME_NULL && (r = masix_special_get(conn, MX_SPECIAL_KEY, &key_port)) < 0)
-			return r;
-		if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
-			fatalx("out of memory");
-		if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, p->has_who ? p->who.uid : 4294967294u) < 0 ||
-		    mx_msg_add_string(m, p->name) < 0 || mx_msg_add_string(m, p->has_who ? p->who.unit : "") < 0 ||
-		    mx_msg_add_int(m, p->cookie) < 0 || mx_msg_add_int(m, known_gen) < 0)
-			fatalx("out of memory");
-		m->dest = key_port;
-		m->reply = reply_port;
-		m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
-		/* Queued on the KEY port or not, now: never wait for room there. */
-		r = masix_send(conn, m, 0);
-		mx_msg_free(m);
-		if (r != -MX_ERR_DEAD)
-			break;
-		masix_right_dealloc(conn, key_port);	/* keysrv restarted: fetch its port again */
-		key_port = MX_NAME_NULL;
-	}
+	if ((r = key_port_get()) < 0)
+		return r;
+	if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
+		fatalx("out of memory");
+	if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, p->has_who ? p->who.uid : 4294967294u) < 0 ||
+	    mx_msg_add_string(m, p->name) < 0 || mx_msg_add_string(m, p->has_who ? p->who.unit : "") < 0 ||
+	    mx_msg_add_int(m, p->cookie) < 0 || mx_msg_add_int(m, known_gen) < 0)
+		fatalx("out of memory");
+	m->dest = key_port;
+	m->reply = reply_port;
+	m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+	/* Never wait for room on the KEY port: a full one is a stuck keysrv, and the deadline answers. */
+	r = masix_send_nowait(conn, m, 0);
+	mx_msg_free(m);
+	if (r == 0)
+		p->asked = 1;
 	return r;
 }
 
@@ -265,6 +287,21 @@ ask_keysrv(struct pending *p)
 
 	if ((r = ask(p)) < 0)
 		fail_closed(p, r == -MX_ERR_UNAVAIL ? "keysrv is not running" : mx_strerror(r));
+}
+
+/* keysrv died: the questions it had are lost with it; ask them again (a new keysrv, or fail closed). */
+static void
+keysrv_gone(void)
+{
+	struct pending *p, *next;
+
+	masix_right_dealloc(conn, key_port);
+	key_port = MX_NAME_NULL;
+	for (p = TAILQ_FIRST(&pendings); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, link);	/* p may be answered and freed now */
+		if (p->asked)
+			ask_keysrv(p);
+	}
 }
 
 int
@@ -347,6 +384,13 @@ authz_reply(struct mx_msg *m)
 		authz_who(m);
 		return;
 	}
+	if (m->msgid == MX_MSGID_DEAD_NAME) {
+		if (mx_msg_get_int(m, &status) == 0 && key_port != MX_NAME_NULL && status == key_port)
+			keysrv_gone();
+		return;
+	}
+	if (m->msgid == MX_MSGID_NO_REPLY)
+		return;	/* a question lost with a dead keysrv: its dead-name notice asks again */
 	if (m->msgid != MX_MSGID_REPLY || mx_msg_get_int(m, &status) < 0 ||
 	    mx_msg_get_string(m, reason, sizeof(reason)) < 0) {
 		log_throttled(&lt_ks, "malformed answer %#x from keysrv", m->msgid);

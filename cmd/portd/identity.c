@@ -225,8 +225,44 @@ unit_of(pid_t pid, char out[IDENT_UNIT_MAX + 1])
 		memcpy(out, s, n + 1);
 }
 
+/*
+ * The last answer, for the requests of one batch of events: namesrv asks
+ * who holds a port for each registration it read, up to 64 at a time, and
+ * a full check opens five files of /proc. Requests read together share
+ * one check; the next batch checks again (identity_batch_end).
+ */
+static struct {
+	const struct ident *id;
+	uint64_t batch;
+	int r;
+	struct ident_info info;
+} memo;
+static uint64_t batch;
+
+void
+identity_batch_end(void)
+{
+	batch++;
+}
+
+static int identity_check(struct ident *id, struct ident_info *info);
+
 int
 identity_get(struct ident *id, struct ident_info *info)
+{
+	if (memo.id == id && memo.batch == batch) {
+		*info = memo.info;
+		return memo.r;
+	}
+	memo.r = identity_check(id, info);
+	memo.info = *info;
+	memo.id = id;
+	memo.batch = batch;
+	return memo.r;
+}
+
+static int
+identity_check(struct ident *id, struct ident_info *info)
 {
 	char path[64];
 	struct stat st, st2;
@@ -298,6 +334,8 @@ out:
 void
 identity_drop(struct ident *id)
 {
+	if (memo.id == id)
+		memo.id = NULL;	/* its memory may hold another task's next */
 	if (id->procfd >= 0)
 		close(id->procfd);
 	id->procfd = -1;

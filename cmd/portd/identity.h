@@ -51,6 +51,8 @@ void identity_init(uint64_t hash_max);
 void identity_pin(struct ident *id, int fd, pid_t pid);
 /* The executable's hash (cached), dev/ino and unit, checked against the pin; 0, or -1 with info->why. */
 int identity_get(struct ident *id, struct ident_info *info);
+/* A batch of events is done: identity_get() checks afresh (requests of one batch share a check). */
+void identity_batch_end(void);
 /* 1 if the process still runs the binary it connected with (no exec, not gone). */
 int identity_same_exe(struct ident *id);
 /*

@@ -243,6 +243,7 @@ after_batch(void *arg)
 {
 	tasks_flush(arg);
 	node_flush();
+	identity_batch_end();
 }
 
 /* Raise the soft descriptor limit to the hard one; fit max_tasks under it. */
