@@ -161,6 +161,40 @@ svc/web $h 33 unit=web.scope" ]
 	[ "$output" = "open/two: ok" ]
 }
 
+# bytes waiting in the socket of process $1 (what portd pushed ahead of its receives)
+recvq_of() { ss -xHp | awk -v p="pid=$1," 'index($0, p) && $3 > 0 { found = 1 } END { exit !found }'; }
+
+@test "keysrv dies with registrations waiting: they are asked again at once and fail closed; a new keysrv answers" {
+	need_root "runs root's listed server"
+	start_node
+	W=$(world_copy "$MASIX_BIN/msgrecv" "$MASIX_TOOLS/authreg")
+	H=$(hash_of "$W/msgrecv")
+	st -d "$A" add -u 0 'svc/*' "$H"
+	push_list
+	run -0 --separate-stderr "$W/authreg" -R "$R" reg open/one
+	pid=$(cat "$R/keysrv.pid")
+	kill -STOP "$pid"
+	"$W/msgrecv" -R "$R" svc/bank 2>"$D/err" &
+	rpid=$!
+	# the question is queued to the stopped keysrv: it waits in keysrv's socket
+	wait_for recvq_of "$pid"
+	kill -KILL "$pid"
+	wait_gone "$pid"
+	rm -f "$R/keysrv.pid"
+	run -69 wait "$rpid"
+	# not "did not answer in time" (2 s later): namesrv heard keysrv die and asked again
+	[ "$(cat "$D/err")" = "msgrecv: svc/bank: cannot check who may register 'svc/bank': keysrv is not running" ]
+	bg sh -c 'echo $$ >"$0/keysrv.pid"; exec "$1" -R "$0" -S "$0/state" -c "$0/masix.conf" 2>>"$0/keysrv.log"' \
+	    "$R" "$MASIX_BIN/keysrv"
+	wait_for timeout 5 "$MASIX_BIN/keysrv" -q -R "$R" ca-cert
+	run -0 --separate-stderr "$W/authreg" -R "$R" reg open/two
+	[ "$output" = "open/two: ok" ]
+	"$W/msgrecv" -R "$R" svc/bank >/dev/null 2>"$D/err2" &
+	BG_PIDS="${BG_PIDS:-} $!"
+	wait_log 1 "audit: register 'svc/bank' uid 0 pid $! exe $H" "$R/namesrv.log"
+	grep -E "audit: register 'svc/bank' uid 0 pid $! exe $H unit .*: allowed, rule svc/\\*" "$R/namesrv.log"
+}
+
 @test "strict = yes: a name no rule covers is refused too" {
 	need_root "runs root's server"
 	start_node 'strict = yes'
@@ -266,4 +300,27 @@ none: after" ]
 	# the verified service
 	run -0 --separate-stderr "$W/authreg" -R "$R" ask-as svc/teller vault open-up
 	[ "$output" = "svc/teller says open-up" ]
+}
+
+@test "fresh copies of a binary: a uid has exe_hash_max_mib hashed per 8 s, then waits; other uids do not" {
+	need_root "registers as a user made for the test"
+	make_user
+	start_node 'exe_hash_max_mib = 1'
+	W=$(world_copy "$MASIX_TOOLS/authreg")
+	# 700 KiB copies: one fits the 1 MiB bucket, the next one after 3 s of refill
+	head -c $((700 * 1024 - $(stat -c %s "$W/authreg"))) /dev/zero >>"$W/authreg"
+	H=$(hash_of "$W/authreg")
+	for c in 1 2 3; do cp "$W/authreg" "$W/copy$c"; done
+	chmod 0755 "$W"/copy*
+	st -d "$A" add -u "$TUID" 'svc/*' "$H"
+	st -d "$A" add -u 0 'svc/*' "$H"
+	push_list
+	run -0 --separate-stderr runuser -u "$TUSER" -- "$W/copy1" -R "$R" reg svc/one
+	[ "$output" = "svc/one: ok" ]
+	run -1 --separate-stderr runuser -u "$TUSER" -- "$W/copy2" -R "$R" reg svc/two
+	[[ $output =~ ^"svc/two: not permitted: uid $TUID running no hashed binary".*" (no binary identity: uid $TUID had 1 MiB of binaries hashed lately: its hash budget is back in "[1-3]" s)"$ ]]
+	# root has a bucket of its own
+	run -0 --separate-stderr "$W/copy3" -R "$R" reg svc/three
+	[ "$output" = "svc/three: ok" ]
+	[ "$(grep -c "portd: hashed the binary of pid" "$R/portd.log")" = 2 ]
 }

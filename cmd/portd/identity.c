@@ -245,16 +245,16 @@ identity_batch_end(void)
 	batch++;
 }
 
-static int identity_check(struct ident *id, struct ident_info *info);
+static int identity_check(struct ident *id, uid_t uid, struct ident_info *info);
 
 int
-identity_get(struct ident *id, struct ident_info *info)
+identity_get(struct ident *id, uid_t uid, struct ident_info *info)
 {
 	if (memo.id == id && memo.batch == batch) {
 		*info = memo.info;
 		return memo.r;
 	}
-	memo.r = identity_check(id, info);
+	memo.r = identity_check(id, uid, info);
 	memo.info = *info;
 	memo.id = id;
 	memo.batch = batch;
@@ -262,7 +262,7 @@ identity_get(struct ident *id, struct ident_info *info)
 }
 
 static int
-identity_check(struct ident *id, struct ident_info *info)
+identity_check(struct ident *id, uid_t uid, struct ident_info *info)
 {
 	char path[64];
 	struct stat st, st2;
@@ -299,6 +299,8 @@ identity_check(struct ident *id, struct ident_info *info)
 			    (long long)st.st_size, (unsigned long long)hash_max);
 			goto out;
 		}
+		if (identity_budget_take(uid, (uint64_t)st.st_size, hash_max, info->why, sizeof(info->why)) < 0)
+			goto out;
 		if (hash_fd(fd, info->hash) < 0 || fstat(fd, &st2) < 0) {
 			snprintf(info->why, sizeof(info->why), "%s: cannot read it", path);
 			goto out;

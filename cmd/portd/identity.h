@@ -49,8 +49,11 @@ struct ident_info {
 void identity_init(uint64_t hash_max);
 /* At connect: fd is the task's socket, pid from SO_PEERCRED. Cheap: no hashing here. */
 void identity_pin(struct ident *id, int fd, pid_t pid);
-/* The executable's hash (cached), dev/ino and unit, checked against the pin; 0, or -1 with info->why. */
-int identity_get(struct ident *id, struct ident_info *info);
+/*
+ * The executable's hash (cached), dev/ino and unit, checked against the pin;
+ * 0, or -1 with info->why. Hashing is charged to uid (identity_budget.c).
+ */
+int identity_get(struct ident *id, uid_t uid, struct ident_info *info);
 /* A batch of events is done: identity_get() checks afresh (requests of one batch share a check). */
 void identity_batch_end(void);
 /* 1 if the process still runs the binary it connected with (no exec, not gone). */
@@ -67,6 +70,12 @@ const char *identity_stamp(struct ident *id);
 void identity_drop(struct ident *id);	/* the task is gone */
 /* How many binaries were hashed (not served from the cache) since start. */
 uint64_t identity_hash_count(void);
+
+/*
+ * identity_budget.c: bytes of binaries hashed per uid, a bucket of cap
+ * bytes refilled in 8 s. 0 and size taken, or -1 with why (when to retry).
+ */
+int identity_budget_take(uid_t uid, uint64_t size, uint64_t cap, char *why, size_t whysz);
 
 /* identity_cache.c: SHA-256 per (dev, ino, size, mtime, ctime). */
 int identity_cache_lookup(const struct stat *st, uint8_t out[IDENT_HASH_LEN]);

@@ -81,7 +81,7 @@ ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	if ((ne = ipc_space_lookup(&t->space, notify)) == NULL || ne->port->receiver != &t->space)
 		return -MX_ERR_BADNAME;	/* the answer goes to a port of namesrv's own */
 	if ((ht = holder(t, name, &err)) != NULL) {
-		identity_get(&ht->ident, &info);
+		identity_get(&ht->ident, ht->uid, &info);
 		put_u32(b, ht->uid);
 		put_u32(b + 4, ht->gid);
 		put_u32(b + 8, (uint32_t)ht->pid);

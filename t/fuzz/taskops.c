@@ -29,6 +29,7 @@
 #include "../../cmd/portd/ops_names.c"
 #include "../../cmd/portd/ops_ident.c"
 #include "../../cmd/portd/identity.c"
+#include "../../cmd/portd/identity_budget.c"
 #include "../../cmd/portd/identity_cache.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
