@@ -131,7 +131,9 @@ from-root" ]
 	during=$(rss_kib)
 	echo "namesrv VmRSS: $before KiB before, $during KiB under attack" >&2
 	[ "$during" -le $((before + 4096)) ]
+	# $pa and $pl are the background shells: the attackers are their children
 	kill "$pa" "$pl"
+	pkill -TERM -u "$A" -x nsflood
 	# Its names go with its port; its lookups end with their 3 s.
 	wait_for gone "$long.0"
 	wait_for gone "$long.1023"
