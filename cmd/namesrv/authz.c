@@ -167,12 +167,12 @@ finish(struct pending *p, int status, const char *why, int service)
 		passed.right = p->right;
 		passed.service = service;
 		snprintf(passed.name, sizeof(passed.name), "%s", p->name);
-		resume(p->name, p->right, p->uid, p->pid, req);
+		resume(p->name, p->right, p->uid, p->pid, req, 0);
 		passed.set = 0;
 	} else if (req == NULL) {
 		/* A binding portd kept for us, refused now: not restored, portd lets go too. */
 		budget_give(p->uid, BUDGET_NAMES);
-		registry_restored(p->name, p->right, p->uid, p->pid, -status);
+		resume(p->name, p->right, p->uid, p->pid, NULL, -status);
 	} else {
 		budget_give(p->uid, BUDGET_NAMES);	/* what it would have held */
 		authz_refuse(req, status, why);

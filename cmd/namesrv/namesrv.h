@@ -55,8 +55,6 @@ void waiters_free(void);
 void registry_init(struct mx_conn *c, mx_name_t notify, mx_name_t authz_port, uint32_t resolve_ms, int announce);
 void registry_net(struct mx_msg *m);
 void registry_restore(struct mx_msg *m);
-/* A restored binding's outcome (register_name's result r): the right is given back unless bound. */
-void registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, int r);
 void registry_handle(struct mx_msg *req);
 void registry_dead(mx_name_t right);
 uint32_t registry_next_timeout(void);
@@ -64,8 +62,13 @@ void registry_expire(void);
 void registry_free(void);
 
 /* authz.c: who may take a name (doc/trust.md). */
-typedef void (*authz_resume_fn)(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req);
-/* port: ours, keysrv's answers come there; fn: a checked registration goes on there (req is its again). */
+typedef void (*authz_resume_fn)(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req,
+    int refused);
+/*
+ * port: ours, keysrv's answers come there; fn: a checked registration goes
+ * on there (req is its again), refused 0; or a binding portd kept (req
+ * NULL) ends there refused (a negative MX_ERR_*): not restored.
+ */
 void authz_init(struct mx_conn *c, mx_name_t port, authz_resume_fn fn);
 /* 1 when this registration is one authz let through and hands back now (*service: a protected name). */
 int authz_passed(const char *name, mx_name_t right, int *service);

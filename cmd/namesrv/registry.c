@@ -67,7 +67,8 @@ static const char *const req_name[] = {
 	[NS_REGISTER] = "register", [NS_LOOKUP] = "lookup", [NS_UNREGISTER] = "unregister",
 };
 
-static void register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req);
+static void register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req,
+    int refused);
 
 static uint64_t
 now_ms(void)
@@ -320,7 +321,7 @@ refused:
  * A restored binding's outcome: kept by the binding (1), or ours no more,
  * and portd lets go of it too (r < 0); right is given back unless bound.
  */
-void
+static void
 registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, int r)
 {
 	restore_settled++;
@@ -340,11 +341,15 @@ registry_restored(const char *name, mx_name_t right, uint32_t uid, uint32_t pid,
 
 /* A registration keysrv has answered for comes back through the same path; req is ours again. */
 static void
-register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req)
+register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req, int refused)
 {
-	int r = register_name(name, right, uid, pid, req);
+	int r;
 
-	if (r == 2)
+	if (refused < 0) {
+		registry_restored(name, right, uid, pid, refused);	/* a kept binding, refused now */
+		return;
+	}
+	if ((r = register_name(name, right, uid, pid, req)) == 2)
 		fatalx("'%s': registration checked twice", name);
 	if (req == NULL) {
 		registry_restored(name, right, uid, pid, r);
