@@ -6,8 +6,9 @@
  * not one client's round trips.
  *
  *   names DIR COUNT [WINDOW]
- *	prints two numbers, one per line: seconds for the registrations,
- *	seconds for the lookups
+ *	prints three numbers, one per line: seconds for the registrations,
+ *	seconds for the lookups, seconds until namesrv has dropped them all
+ *	once their port is destroyed
  */
 #include "masix.h"
 #include "names.h"
@@ -97,11 +98,32 @@ run(uint32_t msgid, size_t count, size_t window)
 	return (double)(bench_now_ns() - t0) / 1e9;
 }
 
+/* Our port dies: how long until namesrv has dropped all count names (the last one is not found). */
+static double
+dropped(size_t count)
+{
+	char name[64];
+	uint64_t t0 = bench_now_ns();
+	mx_name_t got;
+	int r;
+
+	name_of(name, sizeof(name), count - 1);
+	if ((r = masix_port_destroy(c, port)) < 0)
+		bench_fatal("port_destroy: %s", mx_strerror(r));
+	while ((r = masix_lookup(c, name, 0, &got)) == 0) {
+		masix_right_dealloc(c, got);
+		usleep(1000);
+	}
+	if (r != -MX_ERR_NOENT)
+		bench_fatal("lookup %s: %s", name, mx_strerror(r));
+	return (double)(bench_now_ns() - t0) / 1e9;
+}
+
 int
 main(int argc, char **argv)
 {
 	size_t count, window = 256;
-	double reg, look;
+	double reg, look, drop;
 	int r;
 
 	if (argc != 3 && argc != 4) {
@@ -125,7 +147,8 @@ main(int argc, char **argv)
 	masix_set_prefetch(c, (uint32_t)window);
 	reg = run(NS_REGISTER, count, window);
 	look = run(NS_LOOKUP, count, window);
-	printf("%.3f\n%.3f\n", reg, look);
+	drop = dropped(count);
+	printf("%.3f\n%.3f\n%.3f\n", reg, look, drop);
 	masix_close(c);
 	return 0;
 }

@@ -359,7 +359,7 @@ static int
 is_nowait_ack(const struct mx_frame_hdr *h)
 {
 	return (h->id & NOWAIT_BIT) && (h->type == MX_OP_SEND || h->type == MX_OP_NET_ANSWER ||
-	    h->type == MX_OP_NAME_KEEP || h->type == MX_OP_WHO_HOLDS);
+	    h->type == MX_OP_NAME_KEEP || h->type == MX_OP_WHO_HOLDS || h->type == MX_OP_RIGHT_DEALLOC);
 }
 
 /*
@@ -506,6 +506,15 @@ op_u32x2(struct mx_conn *c, uint8_t type, uint32_t a, uint32_t b, size_t n)
 
 int masix_port_destroy(struct mx_conn *c, mx_name_t n) { return op_u32x2(c, MX_OP_PORT_DESTROY, n, 0, 4); }
 int masix_right_dealloc(struct mx_conn *c, mx_name_t n) { return op_u32x2(c, MX_OP_RIGHT_DEALLOC, n, 0, 4); }
+
+int
+masix_right_dealloc_nowait(struct mx_conn *c, mx_name_t n)
+{
+	uint8_t a[4];
+
+	put_u32(a, n);
+	return client_op_nowait(c, MX_OP_RIGHT_DEALLOC, a, sizeof(a), NULL, 0);
+}
 
 void
 masix_msg_release_rights(struct mx_conn *c, struct mx_msg *m, mx_name_t kept)

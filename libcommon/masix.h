@@ -175,6 +175,8 @@ int masix_port_set_qlimit(struct mx_conn *c, mx_name_t port, uint32_t limit);
 int masix_port_destroy(struct mx_conn *c, mx_name_t name);
 /* Drop one reference of a send, send-once or dead-name right. */
 int masix_right_dealloc(struct mx_conn *c, mx_name_t name);
+/* The same without waiting (many at once): its status comes with masix_flush(). */
+int masix_right_dealloc_nowait(struct mx_conn *c, mx_name_t name);
 /*
  * Give portd back every right message m carried (receive rights destroy
  * their port), except one reference of kept (MX_NAME_NULL: none kept):

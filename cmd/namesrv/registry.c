@@ -158,7 +158,8 @@ unbind(struct binding *b)
 	TAILQ_REMOVE(&bindings, b, all);
 	if (b->service)
 		(void)ns_service_set(conn, p->right, "");	/* no longer holds it (a dead port: nothing to do) */
-	masix_right_dealloc(conn, p->right);
+	/* Without waiting: a port that dies takes all its names at once, maybe 100,000 of them. */
+	masix_right_dealloc_nowait(conn, p->right);
 	if (LIST_EMPTY(&p->names)) {
 		htab_del(&ports, &p->by_right);
 		free(p);
