@@ -308,6 +308,7 @@ int
 identity_service_set(struct ident *id, const char *service)
 {
 	char why[IDENT_WHY_MAX], path[64];
+	struct ident_info info;
 	int pidfd, fd;
 
 	identity_drop(id);
@@ -315,6 +316,12 @@ identity_service_set(struct ident *id, const char *service)
 		return 0;
 	if (!identity_same_exe(id) || (pidfd = hold(id, why, sizeof(why))) < 0)
 		return -1;
+	/*
+	 * What namesrv just checked, for other nodes to check again: the hash
+	 * comes from the cache; a binary over the hash limit has none (info
+	 * then says why, and only "*" rules match it, here as there).
+	 */
+	(void)identity_get(id, &info);
 	snprintf(path, sizeof(path), "/proc/%d", (int)id->pid);
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	/* The directory opened is the pinned process's: it was alive after the open. */
@@ -327,6 +334,9 @@ identity_service_set(struct ident *id, const char *service)
 		return -1;
 	id->procfd = fd;
 	snprintf(id->service, sizeof(id->service), "%s", service);
+	id->vouch.has_hash = info.has_hash;
+	memcpy(id->vouch.hash, info.hash, sizeof(id->vouch.hash));
+	memcpy(id->vouch.unit, info.unit, sizeof(id->vouch.unit));
 	return 0;
 }
 

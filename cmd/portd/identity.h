@@ -21,6 +21,17 @@
 #define IDENT_HASH_MAX_DEFAULT	(256u << 20)	/* bytes: larger binaries get no identity */
 
 /*
+ * The identity a service was verified with (identity_service_set), what
+ * this node vouches for when the service's messages go to another node:
+ * that node checks it against its own copy of the signed list.
+ */
+struct ident_vouch {
+	int has_hash;
+	uint8_t hash[IDENT_HASH_LEN];
+	char unit[IDENT_UNIT_MAX + 1];	/* "" none */
+};
+
+/*
  * Pinned at connect, the fields a task carries. The process is named by
  * (pid, start time), checked through a pidfd each time it is used: a pid
  * reused by another process has another start time. No descriptor is held
@@ -35,6 +46,7 @@ struct ident {
 	char why[IDENT_WHY_MAX];	/* why it is not pinned */
 	char service[MX_SERVICE_MAX + 1];	/* verified service it holds, "" none */
 	int procfd;			/* /proc/PID while it holds a service, else -1 */
+	struct ident_vouch vouch;	/* while service is set: what it was verified with */
 };
 
 /* What an identity request answers. */
@@ -56,7 +68,8 @@ int identity_same_exe(struct ident *id);
 /*
  * namesrv says the task holds service (a protected name it was checked
  * for): 0, or -1 when the process no longer runs its pinned binary. ""
- * clears it. While set, identity_stamp() re-checks the binary (one
+ * clears it. The identity (hash, unit) is taken again here, from the
+ * cache, for id->vouch. While set, identity_stamp() re-checks the binary (one
  * fstatat on a held /proc/PID descriptor) before each message is stamped.
  */
 int identity_service_set(struct ident *id, const char *service);
