@@ -302,6 +302,7 @@ identity_drop(struct ident *id)
 		close(id->procfd);
 	id->procfd = -1;
 	id->service[0] = '\0';
+	id->stamp_checked = 0;
 }
 
 int
@@ -341,16 +342,26 @@ identity_service_set(struct ident *id, const char *service)
 }
 
 const char *
-identity_stamp(struct ident *id)
+identity_stamp(struct ident *id, uint64_t reads)
 {
 	static struct log_throttle thr;
 	struct stat st;
 
 	if (id->procfd < 0)
 		return "";
-	/* A /proc/PID descriptor stays bound to its process: no pid reuse here. */
-	if (fstatat(id->procfd, "exe", &st, 0) == 0 && st.st_dev == id->dev && st.st_ino == id->ino)
+	/*
+	 * Checked after the read that brought this frame: the frame was written
+	 * before it, by the binary found here. No read since the last check: the
+	 * frames still to stamp were all written before that check.
+	 */
+	if (id->stamp_checked && id->stamp_reads == reads)
 		return id->service;
+	/* A /proc/PID descriptor stays bound to its process: no pid reuse here. */
+	if (fstatat(id->procfd, "exe", &st, 0) == 0 && st.st_dev == id->dev && st.st_ino == id->ino) {
+		id->stamp_reads = reads;
+		id->stamp_checked = 1;
+		return id->service;
+	}
 	if (log_throttle(&thr, "service dropped"))
 		log_warnx("pid %d no longer runs the binary it registered '%s' with (exec'd or gone): "
 		    "its messages carry no service", (int)id->pid, id->service);

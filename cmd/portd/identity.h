@@ -47,6 +47,8 @@ struct ident {
 	char service[MX_SERVICE_MAX + 1];	/* verified service it holds, "" none */
 	int procfd;			/* /proc/PID while it holds a service, else -1 */
 	struct ident_vouch vouch;	/* while service is set: what it was verified with */
+	uint64_t stamp_reads;		/* the task's read count when its binary was last found unchanged */
+	int stamp_checked;		/* stamp_reads holds */
 };
 
 /* What an identity request answers. */
@@ -70,11 +72,17 @@ int identity_same_exe(struct ident *id);
  * for): 0, or -1 when the process no longer runs its pinned binary. ""
  * clears it. The identity (hash, unit) is taken again here, from the
  * cache, for id->vouch. While set, identity_stamp() re-checks the binary (one
- * fstatat on a held /proc/PID descriptor) before each message is stamped.
+ * fstatat on a held /proc/PID descriptor) once per read of the task's
+ * socket: every frame a read returned was written before that read, so a
+ * binary found unchanged after it vouches for all of them.
  */
 int identity_service_set(struct ident *id, const char *service);
-/* The service to stamp in a message's trailer ("" none); an exec'd process loses it here. */
-const char *identity_stamp(struct ident *id);
+/*
+ * The service to stamp in a message's trailer ("" none); an exec'd process
+ * loses it here. reads counts the task's reads so far (its frame came from
+ * one of them): the binary is checked again only when it moved.
+ */
+const char *identity_stamp(struct ident *id, uint64_t reads);
 void identity_drop(struct ident *id);	/* the task is gone */
 /* How many binaries were hashed (not served from the cache) since start. */
 uint64_t identity_hash_count(void);
