@@ -173,3 +173,24 @@ again none" ]
 	wait_for grep -qx 'claim none' "$BATS_TEST_TMPDIR/seen"
 	grep -q "portd: node rogue: audit: service 'svc/bank' claimed for uid 0 running sha256:0*7 unit -: not vouched for: no signature list (" "$N1/portd.log"
 }
+
+@test "rogue: a list that does not verify on SIGHUP is refused and the previous one stays in force" {
+	rogue_setup
+	H=sha256:$(printf '%064x' 7)
+	st -d "$ADM/admin" add -u 0 'svc/*' "$H"
+	reload_list "$N1"
+	# a rule slipped in without the admin's signature
+	printf 'svc/* sha256:%064x 1001\n' 9 >>"$N1/state/signatures.list"
+	kill -HUP "$(cat "$N1/portd.pid")"
+	wait_log 1 'refused, the previous signature list stays in force' "$N1/portd.log"
+	grep -qxF "portd: $N1/state/signatures.list: signature does not verify with the admin key: refused, the previous signature list stays in force" "$N1/portd.log"
+	bg msgrecv -x "echo \"\$(cat) \${MSG_SENDER_SERVICE:-none}\" >>$BATS_TEST_TMPDIR/seen" t.echo
+	wait_name t.echo
+	run -0 --separate-stderr rogue -e 'query t.echo' -e 'wait answer 1' \
+	    -e "msg \$answer uid=0 service=svc/bank vouch=$H str=listed" \
+	    -e "msg \$answer uid=1001 service=svc/bank vouch=sha256:$(printf '%064x' 9) str=slipped-in" -e sync
+	[ "${lines[3]}" = "acked 2: ok 2" ]
+	wait_for sh -c '[ "$(wc -l <"$0")" = 2 ]' "$BATS_TEST_TMPDIR/seen"
+	[ "$(cat "$BATS_TEST_TMPDIR/seen")" = "listed svc/bank
+slipped-in none" ]
+}
