@@ -15,6 +15,12 @@
  *	directory is SDIR and the client on DIR's node: the name is looked up
  *	unqualified from DIR (resolved over the link), retried until the link
  *	is up (LINK_WAIT_MS at most)
+ *
+ * With MASIX_BENCH_SERVICE=PREFIX set, the client (rtt and tput) first
+ * registers PREFIX.PID on a port of its own, a name the node's signed list
+ * must protect for this binary, so that portd stamps that service on what
+ * it sends (and, remote, the server's node checks it against its list);
+ * the server or receiver fails unless its first message carries it.
  */
 #include <signal.h>
 #include <sys/wait.h>
@@ -51,7 +57,30 @@ struct peer {
 	char name[64];
 	size_t size, count, prefetch;
 	int sync;
+	char service[MX_SERVICE_MAX + 1];	/* "" unstamped; else what the client holds */
 };
+
+/* A stamped client: take p->service (protected by the list) on a port of its own. */
+static void
+take_service(struct mx_conn *c, const struct peer *p)
+{
+	mx_name_t port;
+	int r;
+
+	if (p->service[0] == '\0')
+		return;
+	if ((r = masix_port_alloc(c, &port)) < 0 || (r = masix_register(c, p->service, port)) < 0)
+		bench_fatal("register %s: %s%s%s", p->service, mx_strerror(r), *masix_errdetail(c) ? ": " : "",
+		    masix_errdetail(c));
+}
+
+/* The first message must carry the client's service: a figure for a stamped sender is one. */
+static void
+check_service(const struct peer *p, const struct mx_msg *m)
+{
+	if (p->service[0] != '\0' && strcmp(m->trailer.service, p->service) != 0)
+		bench_fatal("message carries service '%s', expected '%s'", m->trailer.service, p->service);
+}
 
 /* In the child: connect, take peer->name on a new port. */
 static struct mx_conn *
@@ -112,6 +141,7 @@ echo_server(struct peer *p)
 	bench_write_all(p->sync, "r", 1);
 	if ((r = masix_recv(c, port, PEER_TIMEOUT_MS, &m)) < 0)
 		fail("server: masix_recv", r);
+	check_service(p, m);
 	for (i = 1; i < p->count; i++) {
 		struct mx_msg *next;
 		int rerr;
@@ -151,6 +181,8 @@ sink(struct peer *p)
 			fail("sink: masix_recv", r);
 		}
 		check_body(m, p->size);
+		if (i == 1)
+			check_service(p, m);
 		mx_msg_free(m);
 		if (i % p->count == 0) {
 			t = bench_now_ns();
@@ -186,6 +218,7 @@ start_peer(struct peer *p, void (*fn)(struct peer *), int *sync, mx_name_t *dest
 		bench_fatal("peer (pid %d) failed before taking %s", (int)child, p->name);
 	if ((r = masix_connect(p->dir, &c)) < 0)
 		fail("connect", r);
+	take_service(c, p);
 	/* Remote: the link may still be coming up; ask again until it is. */
 	deadline = bench_now_ns() + (uint64_t)LINK_WAIT_MS * 1000000u;
 	while ((r = masix_lookup(c, p->name, 5000, dest)) < 0) {
@@ -288,6 +321,10 @@ main(int argc, char **argv)
 	if (remote ? argc != 7 :
 	    (argc < 6 || argc > 7 || (argc == 7 && strcmp(argv[1], "rtt") != 0)))
 		usage();
+	if (getenv("MASIX_BENCH_SERVICE") != NULL &&
+	    snprintf(p.service, sizeof(p.service), "%s.%d", getenv("MASIX_BENCH_SERVICE"), (int)getpid()) >=
+	    (int)sizeof(p.service))
+		bench_fatal("MASIX_BENCH_SERVICE too long");
 	p.dir = argv[2];
 	p.sdir = remote ? argv[3] : p.dir;
 	p.size = bench_count(argv[a], "SIZE");

@@ -14,11 +14,13 @@
 #   NODE_DIR[I]                      runtime directory of node I
 #   NODE_HOST[I], NODE_PORT[I]       address and port node I listens on
 #   CLUSTER_NETNS                    1 when the nodes are in namespaces
+#   CLUSTER_ADMIN                    the admin directory that certified them
 
 source "$BATS_TEST_DIRNAME/netns.bash"
 
 declare -a NODE_DIR NODE_HOST NODE_PORT
 CLUSTER_NETNS=
+CLUSTER_ADMIN=
 
 on() {
 	local i=$1
@@ -50,6 +52,7 @@ cluster_start() {
 	admin=$(new_rundir)
 	RUNDIRS="${RUNDIRS:-} $admin"
 	timeout 30 "$MASIX_BIN/sigtool" -d "$admin/admin" init >/dev/null || return 1
+	CLUSTER_ADMIN=$admin/admin
 	for i in $(seq "$n"); do
 		NODE_DIR[$i]=$(new_rundir)
 		if [ -n "$CLUSTER_NETNS" ]; then

@@ -342,12 +342,14 @@ identity_drop(struct ident *id)
 		close(id->procfd);
 	id->procfd = -1;
 	id->service[0] = '\0';
+	id->stamp_checked = 0;
 }
 
 int
 identity_service_set(struct ident *id, const char *service)
 {
 	char why[IDENT_WHY_MAX], path[64];
+	struct ident_info info;
 	int pidfd, fd;
 
 	identity_drop(id);
@@ -355,6 +357,12 @@ identity_service_set(struct ident *id, const char *service)
 		return 0;
 	if (!identity_same_exe(id) || (pidfd = hold(id, why, sizeof(why))) < 0)
 		return -1;
+	/*
+	 * What namesrv just checked, for other nodes to check again: the hash
+	 * comes from the cache; a binary over the hash limit has none (info
+	 * then says why, and only "*" rules match it, here as there).
+	 */
+	(void)identity_get(id, &info);
 	snprintf(path, sizeof(path), "/proc/%d", (int)id->pid);
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	/* The directory opened is the pinned process's: it was alive after the open. */
@@ -367,20 +375,33 @@ identity_service_set(struct ident *id, const char *service)
 		return -1;
 	id->procfd = fd;
 	snprintf(id->service, sizeof(id->service), "%s", service);
+	id->vouch.has_hash = info.has_hash;
+	memcpy(id->vouch.hash, info.hash, sizeof(id->vouch.hash));
+	memcpy(id->vouch.unit, info.unit, sizeof(id->vouch.unit));
 	return 0;
 }
 
 const char *
-identity_stamp(struct ident *id)
+identity_stamp(struct ident *id, uint64_t reads)
 {
 	static struct log_throttle thr;
 	struct stat st;
 
 	if (id->procfd < 0)
 		return "";
-	/* A /proc/PID descriptor stays bound to its process: no pid reuse here. */
-	if (fstatat(id->procfd, "exe", &st, 0) == 0 && st.st_dev == id->dev && st.st_ino == id->ino)
+	/*
+	 * Checked after the read that brought this frame: the frame was written
+	 * before it, by the binary found here. No read since the last check: the
+	 * frames still to stamp were all written before that check.
+	 */
+	if (id->stamp_checked && id->stamp_reads == reads)
 		return id->service;
+	/* A /proc/PID descriptor stays bound to its process: no pid reuse here. */
+	if (fstatat(id->procfd, "exe", &st, 0) == 0 && st.st_dev == id->dev && st.st_ino == id->ino) {
+		id->stamp_reads = reads;
+		id->stamp_checked = 1;
+		return id->service;
+	}
 	if (log_throttle(&thr, "service dropped"))
 		log_warnx("pid %d no longer runs the binary it registered '%s' with (exec'd or gone): "
 		    "its messages carry no service", (int)id->pid, id->service);

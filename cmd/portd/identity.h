@@ -21,6 +21,17 @@
 #define IDENT_HASH_MAX_DEFAULT	(256u << 20)	/* bytes: larger binaries get no identity */
 
 /*
+ * The identity a service was verified with (identity_service_set), what
+ * this node vouches for when the service's messages go to another node:
+ * that node checks it against its own copy of the signed list.
+ */
+struct ident_vouch {
+	int has_hash;
+	uint8_t hash[IDENT_HASH_LEN];
+	char unit[IDENT_UNIT_MAX + 1];	/* "" none */
+};
+
+/*
  * Pinned at connect, the fields a task carries. The process is named by
  * (pid, start time), checked through a pidfd each time it is used: a pid
  * reused by another process has another start time. No descriptor is held
@@ -35,6 +46,9 @@ struct ident {
 	char why[IDENT_WHY_MAX];	/* why it is not pinned */
 	char service[MX_SERVICE_MAX + 1];	/* verified service it holds, "" none */
 	int procfd;			/* /proc/PID while it holds a service, else -1 */
+	struct ident_vouch vouch;	/* while service is set: what it was verified with */
+	uint64_t stamp_reads;		/* the task's read count when its binary was last found unchanged */
+	int stamp_checked;		/* stamp_reads holds */
 };
 
 /* What an identity request answers. */
@@ -61,12 +75,19 @@ int identity_same_exe(struct ident *id);
 /*
  * namesrv says the task holds service (a protected name it was checked
  * for): 0, or -1 when the process no longer runs its pinned binary. ""
- * clears it. While set, identity_stamp() re-checks the binary (one
- * fstatat on a held /proc/PID descriptor) before each message is stamped.
+ * clears it. The identity (hash, unit) is taken again here, from the
+ * cache, for id->vouch. While set, identity_stamp() re-checks the binary (one
+ * fstatat on a held /proc/PID descriptor) once per read of the task's
+ * socket: every frame a read returned was written before that read, so a
+ * binary found unchanged after it vouches for all of them.
  */
 int identity_service_set(struct ident *id, const char *service);
-/* The service to stamp in a message's trailer ("" none); an exec'd process loses it here. */
-const char *identity_stamp(struct ident *id);
+/*
+ * The service to stamp in a message's trailer ("" none); an exec'd process
+ * loses it here. reads counts the task's reads so far (its frame came from
+ * one of them): the binary is checked again only when it moved.
+ */
+const char *identity_stamp(struct ident *id, uint64_t reads);
 void identity_drop(struct ident *id);	/* the task is gone */
 /* How many binaries were hashed (not served from the cache) since start. */
 uint64_t identity_hash_count(void);

@@ -258,6 +258,7 @@ node_init(struct node_conf *c, struct ev_loop *l, char *why, size_t whysz)
 	if (links_init(node_peers.loop, &lc, &cb, why, whysz) < 0)
 		return -1;
 	node_peers.have_links = 1;
+	node_vouch_load();
 	for (i = 0; i < node_peers.conf->nlistens; i++) {
 		if (links_listen(node_peers.conf->listens[i], why, whysz) == 0)
 			continue;
@@ -292,8 +293,10 @@ node_flush(void)
 void
 node_reload(void)
 {
-	if (node_peers.have_links)
+	if (node_peers.have_links) {
 		links_reload();
+		node_vouch_load();
+	}
 	if (node_peers.have_bcast)
 		bcast_reload();
 }
@@ -301,8 +304,10 @@ node_reload(void)
 void
 node_shutdown(void)
 {
-	if (node_peers.have_links)
+	if (node_peers.have_links) {
 		links_close_all();
+		node_vouch_free();
+	}
 	if (node_peers.have_bcast)
 		bcast_close();
 }

@@ -225,6 +225,12 @@ void node_export_on_xfer_ack(struct rnode *rn, const uint8_t *p, size_t n);
 void node_export_flush(void);
 
 /* node_msg.c */
+/* node_vouch.c: services other nodes vouch for, checked against this node's signed list. */
+void node_vouch_load(void);	/* at start and on SIGHUP: a refused list leaves the previous one */
+void node_vouch_free(void);
+/* 1 if the list gives the identity the node vouches for the trailer's service; 0, audited. */
+int node_vouch_check(const struct rnode *rn, const struct mx_trailer *tr, const struct rvouch *v);
+
 void node_msg_fail_pending(struct rnode *rn);
 void node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n);
 void node_msg_on_ack(struct rnode *rn, const uint8_t *p, size_t n);

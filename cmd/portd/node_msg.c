@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "log.h"
 #include "node_int.h"
 
@@ -54,6 +55,7 @@ node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int
 	static struct wbuf w;	/* kept between messages: no malloc per send */
 	struct port *dest = km->dest;
 	struct rnode *rn = dest->rnode;
+	const struct ident_vouch *vouch;
 	struct gid g;
 	struct rsend *rs;
 	uint64_t seq;
@@ -79,12 +81,21 @@ node_msg_send(struct task *t, const struct mx_frame_hdr *h, struct kmsg *km, int
 	wb_u64(&w, dest->rid);
 	wb_u32(&w, km->msgid);
 	wb_u32(&w, timeout_ms);
-	wb_u8(&w, dest_so ? RMSGF_DEST_SO : 0);
+	/* A stamped service goes with the identity it was verified with (doc/trust.md). */
+	vouch = km->tr.service[0] != '\0' ? &t->ident.vouch : NULL;
+	wb_u8(&w, (dest_so ? RMSGF_DEST_SO : 0) | (vouch != NULL ? RMSGF_VOUCH : 0));
 	wb_u8(&w, km->reply.port != NULL);
 	wb_u16(&w, (uint16_t)km->nrights);
 	wb_need(&w, MX_TRAILER_MAX);
 	tl = trailer_pack(w.p + w.len, &km->tr);
 	w.len += tl;
+	if (vouch != NULL) {
+		wb_u8(&w, (uint8_t)vouch->has_hash);
+		wb_need(&w, sizeof(vouch->hash));
+		memcpy(w.p + w.len, vouch->hash, sizeof(vouch->hash));
+		w.len += sizeof(vouch->hash);
+		wb_str(&w, vouch->unit);
+	}
 	if (km->reply.port != NULL) {
 		wb_u8(&w, km->reply.right);
 		node_peer_gid(km->reply.port, &g);
@@ -255,13 +266,14 @@ node_msg_on_msg(struct rnode *rn, const uint8_t *p, size_t n)
 	ipc_acct_force(&rn->acct, ACCT_BYTES, m.ilen);
 	/*
 	 * The trailer is what the sending node vouches for about its own task
-	 * (uid, gid, pid), no more: the node is the one on the link, and a
-	 * service name is never taken from another node's word.
+	 * (uid, gid, pid), no more: the node is the one on the link. A service
+	 * name stays only with the identity it was verified with, and only when
+	 * this node's own copy of the signed list gives it that identity.
 	 */
 	km->tr = m.tr;
 	snprintf(km->tr.node, sizeof(km->tr.node), "%s", rn->name);
-	/* A service is vouched for only by this node's own check (identity.c): none comes over a link. */
-	km->tr.service[0] = '\0';
+	if (!(m.flags & RMSGF_VOUCH) || !node_vouch_check(rn, &m.tr, &m.vouch))
+		km->tr.service[0] = '\0';
 	km->tr.port_id = dest->id;
 	if (m.has_reply) {
 		km->reply.right = m.reply.right;

@@ -192,7 +192,7 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	if ((r = ipc_kmsg_copyin(&t->space, p, len, steal, &km, &timeout)) < 0)
 		return r;
 	if (t->ident.procfd >= 0)	/* a verified service: stamped while its binary is unchanged */
-		snprintf(km->tr.service, sizeof(km->tr.service), "%s", identity_stamp(&t->ident));
+		snprintf(km->tr.service, sizeof(km->tr.service), "%s", identity_stamp(&t->ident, t->nreads));
 	if (km->dest->rnode != NULL) {
 		r = node_msg_send(t, h, km, always, timeout, reply, rpc_timeout, node_done);
 		if (r < 0)

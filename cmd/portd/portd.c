@@ -226,7 +226,7 @@ on_signal(int signo, void *arg)
 {
 	(void)arg;
 	if (signo == SIGHUP) {
-		log_info("SIGHUP: reloading the revocation list");
+		log_info("SIGHUP: reloading the revocation list and the signature list");
 		node_reload();
 		return;
 	}

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rmsg.h"
+#include "crypto.h"
 #include "wire.h"
 
 /* A global id: node name, incarnation, port id. */
@@ -39,6 +40,29 @@ right_ok(uint8_t right)
 	return right == MX_RIGHT_SEND || right == MX_RIGHT_SEND_ONCE;
 }
 
+/*
+ * The identity a node vouches for: a service name that is a name, a hash
+ * flag that is 0 or 1 (and no hash bytes without it), a unit that is one
+ * the list can name. Anything else is malformed, not merely unvouched.
+ */
+static int
+rmsg_vouch(struct rbuf *r, struct rmsg *m)
+{
+	static const uint8_t zero[RMSG_HASH_LEN];
+	const uint8_t *h;
+	uint8_t has = rbuf_u8(r);
+
+	h = rbuf_take(r, RMSG_HASH_LEN);
+	rbuf_str(r, m->vouch.unit, sizeof(m->vouch.unit));
+	if (r->bad || has > 1 || (!has && memcmp(h, zero, RMSG_HASH_LEN) != 0))
+		return -1;
+	if (!mx_name_valid(m->tr.service) || (m->vouch.unit[0] != '\0' && !siglist_unit_valid(m->vouch.unit)))
+		return -1;
+	m->vouch.has_hash = has;
+	memcpy(m->vouch.hash, h, RMSG_HASH_LEN);
+	return 0;
+}
+
 int
 rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m)
 {
@@ -58,11 +82,13 @@ rmsg_decode(const uint8_t *p, size_t len, struct rmsg *m)
 	m->flags = rbuf_u8(&r);
 	m->has_reply = rbuf_u8(&r);
 	m->nrights = rbuf_u16(&r);
-	if (r.bad || m->has_reply > 1 || (m->flags & ~RMSGF_DEST_SO) || m->nrights > RMSG_MAX_RIGHTS)
+	if (r.bad || m->has_reply > 1 || (m->flags & ~(RMSGF_DEST_SO | RMSGF_VOUCH)) || m->nrights > RMSG_MAX_RIGHTS)
 		goto bad;
 	if (trailer_unpack(p + r.pos, len - r.pos, &used, &m->tr) < 0)
 		goto bad;
 	(void)rbuf_take(&r, used);	/* within len: trailer_unpack checked it */
+	if ((m->flags & RMSGF_VOUCH) && rmsg_vouch(&r, m) < 0)
+		goto bad;
 	if (m->has_reply) {
 		m->reply.right = rbuf_u8(&r);
 		rmsg_gid(&r, &m->reply.gid);

@@ -13,6 +13,21 @@
 
 #define RMSG_MAX_RIGHTS 1024
 #define RMSGF_DEST_SO 0x01	/* sent through a send-once right: never waits for room */
+#define RMSGF_VOUCH 0x02	/* the trailer's service comes with the identity it was verified with */
+#define RMSG_HASH_LEN 32
+#define RMSG_UNIT_MAX 255
+
+/*
+ * What the sending node vouches for about a service task (RMSGF_VOUCH,
+ * after the trailer): u8 has_hash (0 or 1), 32 bytes binary SHA-256 (all
+ * zero without one), u8 len and the systemd unit ("" none). The uid is the
+ * trailer's, the service name the trailer's (a valid name, not empty).
+ */
+struct rvouch {
+	int has_hash;
+	uint8_t hash[RMSG_HASH_LEN];
+	char unit[RMSG_UNIT_MAX + 1];
+};
 
 struct gid {
 	char node[MX_NODE_MAX + 1];
@@ -34,6 +49,7 @@ struct rmsg {
 	uint16_t nrights;
 	struct rright *rights;	/* allocated: free with rmsg_free */
 	struct mx_trailer tr;
+	struct rvouch vouch;	/* flags & RMSGF_VOUCH */
 	const uint8_t *items;	/* points into the frame */
 	uint32_t ilen;
 };

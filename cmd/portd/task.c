@@ -408,6 +408,7 @@ task_read(struct task *t)
 			return;
 		}
 		t->inlen += (size_t)n;
+		t->nreads++;
 		process_frames(t);
 		if ((size_t)n < room)
 			return;	/* drained */

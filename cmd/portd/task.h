@@ -40,6 +40,7 @@ struct task {
 	uint8_t *in;			/* input frames */
 	size_t inlen, incap;
 	size_t incharged;		/* of incap, charged to its uid (past the default size) */
+	uint64_t nreads;		/* reads that returned bytes (identity_stamp checks once per read) */
 	struct ev_timer frame_timer;	/* armed while an incomplete frame waits */
 	int stalled;			/* a send of ours waits for room: stop reading */
 	int muted;			/* stalled with input waiting: EPOLLIN off */

@@ -1,7 +1,7 @@
 /*
  * linkmsg.c — libFuzzer harness for what a node reads from another node:
  * link frames (header, length, type) and the message frame inside
- * (rmsg_decode: trailer, global ids, rights table against the body), the
+ * (rmsg_decode: trailer, vouched identity, global ids, rights table against the body), the
  * node list linked nodes exchange (rmsg_nodes), and every other frame type's
  * decoder (ACK, DEAD, SO_GONE, SPECIAL_REQ/ANS, QUERY, ANSWER, HERE; the
  * broadcast payloads use the last three too).
@@ -46,8 +46,13 @@ decode_all(const uint8_t *p, size_t n)
 	size_t seen = 0;
 	struct rmsg m;
 
-	if (rmsg_decode(p, n, &m) == 0)
+	if (rmsg_decode(p, n, &m) == 0) {
+		/* What node_vouch.c relies on: a vouched service is a name, its unit bounded and valid. */
+		if ((m.flags & RMSGF_VOUCH) && (!mx_name_valid(m.tr.service) || m.vouch.has_hash > 1 ||
+		    strlen(m.vouch.unit) > RMSG_UNIT_MAX || (m.vouch.unit[0] != '\0' && !siglist_unit_valid(m.vouch.unit))))
+			abort();
 		rmsg_free(&m);
+	}
 	(void)rmsg_nodes(p, n, node_seen, &seen);
 	(void)rmsg_ack(p, n, &a, &st);
 	(void)rmsg_port_event(p, n, &a, &b);

@@ -32,6 +32,9 @@
  *                         net_answer, net_query (the kernel ids)
  *     uid=N gid=N pid=N   trailer (default 4242 each)
  *     service=S node=S    trailer service and node ("" by default)
+ *     vouch=HASH          the RMSGF_VOUCH identity after the trailer: HASH is
+ *                         sha256:HEX or none (no binary hash)
+ *     unit=U              its unit (with vouch=; written as given)
  *     so                  the DEST_SO flag (a send through a send-once right)
  *     size=N              a BYTES item of N bytes ('r' each)
  *     str=S               a STRING item; int=N an INT item (each once)
@@ -139,6 +142,7 @@ static struct {
 	const char *str;
 	int has_int;
 	int64_t ival;
+	struct rvouch vouch;	/* flags & RMSGF_VOUCH: sent after the trailer as written */
 } M;
 
 static const char *const err_names[MX_ERR__MAX] = {
@@ -382,6 +386,13 @@ send_one_msg(void)
 	ob_u16(&b, (uint16_t)n);
 	ob_need(&b, MX_TRAILER_MAX);
 	b.len += trailer_pack(b.p + b.len, &M.tr);
+	if (M.flags & RMSGF_VOUCH) {
+		ob_u8(&b, (uint8_t)M.vouch.has_hash);
+		ob_need(&b, RMSG_HASH_LEN);
+		memcpy(b.p + b.len, M.vouch.hash, RMSG_HASH_LEN);
+		b.len += RMSG_HASH_LEN;
+		ob_str(&b, M.vouch.unit);
+	}
 	if (M.has_reply) {
 		ob_u8(&b, M.reply.right);
 		ob_gid(&b, &M.reply);
@@ -455,6 +466,13 @@ cmd_msg(char **av, int ac, const char *line)
 			snprintf(M.tr.service, sizeof(M.tr.service), "%s", v);
 		else if (strcmp(k, "node") == 0)
 			snprintf(M.tr.node, sizeof(M.tr.node), "%s", v);
+		else if (strcmp(k, "vouch") == 0) {
+			M.flags |= RMSGF_VOUCH;
+			M.vouch.has_hash = strcmp(v, "none") != 0;
+			if (M.vouch.has_hash && crypto_hash_parse(v, M.vouch.hash) != 0)
+				bad_cmd("msg: vouch= takes sha256:HEX or none", line);
+		} else if (strcmp(k, "unit") == 0)
+			snprintf(M.vouch.unit, sizeof(M.vouch.unit), "%s", v);
 		else if (strcmp(k, "str") == 0)
 			M.str = v;
 		else if (strcmp(k, "names") == 0) {
