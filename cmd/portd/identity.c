@@ -346,7 +346,7 @@ identity_drop(struct ident *id)
 }
 
 int
-identity_service_set(struct ident *id, const char *service)
+identity_service_set(struct ident *id, uid_t uid, const char *service)
 {
 	char why[IDENT_WHY_MAX], path[64];
 	struct ident_info info;
@@ -362,7 +362,7 @@ identity_service_set(struct ident *id, const char *service)
 	 * comes from the cache; a binary over the hash limit has none (info
 	 * then says why, and only "*" rules match it, here as there).
 	 */
-	(void)identity_get(id, &info);
+	(void)identity_get(id, uid, &info);
 	snprintf(path, sizeof(path), "/proc/%d", (int)id->pid);
 	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	/* The directory opened is the pinned process's: it was alive after the open. */

@@ -81,7 +81,7 @@ int identity_same_exe(struct ident *id);
  * socket: every frame a read returned was written before that read, so a
  * binary found unchanged after it vouches for all of them.
  */
-int identity_service_set(struct ident *id, const char *service);
+int identity_service_set(struct ident *id, uid_t uid, const char *service);
 /*
  * The service to stamp in a message's trailer ("" none); an exec'd process
  * loses it here. reads counts the task's reads so far (its frame came from

@@ -124,7 +124,7 @@ ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p
 		return -MX_ERR_INVAL;
 	if ((ht = holder(t, name, &err)) == NULL)
 		return err;
-	if (identity_service_set(&ht->ident, svc) < 0)
+	if (identity_service_set(&ht->ident, ht->uid, svc) < 0)
 		return -MX_ERR_PERM;	/* exec'd or gone since it registered */
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
