@@ -51,9 +51,10 @@ LIB      := $(O)/libcommon.a
 
 # Programs that may link OpenSSL. msgsend and msgrecv must not: linking
 # libssl costs ~3 ms per process start, paid on every message of a shell loop.
-SSL_CMDS := portd keysrv sigtool
+SSL_CMDS := portd keysrv sigtool namesrv
 SSL_LIBS := -lssl -lcrypto
 LIBS_portd   = $(SSL_LIBS)
+LIBS_namesrv = -lcrypto
 LIBS_keysrv  = $(SSL_LIBS)
 LIBS_sigtool = $(SSL_LIBS) -lbsd
 

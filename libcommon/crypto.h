@@ -171,18 +171,20 @@ int crypto_crl_has(X509_CRL *crl, const ASN1_INTEGER *serial);
  * The list (doc/trust.md), version 2: a first line "version 2", then one
  * rule per line:
  *
- *	NAME HASH [UID|*] [unit=UNIT] [private]
+ *	NAME HASH [UID|*] [unit=UNIT] [private[=SERVICE,...]]
  *
  * NAME is a masix name or a pattern, "prefix/" then "*", covering any name
  * under prefix/; HASH is "sha256:HEX", or "*" for any binary; no UID (or
  * "*") means any uid; unit= asks for that systemd unit (the last component
  * of the process's cgroup); private hides the names from whoever holds no
- * service allowed by the rule. A list without a version line is version 1
+ * service allowed by the rule: any verified service for a bare "private",
+ * else one that a SERVICE (a name or a pattern) covers. A list without a version line is version 1
  * (only NAME HASH [UID]) and still loads. Blank and '#' lines are kept
  * verbatim in line so a rewrite preserves them.
  */
 #define SIGLIST_VERSION		2
 #define SIGLIST_UNIT_MAX	255
+#define SIGLIST_LINE_MAX	1024		/* longest line, newline excluded */
 struct siglist_entry {
 	char *line;				/* comment or blank line; NULL for a rule */
 	char name[256];				/* rule: name or pattern */
@@ -192,6 +194,7 @@ struct siglist_entry {
 	uid_t uid;
 	char unit[SIGLIST_UNIT_MAX + 1];	/* "" any unit */
 	int private;				/* names hidden from non-services */
+	char audience[SIGLIST_LINE_MAX + 1];	/* private=: services that see them, "," separated ("" any) */
 };
 
 struct siglist {
@@ -201,7 +204,6 @@ struct siglist {
 	int seen_rule;				/* parsing: a rule came (no version line after it) */
 };
 
-#define SIGLIST_LINE_MAX	1024		/* longest line, newline excluded */
 
 /* Who asks to take a name: the identity portd pinned for the task. */
 struct siglist_who {
@@ -224,6 +226,14 @@ void siglist_decide(const struct siglist *l, const struct siglist_who *w, const 
     struct siglist_verdict *v);
 /* A rule as its list line, without the newline. */
 void siglist_rule_format(const struct siglist_entry *e, char *out, size_t outsz);
+/*
+ * 1 if a task with the verified service (a name, "" none) may see the names
+ * of a private rule whose audience is this ("" any verified service, else
+ * "," separated names or patterns).
+ */
+int siglist_audience_admits(const char *audience, const char *service);
+/* 1 if audience is "," separated valid names or patterns, none empty, and fits a rule. */
+int siglist_audience_valid(const char *audience);
 /* 1 if unit is a systemd unit name ending in .service or .scope. */
 int siglist_unit_valid(const char *unit);
 

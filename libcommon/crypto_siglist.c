@@ -167,7 +167,7 @@ siglist_unit_valid(const char *unit)
 	return (n > 8 && strcmp(unit + n - 8, ".service") == 0) || (n > 6 && strcmp(unit + n - 6, ".scope") == 0);
 }
 
-/* The optional fields after the hash: [UID|*] [unit=UNIT] [private], in that order. */
+/* The optional fields after the hash: [UID|*] [unit=UNIT] [private[=SERVICE,...]], in that order. */
 static int
 parse_options(struct siglist_entry *e, char **f, size_t nf, int version, char *why, size_t whysz)
 {
@@ -193,8 +193,15 @@ parse_options(struct siglist_entry *e, char **f, size_t nf, int version, char *w
 		memcpy(e->unit, f[i] + 5, strlen(f[i] + 5) + 1);
 		i++;
 	}
-	if (i < nf && version >= 2 && strcmp(f[i], "private") == 0) {
+	if (i < nf && version >= 2 && (strcmp(f[i], "private") == 0 || strncmp(f[i], "private=", 8) == 0)) {
+		if (f[i][7] == '=' && !siglist_audience_valid(f[i] + 8)) {
+			quote(q, sizeof(q), f[i] + 8, strlen(f[i] + 8));
+			return crypto_fail(why, whysz, -MX_ERR_INVAL,
+			    "bad private= list '%s' (names or PREFIX/* patterns, separated by ',')", q);
+		}
 		e->private = 1;
+		if (f[i][7] == '=')	/* the line is at most SIGLIST_LINE_MAX: it fits */
+			memcpy(e->audience, f[i] + 8, strlen(f[i] + 8) + 1);
 		i++;
 	}
 	if (i < nf) {
@@ -320,8 +327,8 @@ siglist_rule_format(const struct siglist_entry *e, char *out, size_t outsz)
 		crypto_hash_format(e->hash, hash);
 	if (!e->anyuid)
 		snprintf(uid, sizeof(uid), " %u", (unsigned)e->uid);
-	snprintf(out, outsz, "%s %s%s%s%s%s", e->name, hash, uid, e->unit[0] ? " unit=" : "", e->unit,
-	    e->private ? " private" : "");
+	snprintf(out, outsz, "%s %s%s%s%s%s%s%s", e->name, hash, uid, e->unit[0] ? " unit=" : "", e->unit,
+	    e->private ? " private" : "", e->private && e->audience[0] ? "=" : "", e->private ? e->audience : "");
 }
 
 /* Written as version 2 always: a version 1 list reads the same way in version 2. */
@@ -370,7 +377,7 @@ same_rule(const struct siglist_entry *e, const struct siglist_entry *r)
 	return e->line == NULL && strcmp(e->name, r->name) == 0 && e->anyhash == r->anyhash &&
 	    (r->anyhash || memcmp(e->hash, r->hash, CRYPTO_HASH_LEN) == 0) &&
 	    e->anyuid == r->anyuid && (r->anyuid || e->uid == r->uid) && strcmp(e->unit, r->unit) == 0 &&
-	    e->private == r->private;
+	    e->private == r->private && strcmp(e->audience, r->audience) == 0;
 }
 
 int
@@ -379,9 +386,16 @@ siglist_add(struct siglist *l, const struct siglist_entry *rule)
 	struct siglist_entry *e;
 	size_t i;
 
+	char line[SIGLIST_LINE_MAX + 2];
+
 	if (rule->line != NULL || !siglist_name_valid(rule->name) || (!rule->anyuid && rule->uid > UID_MAX_VALUE) ||
-	    (rule->unit[0] != '\0' && !siglist_unit_valid(rule->unit)))
+	    (rule->unit[0] != '\0' && !siglist_unit_valid(rule->unit)) ||
+	    (rule->audience[0] != '\0' && (!rule->private || !siglist_audience_valid(rule->audience))))
 		return -MX_ERR_INVAL;
+	/* It must read back: one line of at most SIGLIST_LINE_MAX bytes. */
+	siglist_rule_format(rule, line, sizeof(line));
+	if (strlen(line) > SIGLIST_LINE_MAX)
+		return -MX_ERR_TOOBIG;
 	for (i = 0; i < l->n; i++)
 		if (same_rule(&l->ent[i], rule))
 			return -MX_ERR_EXISTS;
@@ -424,6 +438,55 @@ siglist_name_matches(const char *rule, const char *name)
 	if (n > 2 && strcmp(rule + n - 2, "/*") == 0)
 		return strncmp(name, rule, n - 1) == 0 && name[n - 1] != '\0';
 	return strcmp(rule, name) == 0;
+}
+
+int
+siglist_audience_valid(const char *audience)
+{
+	char pat[MX_NAME_LEN_MAX + 1];
+	const char *p = audience, *comma;
+	size_t n;
+
+	if (strnlen(audience, SIGLIST_LINE_MAX + 1) > SIGLIST_LINE_MAX)
+		return 0;
+	do {
+		comma = strchr(p, ',');
+		n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (n == 0 || n > MX_NAME_LEN_MAX)
+			return 0;
+		memcpy(pat, p, n);
+		pat[n] = '\0';
+		if (!siglist_name_valid(pat))
+			return 0;
+		p += n + 1;
+	} while (comma != NULL);
+	return 1;
+}
+
+int
+siglist_audience_admits(const char *audience, const char *service)
+{
+	char pat[MX_NAME_LEN_MAX + 1];
+	const char *p = audience, *comma;
+	size_t n;
+
+	/* No verified service: never. A bare "private": any verified service. */
+	if (service[0] == '\0')
+		return 0;
+	if (audience[0] == '\0')
+		return 1;
+	do {
+		comma = strchr(p, ',');
+		n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (n > 0 && n <= MX_NAME_LEN_MAX) {
+			memcpy(pat, p, n);
+			pat[n] = '\0';
+			if (siglist_name_matches(pat, service))
+				return 1;
+		}
+		p += n + 1;
+	} while (comma != NULL);
+	return 0;
 }
 
 static int

@@ -24,7 +24,8 @@
  * (0 none yet; -1: send no patterns)] -> STRING reason, then INT verdict (KS_VERDICT_*), STRING the
  * rule that decided, INT private, INT strict, INT cookie (echoed), INT the
  * list's generation (>= 1), and when it differs from the one known: INT n, then n
- * times STRING pattern, INT private (every rule's name: what is protected).
+ * times STRING pattern, INT private, STRING services that see it ("" any;
+ * "a,b/STAR") (every rule's name: what is protected, and what is private).
  * Status 0: allowed or open; MX_ERR_PERM: refused; MX_ERR_UNAVAIL: the list
  * was refused (no verdict can be given; protected names fail closed).
  */

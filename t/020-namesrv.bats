@@ -5,7 +5,7 @@ load helpers
 
 @test "namesrv -h prints the usage line" {
 	run -0 "$MASIX_BIN/namesrv" -h
-	[ "$output" = "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR]" ]
+	[ "$output" = "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]" ]
 }
 
 @test "a registered name is found, and dropped when its port dies" {

@@ -40,7 +40,7 @@ ossl_list_verify() {
 USAGE='usage: sigtool [-d DIR] init [-p PASSFILE | -P]
        sigtool [-d DIR] certify [-p PASSFILE | -P] [-days N] [-o FILE] REQUEST
        sigtool hash FILE...
-       sigtool [-d DIR] add [-p PASSFILE | -P] [-u UID] [-U UNIT] [--private] NAME FILE|HASH|*
+       sigtool [-d DIR] add [-p PASSFILE | -P] [-u UID] [-U UNIT] [--private] [--seen-by SERVICE]... NAME FILE|HASH|*
        sigtool [-d DIR] remove [-p PASSFILE | -P] NAME [FILE|HASH]
        sigtool [-d DIR] list
        sigtool [-d DIR] verify [-n NODE] [CERT]

@@ -235,7 +235,7 @@ do_directory(struct mx_msg *req)
 	send_reply(req, m);
 }
 
-/* Every rule's name, so namesrv knows what is protected even while keysrv is away. */
+/* Every rule's name (and who sees a private one), so namesrv knows what is protected even while keysrv is away. */
 static void
 add_patterns(struct mx_msg *m)
 {
@@ -254,6 +254,7 @@ add_patterns(struct mx_msg *m)
 		add_string(m, e->name);
 		if (mx_msg_add_int(m, e->private) < 0)
 			fatalx("out of memory");
+		add_string(m, e->audience);	/* who may see a private rule's names ("" any service) */
 	}
 }
 

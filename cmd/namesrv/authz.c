@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include "crypto.h"
 #include "keys.h"
 #include "log.h"
 #include "names.h"
@@ -41,6 +42,7 @@ struct pending {
 struct pattern {
 	char *name;
 	int private;
+	char *audience;			/* private: the services that see its names ("" any verified service) */
 };
 
 static TAILQ_HEAD(, pending) pendings = TAILQ_HEAD_INITIALIZER(pendings);
@@ -53,7 +55,7 @@ static authz_resume_fn resume;
 /* The last list keysrv told us of: its generation, rules' names, strict. */
 static int64_t known_gen;		/* 0: none yet */
 static struct pattern *patterns;
-static size_t npatterns;
+static size_t npatterns, patterns_cap, nprivate;	/* nprivate: lookups skip the rules when 0 */
 static int known_strict;
 
 /* The decision that lets a registration through once, when it comes back. */
@@ -203,26 +205,18 @@ static void
 learn(struct mx_msg *m, int64_t gen, int64_t strict)
 {
 	int64_t n, priv;
-	char name[MX_NAME_LEN_MAX + 1];
+	char name[MX_NAME_LEN_MAX + 1], audience[SIGLIST_LINE_MAX + 1];
 	size_t i;
 
 	if (mx_msg_get_int(m, &n) < 0 || n < 0 || n > 10000000)
 		return;
-	for (i = 0; i < npatterns; i++)
-		free(patterns[i].name);
-	free(patterns);
-	npatterns = 0;
-	if ((patterns = calloc((size_t)n + 1, sizeof(*patterns))) == NULL)
-		fatalx("out of memory");
+	authz_known_reset(gen, (int)(strict != 0), (size_t)n);
 	for (i = 0; i < (size_t)n; i++) {
-		if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_int(m, &priv) < 0)
+		if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_int(m, &priv) < 0 ||
+		    mx_msg_get_string(m, audience, sizeof(audience)) < 0)
 			break;
-		if ((patterns[npatterns].name = strdup(name)) == NULL)
-			fatalx("out of memory");
-		patterns[npatterns++].private = priv != 0;
+		authz_known_add(name, priv != 0, audience);
 	}
-	known_gen = gen;
-	known_strict = strict != 0;
 }
 
 /*
@@ -482,14 +476,13 @@ authz_private(const char *name)
 {
 	int priv;
 
-	return known_protected(name, &priv) && priv;
+	return nprivate > 0 && known_protected(name, &priv) && priv;
 }
 
 void
 authz_free(void)
 {
 	struct pending *p;
-	size_t i;
 
 	while ((p = TAILQ_FIRST(&pendings)) != NULL) {
 		budget_give(p->uid, BUDGET_NAMES);
@@ -498,9 +491,64 @@ authz_free(void)
 		mx_msg_free(p->req);
 		pending_free(p);
 	}
-	for (i = 0; i < npatterns; i++)
-		free(patterns[i].name);
+	authz_known_reset(0, 0, 0);
 	free(patterns);
 	patterns = NULL;
+}
+
+/*
+ * What is protected and what is private: forget it and start again, from
+ * the list of generation gen (keysrv's, or AUTHZ_GEN_OWN: namesrv's own
+ * copy), with room for n rules.
+ */
+void
+authz_known_reset(int64_t gen, int strict, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < npatterns; i++) {
+		free(patterns[i].name);
+		free(patterns[i].audience);
+	}
+	free(patterns);
 	npatterns = 0;
+	if ((patterns = calloc(n + 1, sizeof(*patterns))) == NULL)
+		fatalx("out of memory");
+	patterns_cap = n;
+	nprivate = 0;
+	known_gen = gen;
+	known_strict = strict;
+}
+
+void
+authz_known_add(const char *name, int private, const char *audience)
+{
+	if (npatterns == patterns_cap)
+		return;	/* more than announced: a bug of the caller */
+	if ((patterns[npatterns].name = strdup(name)) == NULL ||
+	    (patterns[npatterns].audience = strdup(private ? audience : "")) == NULL)
+		fatalx("out of memory");
+	patterns[npatterns++].private = private;
+	nprivate += private != 0;
+}
+
+/*
+ * May a task whose verified service is service ("" none) learn that name
+ * is bound? Yes unless a rule covering it is private; then only when one of
+ * the private rules covering it admits that service (doc/trust.md).
+ */
+int
+authz_visible(const char *name, const char *service)
+{
+	int hidden = 0;
+	size_t i;
+
+	for (i = 0; nprivate > 0 && i < npatterns; i++) {
+		if (!patterns[i].private || !covers(patterns[i].name, name))
+			continue;
+		if (siglist_audience_admits(patterns[i].audience, service))
+			return 1;
+		hidden = 1;
+	}
+	return !hidden;
 }

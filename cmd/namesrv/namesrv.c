@@ -24,11 +24,14 @@ on_term(int signo)
 }
 
 static const char usage_text[] =
-    "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR]\n";
+    "usage: namesrv [-hnsv] [-c FILE] [-F FD] [-R DIR] [-S DIR]\n";
 
 static uint32_t resolve_ms = 1000;
 static int announce = 1;
 static struct budget_conf budget = { .names = 1024, .lookups = 1024, .cached = 4096 };
+/* keysrv's state directory, where the signed list is (ownlist.c), and keysrv's strict. */
+static char state_dir[PATH_MAX - 32] = "/var/lib/masix";
+static int strict;
 
 static int
 set_budget(const char *key, const char *val, uint32_t *out, char *err, size_t errsz)
@@ -61,6 +64,23 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 		announce = val[0] == 'y';
 		return 0;
 	}
+	if (strcmp(key, "strict") == 0) {
+		if (strcmp(val, "yes") != 0 && strcmp(val, "no") != 0) {
+			snprintf(err, errsz, "strict must be yes or no");
+			return -1;
+		}
+		strict = val[0] == 'y';
+		return 0;
+	}
+	if (strcmp(key, "state_dir") == 0) {
+		if (val[0] != '/' || strlen(val) >= sizeof(state_dir)) {
+			snprintf(err, errsz, "state_dir must be an absolute path shorter than %zu bytes",
+			    sizeof(state_dir));
+			return -1;
+		}
+		snprintf(state_dir, sizeof(state_dir), "%s", val);
+		return 0;
+	}
 	if (strcmp(key, "names_per_uid") == 0)
 		return set_budget(key, val, &budget.names, err, errsz);
 	if (strcmp(key, "lookups_per_uid") == 0)
@@ -89,7 +109,7 @@ conf_set(const char *key, const char *val, void *arg, char *err, size_t errsz)
 int
 main(int argc, char **argv)
 {
-	const char *rundir = NULL, *cfile = NULL;
+	const char *rundir = NULL, *cfile = NULL, *opt_state = NULL;
 	struct mx_conn *c;
 	mx_name_t name_port, notify_port, authz_port, ports[3];
 	struct sigaction sa;
@@ -98,7 +118,7 @@ main(int argc, char **argv)
 
 	log_init("namesrv", 0, 0);
 	cli_init("namesrv", usage_text);
-	while ((ch = cli_getopt(argc, argv, "c:F:hnR:sv", NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "c:F:hnR:sS:v", NULL)) != -1) {
 		switch (ch) {
 		case 'c': cfile = optarg; break;
 		case 'F':
@@ -108,6 +128,7 @@ main(int argc, char **argv)
 		case 'n': check = 1; break;
 		case 'R': rundir = optarg; break;
 		case 's': use_syslog = 1; break;
+		case 'S': opt_state = optarg; break;
 		case 'v': verbose++; break;
 		default: cli_usage(EX_USAGE);
 		}
@@ -116,6 +137,11 @@ main(int argc, char **argv)
 		cli_usage(EX_USAGE);
 	if (cfile != NULL && conf_load(cfile, conf_set, NULL, err, sizeof(err)) < 0)
 		die(EX_CONFIG, "%s", err);
+	if (opt_state != NULL) {
+		if (strlen(opt_state) >= sizeof(state_dir))
+			die(EX_USAGE, "-S: path too long: '%s'", opt_state);
+		snprintf(state_dir, sizeof(state_dir), "%s", opt_state);
+	}
 	if (check) {
 		printf("configuration OK\n");
 		return 0;
@@ -147,6 +173,8 @@ main(int argc, char **argv)
 	masix_set_stop_flag(c, &stop);
 	budget_init(&budget);
 	registry_init(c, notify_port, authz_port, resolve_ms, announce);
+	/* Before the first request: which names are protected, even with keysrv down. */
+	ownlist_load(state_dir, strict);
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 

@@ -43,6 +43,8 @@ struct waiter {
 };
 
 struct waiter *waiter_add(const char *name, struct mx_msg *req, uint64_t deadline);
+/* A waiter taken off the tables goes back, its deadline unchanged. */
+void waiter_put_back(struct waiter *w);
 /* Take one waiter for name off the tables; NULL when none is left. */
 struct waiter *waiter_take(const char *name);
 /* Take the waiter whose reply right is reply (its client went away); NULL when none. */
@@ -84,6 +86,15 @@ void authz_reply(struct mx_msg *m);	/* a message on our port: keysrv's verdict *
 uint64_t authz_next_deadline(void);	/* UINT64_MAX when nothing waits */
 void authz_expire(uint64_t now);
 int authz_private(const char *name);	/* a rule of the last list known marks name private */
+/* 1 if a task with this verified service ("" none) may learn that name is bound (doc/trust.md). */
+int authz_visible(const char *name, const char *service);
+#define AUTHZ_GEN_OWN	(-2)	/* the rules known come from namesrv's own copy of the list */
+/* Forget the rules known; they are now those of list generation gen, n of them, added next. */
+void authz_known_reset(int64_t gen, int strict, size_t n);
+void authz_known_add(const char *name, int private, const char *audience);
 void authz_free(void);
+
+/* ownlist.c: namesrv's own copy of the signed list, read at start (doc/trust.md). */
+void ownlist_load(const char *state_dir, int strict);
 
 #endif

@@ -222,11 +222,40 @@ waiter_done(struct waiter *w, int status, mx_name_t right)
 	free(w);
 }
 
+/*
+ * A private name came: only the waiters allowed to see it get it; the
+ * others wait on until their time is up and get "no such name", as for a
+ * name that never came (doc/trust.md, private names).
+ */
+static void
+private_answer_waiters(const char *name, mx_name_t right)
+{
+	struct waiter *w, **hidden = NULL;
+	size_t n = 0, cap = 0, i;
+
+	while ((w = waiter_take(name)) != NULL) {
+		if (authz_visible(name, w->req->trailer.service)) {
+			waiter_done(w, 0, right);
+			continue;
+		}
+		if (n == cap && (hidden = reallocarray(hidden, cap = cap ? 2 * cap : 16, sizeof(*hidden))) == NULL)
+			fatalx("out of memory");
+		hidden[n++] = w;
+	}
+	for (i = 0; i < n; i++)
+		waiter_put_back(hidden[i]);
+	free(hidden);
+}
+
 static void
 answer_waiters(const char *name, mx_name_t right)
 {
 	struct waiter *w;
 
+	if (authz_private(name)) {
+		private_answer_waiters(name, right);
+		return;
+	}
 	while ((w = waiter_take(name)) != NULL)
 		waiter_done(w, 0, right);
 }
@@ -309,7 +338,7 @@ register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, str
 	answer(req, 0, 0, NULL);
 	answer_waiters(name, right);
 	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
-	if (announce_names && (r = ns_net_answer_nowait(conn, name, right)) < 0)
+	if (announce_names && !authz_private(name) && (r = ns_net_answer_nowait(conn, name, right)) < 0)
 		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
 	return 1;
 refused:
@@ -360,6 +389,31 @@ register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, s
 	mx_msg_free(req);
 }
 
+/*
+ * A private name the asker may not see: the signed list decides first, so
+ * that "already registered" is told only to whom the list lets take it
+ * (anyone else is refused as for a free name). 2 when req now waits for
+ * keysrv (register_resume goes on), 0 when this does not apply, < 0
+ * refused and answered.
+ */
+static int
+private_register_first(const char *name, mx_name_t right, struct mx_msg *req)
+{
+	char why[128];
+	int r;
+
+	if (!mx_name_valid(name) || !authz_private(name) || authz_visible(name, req->trailer.service))
+		return 0;
+	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_NAMES, why, sizeof(why))) < 0) {
+		answer(req, r, 0, why);
+		return r;
+	}
+	if ((r = authz_check(name, right, req->trailer.uid, req->trailer.pid, req)) == 0)
+		return 2;
+	budget_give(req->trailer.uid, BUDGET_NAMES);
+	return r;
+}
+
 /* 1 when req is kept (waiting for keysrv), else 0 with *kept the right the binding holds. */
 static int
 do_register(struct mx_msg *req, mx_name_t *kept)
@@ -375,7 +429,9 @@ do_register(struct mx_msg *req, mx_name_t *kept)
 		malformed(req);
 		return 0;
 	}
-	if ((r = register_name(name, right, req->trailer.uid, req->trailer.pid, req)) == 2)
+	if ((r = private_register_first(name, right, req)) == 2)
+		return 1;
+	if (r == 0 && (r = register_name(name, right, req->trailer.uid, req->trailer.pid, req)) == 2)
 		return 1;
 	if (r == 1)
 		*kept = right;
@@ -428,7 +484,8 @@ do_unregister(struct mx_msg *req)
 		return;
 	}
 	if (req->trailer.uid != 0 && req->trailer.uid != b->uid) {
-		answer(req, MX_ERR_PERM, 0, NULL);
+		/* "Not yours" would say that a private name exists. */
+		answer(req, authz_visible(name, req->trailer.service) ? MX_ERR_PERM : MX_ERR_NOENT, 0, NULL);
 		return;
 	}
 	log_throttled(&lt_debug, "'%s' unregistered by pid %u", name, req->trailer.pid);
@@ -536,6 +593,15 @@ registry_net(struct mx_msg *m)
 	}
 	b = find(name);
 	if (m->msgid == NS_NET_QUERY) {
+		/*
+		 * A private name is never answered to another node: the query says
+		 * nothing of who asks, and the answer goes to every node (fail
+		 * closed; doc/trust.md).
+		 */
+		if (b != NULL && !b->remote && authz_private(name)) {
+			log_throttled(&lt_debug, "'%s': private: not answered to node %s", name, node);
+			goto out;
+		}
 		if (b != NULL && !b->remote && (r = ns_net_answer(conn, name, b->port->right)) < 0)
 			log_throttled(&lt_net, "'%s': answering %s: %s", name, node, mx_strerror(r));
 		goto out;
@@ -590,7 +656,8 @@ do_lookup(struct mx_msg *req)
 		answer(req, MX_ERR_INVAL, 0, NULL);
 		return 0;
 	}
-	if ((b = find(name)) != NULL) {
+	/* A private name the asker may not see is not here, whatever follows (doc/trust.md). */
+	if ((b = find(name)) != NULL && authz_visible(name, req->trailer.service)) {
 		answer(req, 0, b->port->right, NULL);
 		return 0;
 	}

@@ -68,27 +68,33 @@ heap_remove(struct waiter *w)
 	}
 }
 
+void
+waiter_put_back(struct waiter *w)
+{
+	if (nheap == heapcap) {
+		heapcap = heapcap ? heapcap * 2 : 64;
+		if ((heap = realloc(heap, heapcap * sizeof(*heap))) == NULL)
+			fatalx("out of memory");
+	}
+	htab_add(&by_name, &w->by_name, hash_str(w->name));
+	htab_add(&by_reply, &w->by_reply, hash_u32(w->req->reply));
+	heap_set(nheap, w);
+	sift_up(nheap++);
+}
+
 struct waiter *
 waiter_add(const char *name, struct mx_msg *req, uint64_t deadline)
 {
 	size_t len = strlen(name);
 	struct waiter *w;
 
-	if (nheap == heapcap) {
-		heapcap = heapcap ? heapcap * 2 : 64;
-		if ((heap = realloc(heap, heapcap * sizeof(*heap))) == NULL)
-			fatalx("out of memory");
-	}
 	if ((w = calloc(1, sizeof(*w) + len + 1)) == NULL)
 		fatalx("out of memory");
 	memcpy(w->name, name, len + 1);
 	w->req = req;
 	w->uid = req->trailer.uid;
 	w->deadline = deadline;
-	htab_add(&by_name, &w->by_name, hash_bytes(name, len));
-	htab_add(&by_reply, &w->by_reply, hash_u32(req->reply));
-	heap_set(nheap, w);
-	sift_up(nheap++);
+	waiter_put_back(w);
 	return w;
 }
 

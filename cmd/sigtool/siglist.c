@@ -51,6 +51,7 @@ cmd_add(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "private", no_argument, NULL, 'V' },
+		{ "seen-by", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct siglist_entry rule;
@@ -70,6 +71,16 @@ cmd_add(int argc, char **argv, struct opts *o)
 				die(EX_USAGE, "-U: '%s': not a systemd unit (NAME.service or NAME.scope)", optarg);
 			snprintf(rule.unit, sizeof(rule.unit), "%s", optarg);
 		} else if (ch == 'V') {
+			rule.private = 1;
+		} else if (ch == 'B') {
+			/* Who may see the private names: a verified service that one of these covers. */
+			size_t have = strlen(rule.audience);
+
+			if (!siglist_name_valid(optarg))
+				die(EX_USAGE, "--seen-by: '%s': not a masix name or a prefix/* pattern", optarg);
+			if (have + 1 + strlen(optarg) > SIGLIST_LINE_MAX)
+				die(EX_USAGE, "--seen-by: the list of services is longer than %d bytes", SIGLIST_LINE_MAX);
+			snprintf(rule.audience + have, sizeof(rule.audience) - have, "%s%s", have ? "," : "", optarg);
 			rule.private = 1;
 		} else if (!opt_common(ch, optarg, o)) {
 			usage(EX_USAGE);
@@ -99,6 +110,8 @@ cmd_add(int argc, char **argv, struct opts *o)
 	siglist_free(l);
 	X509_free(ca);
 	/* -MX_ERR_EXISTS: the rule is there already, nothing to sign. */
+	if (r == -MX_ERR_TOOBIG)
+		die(EX_USAGE, "the rule is longer than a list line (%d bytes)", SIGLIST_LINE_MAX);
 	if (r != 0 && r != -MX_ERR_EXISTS)
 		die_err(r, "out of memory");
 	return 0;

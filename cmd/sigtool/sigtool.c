@@ -12,7 +12,7 @@ static const char usage_text[] =
     "usage: sigtool [-d DIR] init [-p PASSFILE | -P]\n"
     "       sigtool [-d DIR] certify [-p PASSFILE | -P] [-days N] [-o FILE] REQUEST\n"
     "       sigtool hash FILE...\n"
-    "       sigtool [-d DIR] add [-p PASSFILE | -P] [-u UID] [-U UNIT] [--private] NAME FILE|HASH|*\n"
+    "       sigtool [-d DIR] add [-p PASSFILE | -P] [-u UID] [-U UNIT] [--private] [--seen-by SERVICE]... NAME FILE|HASH|*\n"
     "       sigtool [-d DIR] remove [-p PASSFILE | -P] NAME [FILE|HASH]\n"
     "       sigtool [-d DIR] list\n"
     "       sigtool [-d DIR] verify [-n NODE] [CERT]\n"

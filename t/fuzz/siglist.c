@@ -38,9 +38,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (mx_name_valid(e->name) && e->unit[0] == '\0' && !siglist_allows(l, e->hash, e->uid, e->name))
 			abort();
 		(void)siglist_allows(l, zero, 0, "a/b");
+		/* A private rule's services are valid, and every one of them sees its names. */
+		if (e->audience[0] != '\0' && (!e->private || !siglist_audience_valid(e->audience)))
+			abort();
+		if (e->private && !siglist_audience_admits(e->audience, "a/b") && e->audience[0] == '\0')
+			abort();
 	}
 	if (l->n > 0 && l->ent[0].line == NULL &&
-	    siglist_remove(again, l->ent[0].name, l->ent[0].hash) <= 0)
+	    siglist_remove(again, l->ent[0].name, l->ent[0].anyhash ? NULL : l->ent[0].hash) <= 0)
 		abort();
 	free(text);
 	free(text2);
