@@ -401,6 +401,14 @@ authz_private(const char *name)
 	return known_protected(name, &priv) && priv;
 }
 
+int
+authz_protected(const char *name)
+{
+	int priv;
+
+	return known_protected(name, &priv);
+}
+
 void
 authz_free(void)
 {
