@@ -13,7 +13,8 @@
  *
  * While it waits, an answer holds its right and is charged to the share
  * of its node (names_per_node, like a cached answer); at most
- * REMOTE_PENDING_MAX wait in all, one per name.
+ * REMOTE_PENDING_NODE wait per node, REMOTE_PENDING_MAX in all, one per
+ * name: a node cannot crowd out the others' answers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,8 @@
 #include "namesrv.h"
 
 #define REMOTE_TIMEOUT_MS	2000	/* keysrv answers at once; past this it is stuck */
-#define REMOTE_PENDING_MAX	256	/* answers waiting for keysrv, all nodes */
+#define REMOTE_PENDING_MAX	1024	/* answers waiting for keysrv, all nodes */
+#define REMOTE_PENDING_NODE	16	/* ... from one node */
 #define REMOTE_THROTTLES	64	/* audit lines are throttled per node (hashed) */
 #define NO_UID			4294967294u	/* asked for an answer without identity: no uid */
 
@@ -166,14 +168,17 @@ int
 authz_remote_check(const char *name, const char *node, mx_name_t right, const struct remote_ident *id)
 {
 	struct rcheck *c;
+	unsigned from_node = 0;
 	int r;
 
-	TAILQ_FOREACH(c, &checks, link)
+	TAILQ_FOREACH(c, &checks, link) {
 		if (strcmp(c->name, name) == 0)
 			return 0;	/* one answer per name at a time: this one is given back */
-	if (nchecks >= REMOTE_PENDING_MAX) {
-		log_throttled(&lt_full, "answer '%s' from node %s dropped: %d answers wait for keysrv", name, node,
-		    REMOTE_PENDING_MAX);
+		from_node += strcmp(c->node, node) == 0;
+	}
+	if (nchecks >= REMOTE_PENDING_MAX || from_node >= REMOTE_PENDING_NODE) {
+		log_throttled(&lt_full, "answer '%s' from node %s dropped: %u of its answers (%u in all) wait for "
+		    "keysrv", name, node, from_node, nchecks);
 		return 0;
 	}
 	if (budget_node_take(node) < 0)
@@ -202,11 +207,15 @@ authz_remote_reply(struct mx_msg *m)
 	struct rcheck *c;
 
 	if (m->msgid != MX_MSGID_REPLY || mx_msg_get_int(m, &status) < 0 ||
-	    mx_msg_get_string(m, reason, sizeof(reason)) < 0 || mx_msg_get_int(m, &verdict) < 0 ||
-	    mx_msg_get_string(m, rule, sizeof(rule)) < 0 || mx_msg_get_int(m, &priv) < 0 ||
-	    mx_msg_get_int(m, &strict) < 0 || mx_msg_get_int(m, &cookie) < 0 || mx_msg_get_int(m, &gen) < 0) {
+	    mx_msg_get_string(m, reason, sizeof(reason)) < 0) {
+		log_throttled(&lt_ks, "malformed answer %#x from keysrv", m->msgid);
+		return;
+	}
+	if (mx_msg_get_int(m, &verdict) < 0 || mx_msg_get_string(m, rule, sizeof(rule)) < 0 ||
+	    mx_msg_get_int(m, &priv) < 0 || mx_msg_get_int(m, &strict) < 0 || mx_msg_get_int(m, &cookie) < 0 ||
+	    mx_msg_get_int(m, &gen) < 0) {
 		/* An error before any verdict: nothing to match it to, the check times out. */
-		log_throttled(&lt_ks, "keysrv, on an answer from another node: malformed answer or error");
+		log_throttled(&lt_ks, "keysrv, on an answer from another node: %s", reason);
 		return;
 	}
 	TAILQ_FOREACH(c, &checks, link)
@@ -272,7 +281,7 @@ authz_remote_ident(struct mx_msg *m, struct remote_ident *id)
 		return 0;	/* from a node that vouches for nobody: only open names pass */
 	if (mx_msg_get_int(m, &uid) < 0 || mx_msg_get_int(m, &gid) < 0 || mx_msg_get_bytes(m, &h, &n) < 0 ||
 	    mx_msg_get_string(m, id->unit, sizeof(id->unit)) < 0 || mx_msg_end(m) < 0 || uid < 0 ||
-	    uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX || (n != 0 && n != sizeof(id->hash)))
+	    uid > NO_UID || gid < 0 || gid > UINT32_MAX || (n != 0 && n != sizeof(id->hash)))
 		return -1;
 	id->present = 1;
 	id->uid = (uint32_t)uid;

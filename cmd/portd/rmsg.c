@@ -187,8 +187,9 @@ rmsg_ident(struct rbuf *r, struct rident *id)
 	if ((h = rbuf_take(r, RIDENT_HASH_LEN)) != NULL)
 		memcpy(id->hash, h, RIDENT_HASH_LEN);
 	rbuf_str(r, id->unit, sizeof(id->unit));
-	if (id->has_hash > 1 || (!id->has_hash && memcmp(id->hash, zero, RIDENT_HASH_LEN) != 0))
-		r->bad = 1;
+	if (id->has_hash > 1 || (!id->has_hash && memcmp(id->hash, zero, RIDENT_HASH_LEN) != 0) ||
+	    id->uid == UINT32_MAX)
+		r->bad = 1;	/* (uid_t)-1 is no one's uid */
 	for (i = 0; id->unit[i] != '\0'; i++)
 		if (id->unit[i] <= ' ' || id->unit[i] > '~')
 			r->bad = 1;	/* a unit name is printable ASCII without spaces */
