@@ -238,3 +238,25 @@ make_user() {
 	run -0 --separate-stderr msgsend -r svc/bank hi
 	[ "$output" = "local hi" ]
 }
+
+@test "rogue: keysrv stopped: an answer for a protected name is dropped (fails closed), an open name is still cached" {
+	rogue_setup
+	W=$(world_copy "$MASIX_BIN/msgrecv")
+	H=$(hash_of "$W/msgrecv")
+	st -d "$ADM/admin" add -u 0 'svc/*' "$H"
+	push_list "$ADM/admin" "$N1"
+	bg timeout 60 "$MASIX_TOOLS/roguenode" -S "$RG/state" -N rogue -c "n1@127.0.0.1:$PORT" -k -t 30 \
+	    -e "answer svc/bank 7 uid=0 hash=${H#sha256:}" -e "waitfile $N1/stopped" \
+	    -e "answer svc/other 8 uid=0 hash=${H#sha256:}" -e "answer open/x 9" -e "special 1" >"$N1/rogue.out"
+	# The listed identity, vouched for by the node: cached (what a member can claim: doc/trust.md).
+	wait_for grep -Fq "namesrv: audit: answer 'svc/bank' from node rogue uid 0 exe $H unit -: allowed, rule svc/* $H 0" "$N1/namesrv.log"
+	wait_name svc/bank
+	kill -TERM "$(cat "$N1/keysrv.pid")"
+	wait_gone "$(cat "$N1/keysrv.pid")"
+	touch "$N1/stopped"
+	wait_for grep -q "^special ok" "$N1/rogue.out"
+	wait_for grep -Fq "namesrv: audit: answer 'svc/other' from node rogue uid 0 exe $H unit -: dropped, rule -: keysrv is not running" "$N1/namesrv.log"
+	run -69 --separate-stderr msgsend svc/other x
+	[ "$stderr" = "msgsend: svc/other: no such name" ]
+	wait_name open/x
+}

@@ -146,10 +146,10 @@ ask(struct rcheck *c)
 			return r;
 		if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
 			fatalx("out of memory");
-		/* Generation -1: no rule names back, authz.c keeps those. */
+		/* With the generation authz.c knows: a new list's rules' names come back (what is protected). */
 		if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, c->id.present ? c->id.uid : NO_UID) < 0 ||
 		    mx_msg_add_string(m, c->name) < 0 || mx_msg_add_string(m, c->id.present ? c->id.unit : "") < 0 ||
-		    mx_msg_add_int(m, c->cookie) < 0 || mx_msg_add_int(m, -1) < 0)
+		    mx_msg_add_int(m, c->cookie) < 0 || mx_msg_add_int(m, authz_known_gen()) < 0)
 			fatalx("out of memory");
 		m->dest = key_port;
 		m->reply = reply_port;
@@ -218,6 +218,7 @@ authz_remote_reply(struct mx_msg *m)
 		log_throttled(&lt_ks, "keysrv, on an answer from another node: %s", reason);
 		return;
 	}
+	authz_learn(m, gen, strict);
 	TAILQ_FOREACH(c, &checks, link)
 		if (c->cookie == cookie)
 			break;

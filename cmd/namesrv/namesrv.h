@@ -83,6 +83,8 @@ void authz_expire(uint64_t now);
 int authz_private(const char *name);	/* a rule of the last list known marks name private */
 void authz_free(void);
 int authz_protected(const char *name);	/* a rule of the last list known covers name (or strict) */
+int64_t authz_known_gen(void);		/* the generation of that list (0: none yet) */
+void authz_learn(struct mx_msg *m, int64_t gen, int64_t strict);	/* a verdict's rules' names, if new */
 
 /* authz_remote.c: answers from other nodes obey the list too (doc/trust.md). */
 struct remote_ident {

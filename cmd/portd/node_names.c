@@ -232,7 +232,7 @@ node_names_hints_send(struct rnode *rn)
 	rn->nhints = 0;
 }
 
-static int
+int
 node_names_peer_count(void)
 {
 	struct rnode *rn;

@@ -371,7 +371,11 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		task_reply(t, h->type, h->id, 0, b, sizeof(b));
 		return 0;
 	}
-	ops_ident_answer(t, right, &id);	/* who registered it, vouched for with the answer */
+	/* Who registered it, vouched for with the answer; not looked up when nobody hears it. */
+	if (node_names_peer_count() > 0)
+		ops_ident_answer(t, right, &id);
+	else
+		memset(&id, 0, sizeof(id));
 	if ((r = node_names_answer(t, name, right, &id)) < 0)
 		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
