@@ -220,6 +220,7 @@ make_user() {
 	local fake=0000000000000000000000000000000000000000000000000000000000000001
 	bg timeout 60 "$MASIX_TOOLS/roguenode" -S "$RG/state" -N rogue -c "n1@127.0.0.1:$PORT" -k -t 30 \
 	    -e "answer svc/bank 7 uid=0 hash=$fake" -e "answer svc/anon 8" -e "answer open/rogue 9" \
+	    -e "answer open/bad 10 uid=1 has_hash=2" \
 	    -e "waitfile $N1/local" -e "answer svc/bank 7 uid=0 hash=${H#sha256:}" -e "special 1" >"$N1/rogue.out"
 	wait_for grep -q "namesrv: audit: answer 'svc/anon' from node rogue" "$N1/namesrv.log"
 	grep -Eq "namesrv: audit: answer 'svc/bank' from node rogue uid 0 exe sha256:$fake unit -: dropped, rule svc/\*: uid 0 running sha256:$fake" "$N1/namesrv.log"
@@ -230,6 +231,10 @@ make_user() {
 	[ "$stderr" = "msgsend: svc/anon: no such name" ]
 	# An open name needs no identity: cached as before.
 	wait_name open/rogue
+	# A malformed identity (has_hash 2): the whole answer is dropped.
+	wait_for grep -q "node rogue: malformed or foreign name answer" "$N1/portd.log"
+	run -69 --separate-stderr msgsend open/bad x
+	[ "$stderr" = "msgsend: open/bad: no such name" ]
 	# The listed binary runs here: the rogue's answer, even claiming that binary, does not shadow it.
 	bg "$W/msgrecv" -x 'echo "local $(cat)"' svc/bank
 	wait_name svc/bank

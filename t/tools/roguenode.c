@@ -49,10 +49,11 @@
  *   nodes N ADDR [PREFIX] LF_NODES with N entries PREFIX1..PREFIXN (default
  *                         "ghost"), each at ADDR (HOST:PORT, sent as written)
  *   query NAME            LF_QUERY
- *   answer NAME ID [uid=N gid=N hash=HEX unit=U]
+ *   answer NAME ID [uid=N gid=N hash=HEX unit=U has_hash=N]
  *                         LF_ANSWER: NAME is our port ID; with uid= (and
  *                         the others, defaults 0, no hash, no unit) the
  *                         identity of the task that registered it follows
+ *                         (has_hash= forces that byte, for malformed ones)
  *   release ID COUNT      LF_RELEASE: COUNT send rights to the peer's ID go back
  *   holdspecials          LF_SPECIAL_REQs from now on wait for specialans
  *   specialans ID         answer the last one held: our port ID
@@ -565,6 +566,7 @@ answer_ident(struct obuf *b, char **av, int ac, const char *line)
 	uint64_t uid = 0, gid = 0;
 	uint8_t hash[32] = { 0 };
 	const char *unit = "";
+	uint64_t force = 256;
 	int i, has_hash = 0;
 	size_t j;
 
@@ -576,6 +578,8 @@ answer_ident(struct obuf *b, char **av, int ac, const char *line)
 		if (strcmp(k, "uid") == 0 && num(v, &uid) == 0 && uid <= UINT32_MAX)
 			continue;
 		if (strcmp(k, "gid") == 0 && num(v, &gid) == 0 && gid <= UINT32_MAX)
+			continue;
+		if (strcmp(k, "has_hash") == 0 && num(v, &force) == 0 && force <= 255)
 			continue;
 		if (strcmp(k, "unit") == 0 && strlen(v) <= 255) {
 			unit = v;
@@ -592,7 +596,7 @@ answer_ident(struct obuf *b, char **av, int ac, const char *line)
 	}
 	ob_u32(b, (uint32_t)uid);
 	ob_u32(b, (uint32_t)gid);
-	ob_u8(b, (uint8_t)has_hash);
+	ob_u8(b, (uint8_t)(force <= 255 ? force : (uint64_t)has_hash));
 	ob_need(b, 32);
 	memcpy(b->p + b->len, hash, 32);
 	b->len += 32;
