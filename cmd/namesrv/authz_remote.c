@@ -48,7 +48,6 @@ static struct mx_conn *conn;
 static mx_name_t reply_port, key_port;
 static int64_t next_cookie;
 static struct log_throttle audit_lt[REMOTE_THROTTLES];
-static struct log_throttle lt_ks = LOG_THROTTLE_INIT("keysrv errors (answers)", LOG_WARNING);
 static struct log_throttle lt_full = LOG_THROTTLE_INIT("answers waiting for keysrv", LOG_WARNING);
 static struct log_throttle lt_debug = { .what = "debug lines", .pri = LOG_DEBUG, .burst = 100 };
 
@@ -185,7 +184,7 @@ authz_remote_check(const char *name, const char *node, mx_name_t right, const st
 		return 0;	/* that node's share is full (logged): not cached */
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatalx("out of memory");
-	c->cookie = ++next_cookie;
+	c->cookie = --next_cookie;	/* negative: authz.c's are positive, on the same port */
 	c->deadline = now_ms() + REMOTE_TIMEOUT_MS;
 	c->right = right;
 	c->id = *id;
@@ -198,8 +197,8 @@ authz_remote_check(const char *name, const char *node, mx_name_t right, const st
 	return 1;
 }
 
-/* keysrv's verdict on our reply port. */
-void
+/* keysrv's answer on authz.c's port: 1 when it is a verdict on one of ours (negative cookie). */
+int
 authz_remote_reply(struct mx_msg *m)
 {
 	char reason[KS_REASON_MAX + 1], rule[KS_REASON_MAX + 1];
@@ -207,23 +206,19 @@ authz_remote_reply(struct mx_msg *m)
 	struct rcheck *c;
 
 	if (m->msgid != MX_MSGID_REPLY || mx_msg_get_int(m, &status) < 0 ||
-	    mx_msg_get_string(m, reason, sizeof(reason)) < 0) {
-		log_throttled(&lt_ks, "malformed answer %#x from keysrv", m->msgid);
-		return;
-	}
-	if (mx_msg_get_int(m, &verdict) < 0 || mx_msg_get_string(m, rule, sizeof(rule)) < 0 ||
-	    mx_msg_get_int(m, &priv) < 0 || mx_msg_get_int(m, &strict) < 0 || mx_msg_get_int(m, &cookie) < 0 ||
-	    mx_msg_get_int(m, &gen) < 0) {
-		/* An error before any verdict: nothing to match it to, the check times out. */
-		log_throttled(&lt_ks, "keysrv, on an answer from another node: %s", reason);
-		return;
+	    mx_msg_get_string(m, reason, sizeof(reason)) < 0 || mx_msg_get_int(m, &verdict) < 0 ||
+	    mx_msg_get_string(m, rule, sizeof(rule)) < 0 || mx_msg_get_int(m, &priv) < 0 ||
+	    mx_msg_get_int(m, &strict) < 0 || mx_msg_get_int(m, &cookie) < 0 || mx_msg_get_int(m, &gen) < 0 ||
+	    cookie >= 0) {
+		m->rpos = 0;	/* authz.c's, or an error it logs */
+		return 0;
 	}
 	authz_learn(m, gen, strict);
 	TAILQ_FOREACH(c, &checks, link)
 		if (c->cookie == cookie)
 			break;
 	if (c == NULL)
-		return;	/* timed out meanwhile: decided already */
+		return 1;	/* timed out meanwhile: decided already */
 	switch (verdict) {
 	case KS_VERDICT_ALLOW:
 		audit(c, "allowed", rule, "");
@@ -240,6 +235,7 @@ authz_remote_reply(struct mx_msg *m)
 		fail_closed(c, reason);
 		break;
 	}
+	return 1;
 }
 
 uint64_t

@@ -91,7 +91,7 @@ main(int argc, char **argv)
 {
 	const char *rundir = NULL, *cfile = NULL;
 	struct mx_conn *c;
-	mx_name_t name_port, notify_port, authz_port, remote_port, ports[4];
+	mx_name_t name_port, notify_port, authz_port, ports[3];
 	struct sigaction sa;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
@@ -134,7 +134,7 @@ main(int argc, char **argv)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
 	if ((r = masix_port_alloc(c, &name_port)) < 0 || (r = masix_port_alloc(c, &notify_port)) < 0 ||
-	    (r = masix_port_alloc(c, &authz_port)) < 0 || (r = masix_port_alloc(c, &remote_port)) < 0)
+	    (r = masix_port_alloc(c, &authz_port)) < 0)
 		die(mx_exit_code(r), "allocating ports: %s", mx_strerror(r));
 	if ((r = masix_special_set(c, MX_SPECIAL_NAME, name_port)) < 0) {
 		if (r == -MX_ERR_EXISTS)
@@ -147,19 +147,18 @@ main(int argc, char **argv)
 	masix_set_stop_flag(c, &stop);
 	budget_init(&budget);
 	registry_init(c, notify_port, authz_port, resolve_ms, announce);
-	authz_remote_init(c, remote_port);
+	authz_remote_init(c, authz_port);	/* its verdicts come there too, told apart by cookie */
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 
 	ports[0] = name_port;
 	ports[1] = notify_port;
 	ports[2] = authz_port;	/* keysrv's verdicts on registrations */
-	ports[3] = remote_port;	/* and on other nodes' answers */
 	while (!stop) {
 		struct mx_msg *m;
 		int64_t dead;
 
-		r = masix_recv_any(c, ports, 4, registry_next_timeout(), &m);
+		r = masix_recv_any(c, ports, 3, registry_next_timeout(), &m);
 		if (r == -MX_ERR_TIMEOUT) {
 			registry_expire();
 			continue;
@@ -171,11 +170,9 @@ main(int argc, char **argv)
 				break;
 			fatalx("receive: %s", mx_strerror(r));
 		}
-		if (m->dest == authz_port || m->dest == remote_port) {
-			if (m->dest == authz_port)
+		if (m->dest == authz_port) {
+			if (!authz_remote_reply(m))
 				authz_reply(m);
-			else
-				authz_remote_reply(m);
 			masix_msg_release_rights(c, m, MX_NAME_NULL);
 			mx_msg_free(m);
 			registry_expire();

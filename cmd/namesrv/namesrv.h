@@ -94,7 +94,7 @@ struct remote_ident {
 	uint8_t hash[32];		/* SHA-256 of the registering task's binary */
 	char unit[256];			/* its systemd unit, "" none */
 };
-void authz_remote_init(struct mx_conn *c, mx_name_t port);	/* port: keysrv's verdicts come there */
+void authz_remote_init(struct mx_conn *c, mx_name_t port);	/* port: authz.c's, keysrv's verdicts come there */
 int authz_remote_ident(struct mx_msg *m, struct remote_ident *id);	/* NS_NET_ANSWER's last items */
 /*
  * name answered by node with right (a send right of ours) for the task id
@@ -102,7 +102,7 @@ int authz_remote_ident(struct mx_msg *m, struct remote_ident *id);	/* NS_NET_ANS
  * charged to node's share meanwhile), 0 when the caller gives right back.
  */
 int authz_remote_check(const char *name, const char *node, mx_name_t right, const struct remote_ident *id);
-void authz_remote_reply(struct mx_msg *m);
+int authz_remote_reply(struct mx_msg *m);	/* 1: a verdict on an answer (taken), 0: authz.c's (m rewound) */
 uint64_t authz_remote_next_deadline(void);	/* UINT64_MAX when nothing waits */
 void authz_remote_expire(uint64_t now);
 void authz_remote_free(void);
