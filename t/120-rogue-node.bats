@@ -56,7 +56,8 @@ acked 1600: PERM 1600" ]
 	run -0 --separate-stderr rogue -e 'query svc/echo' -e 'wait answer 1' \
 	    -e 'msg $answer uid=0 gid=0 pid=1 node=n1 service=admin/console str=hi' -e sync
 	[ "${lines[0]}" = "up n1" ]
-	[[ "${lines[2]}" =~ ^"answer svc/echo n1:"[0-9]+$ ]]
+	# ... with who registered it, as n1 vouches for it (doc/protocol.md, LF_ANSWER).
+	[[ "${lines[2]}" =~ ^"answer svc/echo n1:"[0-9]+" uid=$(id -u) gid=$(id -g) hash unit="[^\ ]+$ ]]
 	[ "${lines[3]}" = "acked 1: ok 1" ]
 	wait "$recv"
 	[ "$(cat "$BATS_TEST_TMPDIR/recv.out")" = "uid=0 gid=0 pid=1 node=rogue service=unset" ]

@@ -479,6 +479,27 @@ authz_private(const char *name)
 	return nprivate > 0 && known_protected(name, &priv) && priv;
 }
 
+int
+authz_protected(const char *name)
+{
+	int priv;
+
+	return known_protected(name, &priv);
+}
+
+int64_t
+authz_known_gen(void)
+{
+	return known_gen;
+}
+
+void
+authz_learn(struct mx_msg *m, int64_t gen, int64_t strict)
+{
+	if (gen != known_gen)
+		learn(m, gen, strict);
+}
+
 void
 authz_free(void)
 {

@@ -175,6 +175,7 @@ main(int argc, char **argv)
 	registry_init(c, notify_port, authz_port, resolve_ms, announce);
 	/* Before the first request: which names are protected, even with keysrv down. */
 	ownlist_load(state_dir, strict);
+	authz_remote_init(c, authz_port);	/* its verdicts come there too, told apart by cookie */
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 
@@ -198,7 +199,8 @@ main(int argc, char **argv)
 			fatalx("receive: %s", mx_strerror(r));
 		}
 		if (m->dest == authz_port) {
-			authz_reply(m);
+			if (!authz_remote_reply(m))
+				authz_reply(m);
 			masix_msg_release_rights(c, m, MX_NAME_NULL);
 			mx_msg_free(m);
 			registry_expire();

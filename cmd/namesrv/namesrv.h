@@ -93,6 +93,32 @@ int authz_visible(const char *name, const char *service);
 void authz_known_reset(int64_t gen, int strict, size_t n);
 void authz_known_add(const char *name, int private, const char *audience);
 void authz_free(void);
+int authz_protected(const char *name);	/* a rule of the last list known covers name (or strict) */
+int64_t authz_known_gen(void);		/* the generation of that list (0: none yet) */
+void authz_learn(struct mx_msg *m, int64_t gen, int64_t strict);	/* a verdict's rules' names, if new */
+
+/* authz_remote.c: answers from other nodes obey the list too (doc/trust.md). */
+struct remote_ident {
+	int present;			/* 0: the node vouched for nobody */
+	uint32_t uid, gid;
+	int has_hash;
+	uint8_t hash[32];		/* SHA-256 of the registering task's binary */
+	char unit[256];			/* its systemd unit, "" none */
+};
+void authz_remote_init(struct mx_conn *c, mx_name_t port);	/* port: authz.c's, keysrv's verdicts come there */
+int authz_remote_ident(struct mx_msg *m, struct remote_ident *id);	/* NS_NET_ANSWER's last items */
+/*
+ * name answered by node with right (a send right of ours) for the task id
+ * names: 1 when taken (cached once keysrv allows it, else given back,
+ * charged to node's share meanwhile), 0 when the caller gives right back.
+ */
+int authz_remote_check(const char *name, const char *node, mx_name_t right, const struct remote_ident *id);
+int authz_remote_reply(struct mx_msg *m);	/* 1: a verdict on an answer (taken), 0: authz.c's (m rewound) */
+uint64_t authz_remote_next_deadline(void);	/* UINT64_MAX when nothing waits */
+void authz_remote_expire(uint64_t now);
+void authz_remote_free(void);
+/* registry.c: cache an answer the list allows (node's share charged): 1 when bound, holding right. */
+int registry_cache(const char *name, const char *node, mx_name_t right);
 
 /* ownlist.c: namesrv's own copy of the signed list, read at start (doc/trust.md). */
 void ownlist_load(const char *state_dir, int strict);

@@ -577,12 +577,28 @@ forward_lookup(struct mx_msg *req, const char *name, const char *node, int64_t w
 	answer(req, r, 0, NULL);
 }
 
-/* From portd: another node asks who has name, or its owner answers. */
+int
+registry_cache(const char *name, const char *node, mx_name_t right)
+{
+	struct binding *b;
+
+	if (find(name) != NULL || bind(name, right, &b) < 0)
+		return 0;	/* bound here meanwhile: never shadowed */
+	b->remote = 1;
+	if ((b->node = strdup(node)) == NULL)
+		fatalx("out of memory");
+	log_throttled(&lt_debug, "'%s' is on node %s: cached", name, node);
+	answer_waiters(name, right);
+	return 1;
+}
+
+/* From portd: another node asks who has name, or its owner answers (checked: authz_remote.c). */
 void
 registry_net(struct mx_msg *m)
 {
 	char name[MX_NAME_LEN_MAX + 1], node[MX_NODE_MAX + 1];
 	mx_name_t right = MX_NAME_NULL;
+	struct remote_ident id;
 	struct binding *b;
 	uint8_t kind;
 	int r;
@@ -611,20 +627,14 @@ registry_net(struct mx_msg *m)
 		right = MX_NAME_NULL;	/* ours, already cached, or unusable: given back */
 		goto out;
 	}
-	if (budget_node_take(node) < 0) {
-		right = MX_NAME_NULL;	/* that node's share is full: not cached */
-		goto out;
-	}
-	if (bind(name, right, &b) < 0) {
-		budget_node_give(node);
+	if (authz_remote_ident(m, &id) < 0) {
+		log_throttled(&lt_net, "malformed answer for '%s' from portd", name);
 		right = MX_NAME_NULL;
 		goto out;
 	}
-	b->remote = 1;
-	if ((b->node = strdup(node)) == NULL)
-		fatalx("out of memory");
-	log_throttled(&lt_debug, "'%s' is on node %s: cached", name, node);
-	answer_waiters(name, right);
+	/* Cached once the list allows who registered it there; until then authz_remote holds it. */
+	if (!authz_remote_check(name, node, right, &id))
+		right = MX_NAME_NULL;
 out:
 	masix_msg_release_rights(conn, m, right);
 }
@@ -759,10 +769,13 @@ uint32_t
 registry_next_timeout(void)
 {
 	uint64_t now = now_ms(), first = waiter_next_deadline(), checks = authz_next_deadline();
+	uint64_t answers = authz_remote_next_deadline();
 	unsigned logs = log_throttle_tick();
 
 	if (checks < first)
 		first = checks;
+	if (answers < first)
+		first = answers;
 	if (first != UINT64_MAX)
 		first = first <= now ? 0 : first - now;
 	if (logs != UINT_MAX && logs < first)
@@ -785,6 +798,10 @@ registry_expire(void)
 		authz_expire(now);
 		n++;
 	}
+	if (authz_remote_next_deadline() <= now) {
+		authz_remote_expire(now);
+		n++;
+	}
 	/* No message came (a timeout): nothing else writes the replies out. */
 	if (n > 0 && (r = masix_flush(conn)) < 0 && r != -MX_ERR_DEAD)
 		log_throttled(&lt_reply, "replies: %s", mx_strerror(r));
@@ -798,6 +815,7 @@ registry_free(void)
 	struct waiter *w;
 
 	authz_free();
+	authz_remote_free();
 	while ((b = TAILQ_FIRST(&bindings)) != NULL)
 		unbind(b);
 	while ((w = waiter_take_expired(UINT64_MAX)) != NULL) {

@@ -128,7 +128,6 @@ struct port {
 	uint32_t xsend;
 	uint32_t held_above;		/* of nsend: held by portd above the core (names kept for namesrv) */
 	struct port *nsnotify;		/* reference, or NULL: no request */
-	int public;			/* the node layer's: its name was broadcast, any node may send */
 };
 
 /* An entry of a name space. */

@@ -79,17 +79,22 @@ on_special_ans(struct rnode *rn, const uint8_t *b, size_t n)
 
 	if (rmsg_special_ans(b, n, &req, &status, &id) < 0 || (sp = map_del(&rn->specials, req)) == NULL)
 		return;
-	if (sp->task != NULL) {
-		if (status != 0) {
-			sp->done(sp->task, sp->frame_id, status, NULL);
-		} else {
-			snprintf(g.node, sizeof(g.node), "%s", rn->name);
-			g.inc = rn->inc;
-			g.id = id;
-			p = node_peer_import(&g);
-			node_export_received(p, MX_RIGHT_SEND);
+	if (status == 0) {
+		snprintf(g.node, sizeof(g.node), "%s", rn->name);
+		g.inc = rn->inc;
+		g.id = id;
+		p = node_peer_import(&g);
+		node_export_received(p, MX_RIGHT_SEND);
+		if (sp->task != NULL) {
 			sp->done(sp->task, sp->frame_id, 0, p);
+		} else {
+			/* The asker is gone: the right rn counted for us goes back at once. */
+			ipc_port_send_add(p, 1);
+			ipc_port_send_drop(p, 1);
+			ipc_port_unref(p);
 		}
+	} else if (sp->task != NULL) {
+		sp->done(sp->task, sp->frame_id, status, NULL);
 	}
 	free(sp);
 }
@@ -119,6 +124,7 @@ link_up(struct link *l, const char *node, uint64_t inc)
 	log_throttled(&links_thr, "node %s: linked", node);
 	node_names_tell_keysrv(l, node);
 	node_names_here_send(rn);
+	node_names_hints_send(rn);
 }
 
 static void

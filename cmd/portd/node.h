@@ -12,6 +12,7 @@
 #include "ev.h"
 #include "ipc.h"
 #include "masix.h"
+#include "rmsg.h"
 #include "wire.h"
 
 struct task;
@@ -48,7 +49,9 @@ void node_proxy_no_senders(struct port *proxy);	/* the core's hook: give its sen
 int node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
     node_special_fn *done);
 int node_names_query(struct task *t, const char *name);
-int node_names_answer(struct task *t, const char *name, mx_name_t right);
+int node_names_peer_count(void);	/* the nodes a question or an answer goes to now (broadcast: 1) */
+/* id: who holds the port's receive right (ops_ident_answer), carried with the answer. */
+int node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id);
 void node_msg_task_gone(struct task *t);
 void node_shutdown(void);
 void node_reload(void);

@@ -3,7 +3,8 @@
  * nodes (NORMA IPC's transit counts, kept simple). A port of ours is
  * reachable from node N only once a right to it was carried to N: in a
  * message (its items, the reply right of an RPC), as a name-resolution
- * answer or a service port. Per (node, port) we count the send and
+ * answer over a link or a service port (a broadcast answer carries no
+ * right: node_names.c). Per (node, port) we count the send and
  * send-once rights carried there, in a hash map of the node's record keyed
  * by port id: one lookup per message. A message from N to a port it holds
  * no right to is refused; a send-once delivery or LF_SO_GONE uses one of
@@ -105,7 +106,7 @@ holds_send(struct rnode *rn, struct port *p)
 {
 	struct export *x;
 
-	return p->public || ((x = export_get(rn, p, 0)) != NULL && x->send > 0);
+	return (x = export_get(rn, p, 0)) != NULL && x->send > 0;
 }
 
 /* A right in a message from rn that names a port of ours: the port, or NULL. */

@@ -85,6 +85,8 @@ struct rnode {
 	struct ipc_acct acct;
 	uint64_t acct_key;
 	uint32_t npsends;		/* its messages waiting here for room (each names rn) */
+	char (*hints)[MX_NAME_LEN_MAX + 1];	/* names its broadcast answers named, asked once linked */
+	unsigned nhints;
 };
 
 /*
@@ -245,5 +247,6 @@ void node_names_announce(struct ev_timer *tm);
 void node_names_here_send(struct rnode *rn);
 void node_names_on_here(struct rnode *rn, const uint8_t *p, size_t n);
 void node_names_on_nodes(struct rnode *rn, const uint8_t *p, size_t n);
+void node_names_hints_send(struct rnode *rn);	/* rn is linked: ask what its broadcasts hinted */
 
 #endif

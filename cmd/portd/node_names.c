@@ -49,9 +49,12 @@ deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct p
 }
 
 
-/* Hand a name-resolution question or answer to our namesrv. */
+/*
+ * Hand a name-resolution question or answer to our namesrv; an answer
+ * with the identity its node vouches for, when it carries one.
+ */
 static void
-to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *right)
+to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *right, const struct rident *id)
 {
 	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	struct mx_msg *m;
@@ -71,6 +74,12 @@ to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *righ
 	mx_msg_add_string(m, from);
 	if (right != NULL)
 		mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
+	if (id != NULL && id->present) {
+		mx_msg_add_int(m, id->uid);
+		mx_msg_add_int(m, id->gid);
+		mx_msg_add_bytes(m, id->hash, id->has_hash ? RIDENT_HASH_LEN : 0);
+		mx_msg_add_string(m, id->unit);
+	}
 	deliver_kernel(ns, msgid, m, right);
 	mx_msg_free(m);
 }
@@ -94,20 +103,21 @@ node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 		log_throttled(&bad_thr, "node %s: malformed name query", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_QUERY, name, rn->name, NULL);
+	to_namesrv(NS_NET_QUERY, name, rn->name, NULL, NULL);
 }
 
 void
 node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 {
 	char name[MX_NAME_LEN_MAX + 1];
+	struct rident id;
 	struct gid g;
 
-	if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
+	if (rmsg_answer(p, n, name, &g, &id) < 0 || strcmp(g.node, rn->name) != 0 || g.inc != rn->inc) {
 		log_throttled(&bad_thr, "node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_ANSWER, name, rn->name, imported(&g));
+	to_namesrv(NS_NET_ANSWER, name, rn->name, imported(&g), &id);
 }
 
 /* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
@@ -141,6 +151,33 @@ node_names_keysrv_ready(void)
 			node_names_tell_keysrv(rn->lk, rn->name);
 }
 
+/*
+ * A broadcast answer is only a hint. Anyone on the LAN may hear it, so the
+ * send right it names is counted by no one: it is not used. The node that
+ * heard it links to the owner and asks again over the link, where the
+ * answer carries a right the owner counts for it (node_export.c) and gives
+ * back with LF_RELEASE. The names wait on the owner's record until the link
+ * is up: at most HINTS_MAX, the oldest dropped first.
+ */
+#define HINTS_MAX 16
+
+static struct log_throttle hint_thr = LOG_THROTTLE_INIT("node: broadcast answers", LOG_INFO);
+
+static void
+hint_add(struct rnode *rn, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < rn->nhints; i++)
+		if (strcmp(rn->hints[i], name) == 0)
+			return;
+	if (rn->hints == NULL && (rn->hints = calloc(HINTS_MAX, sizeof(*rn->hints))) == NULL)
+		fatal("hint");
+	if (rn->nhints == HINTS_MAX)
+		memmove(rn->hints, rn->hints + 1, --rn->nhints * sizeof(*rn->hints));
+	snprintf(rn->hints[rn->nhints++], sizeof(*rn->hints), "%s", name);
+}
+
 void
 node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_t *p, size_t n,
     const struct sockaddr_in *from)
@@ -148,6 +185,7 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 	struct rnode *rn = node_peer_get(node, NODE_MAKE_ALWAYS);
 	char host[INET_ADDRSTRLEN], name[MX_NAME_LEN_MAX + 1];
 	uint16_t port;
+	struct rident id;
 	struct gid g;
 
 	/* The payloads are those of LF_HERE, LF_QUERY and LF_ANSWER: the same decoders. */
@@ -160,21 +198,41 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 	}
 	if (type == BCAST_QUERY) {
 		if (rmsg_query(p, n, name) == 0 && rn->lk == NULL)	/* linked nodes ask over the link */
-			to_namesrv(NS_NET_QUERY, name, node, NULL);
+			to_namesrv(NS_NET_QUERY, name, node, NULL, NULL);
 	} else if (type == BCAST_ANSWER && rn->lk == NULL) {
-		/* Linked nodes answer over the link; this one is not linked yet: link, and take the answer. */
-		if (rmsg_answer(p, n, name, &g) < 0 || strcmp(g.node, node) != 0 || g.inc != inc)
+		/* Linked nodes answer over the link; this one is not linked yet: link, then ask it there. */
+		if (rmsg_answer(p, n, name, &g, &id) < 0 || strcmp(g.node, node) != 0 || g.inc != inc)
 			return;
 		if (rn->inc != 0 && rn->inc != inc)
 			node_peer_reset(rn, "restarted");
 		rn->inc = inc;
+		log_throttled(&hint_thr, "node %s: answer for '%s' heard by broadcast: asked again once linked",
+		    node, name);
+		hint_add(rn, name);
 		if (rn->addr[0] != '\0' && node_peers.have_links)
 			links_connect(node, rn->addr);
-		to_namesrv(NS_NET_ANSWER, name, node, imported(&g));
 	}
 }
 
-static int
+/* rn is linked now: ask it for the names its broadcast answers named. */
+void
+node_names_hints_send(struct rnode *rn)
+{
+	struct wbuf w = { 0 };
+	unsigned i;
+
+	for (i = 0; i < rn->nhints; i++) {
+		w.len = 0;
+		wb_str(&w, rn->hints[i]);
+		node_peer_send(rn, LF_QUERY, &w, NULL, 0);
+	}
+	free(w.p);
+	free(rn->hints);
+	rn->hints = NULL;
+	rn->nhints = 0;
+}
+
+int
 node_names_peer_count(void)
 {
 	struct rnode *rn;
@@ -202,7 +260,7 @@ node_names_query(struct task *t, const char *name)
 }
 
 int
-node_names_answer(struct task *t, const char *name, mx_name_t right)
+node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id)
 {
 	struct entry *e = ipc_space_lookup(&t->space, right);
 	struct rnode *rn;
@@ -214,14 +272,21 @@ node_names_answer(struct task *t, const char *name, mx_name_t right)
 	node_peer_gid(e->port, &g);
 	wb_str(&w, name);
 	wb_gid(&w, &g);
+	if (id->present) {
+		wb_u32(&w, id->uid);
+		wb_u32(&w, id->gid);
+		wb_u8(&w, (uint8_t)id->has_hash);
+		wb_need(&w, RIDENT_HASH_LEN);
+		memcpy(w.p + w.len, id->hash, RIDENT_HASH_LEN);
+		w.len += RIDENT_HASH_LEN;
+		wb_str(&w, id->unit);
+	}
 	/* The owner tells every node it can reach, so they all cache the answer: a right for each. */
 	LIST_FOREACH(rn, &node_peers.list, link)
 		if (node_peer_send(rn, LF_ANSWER, &w, NULL, 0) == 0)
 			node_export_add(rn, e->port, MX_RIGHT_SEND);
-	if (node_peers.have_bcast) {
-		e->port->public = 1;	/* any node may hear it: any node may send to it */
-		bcast_send(BCAST_ANSWER, w.p, w.len);
-	}
+	if (node_peers.have_bcast)
+		bcast_send(BCAST_ANSWER, w.p, w.len);	/* a hint: who heard it asks again over a link */
 	free(w.p);
 	return 0;
 }

@@ -54,6 +54,7 @@ rnode_free(struct rnode *rn)
 	free(rn->rel.p);
 	map_free(&rn->specials);
 	free(rn->acks);
+	free(rn->hints);
 	ipc_acct_untrack(rn->acct_key);
 	free(rn);
 }

@@ -101,6 +101,9 @@ node_special_done(struct task *t, uint32_t frame_id, uint32_t status, struct por
 		return;
 	}
 	if (ipc_space_insert(&t->space, p, MX_RIGHT_SEND, &name) < 0) {
+		/* No room: the right its home counted for us goes back. */
+		ipc_port_send_add(p, 1);
+		ipc_port_send_drop(p, 1);
 		ipc_port_unref(p);
 		task_reply(t, MX_OP_SPECIAL_GET, frame_id, MX_ERR_BUDGET, NULL, 0);
 		return;
@@ -349,6 +352,7 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
 	char name[MX_NAME_LEN_MAX + 1];
 	mx_name_t right = 0;
+	struct rident id;
 	struct rbuf rb;
 	uint8_t b[4];
 	int r;
@@ -367,7 +371,12 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		task_reply(t, h->type, h->id, 0, b, sizeof(b));
 		return 0;
 	}
-	if ((r = node_names_answer(t, name, right)) < 0)
+	/* Who registered it, vouched for with the answer; not looked up when nobody hears it. */
+	if (node_names_peer_count() > 0)
+		ops_ident_answer(t, right, &id);
+	else
+		memset(&id, 0, sizeof(id));
+	if ((r = node_names_answer(t, name, right, &id)) < 0)
 		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;

@@ -49,5 +49,7 @@ uint64_t ops_names_bytes(void);		/* charged, for the accounting checks */
 /* ops_ident.c: namesrv's identity requests (MX_OP_WHO_HOLDS, MX_OP_SERVICE_SET). */
 int ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
 int ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
+struct rident;
+void ops_ident_answer(struct task *t, uint32_t right, struct rident *out);	/* for NET_ANSWER */
 
 #endif

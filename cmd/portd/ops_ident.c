@@ -5,11 +5,13 @@
  * holding that receive right is service S" once namesrv accepted its
  * protected registration. And the stamp of each message a task sends.
  */
+#include <stdio.h>
 #include <string.h>
 #include "log.h"
 #include "names.h"
 #include "ops.h"
 #include "rbuf.h"
+#include "rmsg.h"
 #include "task.h"
 
 static int
@@ -99,6 +101,35 @@ ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	mx_msg_free(m);
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
+}
+
+/*
+ * Who holds the receive right of the port t's send right names, as a name
+ * answer carries it to other nodes (out->present 0: nobody we can vouch
+ * for: a proxy, or its receive right travels).
+ */
+void
+ops_ident_answer(struct task *t, uint32_t right, struct rident *out)
+{
+	struct ident_info info;
+	struct task *ht;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	if ((ht = holder(t, right, &err)) == NULL)
+		return;
+	out->present = 1;
+	out->uid = ht->uid;
+	out->gid = ht->gid;
+	/* An exec'd or gone process has no binary identity (identity_get says why). */
+	if (identity_get(&ht->ident, ht->uid, &info) == 0 && info.has_hash) {
+		out->has_hash = 1;
+		memcpy(out->hash, info.hash, RIDENT_HASH_LEN);
+	}
+	snprintf(out->unit, sizeof(out->unit), "%s", info.unit);
+	for (size_t i = 0; out->unit[i] != '\0'; i++)
+		if (out->unit[i] <= ' ' || out->unit[i] > '~')
+			out->unit[0] = '\0';	/* not a unit name a node may send (rmsg.c): none */
 }
 
 int

@@ -198,8 +198,31 @@ rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1])
 	return rbuf_end(&r);
 }
 
+/* An answer's identity: u32 uid, u32 gid, u8 has_hash (0 or 1), 32 bytes, u8 length + unit. */
+static void
+rmsg_ident(struct rbuf *r, struct rident *id)
+{
+	static const uint8_t zero[RIDENT_HASH_LEN];
+	const uint8_t *h;
+	size_t i;
+
+	id->present = 1;
+	id->uid = rbuf_u32(r);
+	id->gid = rbuf_u32(r);
+	id->has_hash = rbuf_u8(r);
+	if ((h = rbuf_take(r, RIDENT_HASH_LEN)) != NULL)
+		memcpy(id->hash, h, RIDENT_HASH_LEN);
+	rbuf_str(r, id->unit, sizeof(id->unit));
+	if (id->has_hash > 1 || (!id->has_hash && memcmp(id->hash, zero, RIDENT_HASH_LEN) != 0) ||
+	    id->uid == UINT32_MAX)
+		r->bad = 1;	/* (uid_t)-1 is no one's uid */
+	for (i = 0; id->unit[i] != '\0'; i++)
+		if (id->unit[i] <= ' ' || id->unit[i] > '~')
+			r->bad = 1;	/* a unit name is printable ASCII without spaces */
+}
+
 int
-rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g)
+rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g, struct rident *id)
 {
 	struct rbuf r;
 
@@ -207,6 +230,9 @@ rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct
 
 	rbuf_str(&r, name, MX_NAME_LEN_MAX + 1);
 	rmsg_gid(&r, g);
+	memset(id, 0, sizeof(*id));
+	if (!r.bad && rbuf_left(&r) > 0)
+		rmsg_ident(&r, id);
 	return rbuf_end(&r);
 }
 

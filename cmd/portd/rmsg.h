@@ -72,7 +72,23 @@ int rmsg_port_event(const uint8_t *p, size_t len, uint64_t *inc, uint64_t *id);	
 int rmsg_special_req(const uint8_t *p, size_t len, uint64_t *req, uint32_t *which);	/* LF_SPECIAL_REQ */
 int rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, uint64_t *id);
 int rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1]);		/* LF_QUERY */
-int rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g);	/* LF_ANSWER */
+/*
+ * Who registered a name, as the answering node vouches for its own task
+ * (the identity its portd pinned: doc/trust.md): sent after the gid of an
+ * LF_ANSWER (and of a broadcast answer), absent from older nodes.
+ */
+#define RIDENT_HASH_LEN 32
+#define RIDENT_UNIT_MAX 255
+struct rident {
+	int present;			/* 0: the answer carried none */
+	uint32_t uid, gid;
+	int has_hash;			/* 0: no binary identity (hash all zero) */
+	uint8_t hash[RIDENT_HASH_LEN];	/* SHA-256 of its executable */
+	char unit[RIDENT_UNIT_MAX + 1];	/* systemd unit, "" none: printable, no space */
+};
+/* LF_ANSWER: name, gid, then an optional identity (id->present says). */
+int rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g,
+    struct rident *id);
 int rmsg_here(const uint8_t *p, size_t len, uint16_t *port);				/* LF_HERE */
 
 /*

@@ -73,8 +73,13 @@ decode_all(const uint8_t *p, size_t n)
 	}
 	if (rmsg_query(p, n, name) == 0 && strlen(name) > MX_NAME_LEN_MAX)
 		abort();
-	if (rmsg_answer(p, n, name, &g) == 0 && (strlen(name) > MX_NAME_LEN_MAX || strlen(g.node) > MX_NODE_MAX))
-		abort();
+	{
+		struct rident id;
+		if (rmsg_answer(p, n, name, &g, &id) == 0 &&
+		    (strlen(name) > MX_NAME_LEN_MAX || strlen(g.node) > MX_NODE_MAX ||
+		    (id.present && (id.has_hash > 1 || strlen(id.unit) > RIDENT_UNIT_MAX))))
+			abort();
+	}
 }
 
 int

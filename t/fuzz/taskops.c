@@ -55,7 +55,13 @@ node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, c
 	return -1;	/* not linked: NODEDOWN */
 }
 int node_names_query(struct task *t, const char *name) { (void)t; (void)name; return 0; }
-int node_names_answer(struct task *t, const char *name, mx_name_t right) { (void)t; (void)name; (void)right; return 0; }
+int node_names_peer_count(void) { return 0; }
+int
+node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id)
+{
+	(void)t; (void)name; (void)right; (void)id;
+	return 0;
+}
 void node_msg_task_gone(struct task *t) { (void)t; }
 void node_names_keysrv_ready(void) { }
 

@@ -12,6 +12,8 @@
  *                                    and exit at end of input (its rights go)
  *   nstool -R DIR use NAME           look NAME up, then obey stdin lines
  *                                    "send TEXT"; exit at end of input
+ *   nstool -R DIR special NODE       ask for NODE's NAME port (print "asking
+ *                                    NODE" first), print "got it" or the error
  *   nstool -R DIR so-give NAME K     a port with a queue of 64 messages; K
  *                                    messages to NAME, each with a send-once
  *                                    reply right to it; at end of input,
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "masix.h"
+#include "names.h"
 
 static const char *rundir;
 
@@ -180,12 +183,24 @@ sc_so_give(const char *name, int k)
 	return 0;
 }
 
+static int
+sc_special(const char *node)
+{
+	struct mx_conn *c = conn();
+	mx_name_t right;
+
+	printf("asking %s\n", node);
+	CHECK(masix_special_get_node(c, MX_SPECIAL_NAME, node, &right));
+	printf("got it\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 5 || argc > 6 || strcmp(argv[1], "-R") != 0) {
-		fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME|so-give NAME K\n");
+		fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME|special NODE|so-give NAME K\n");
 		return 64;
 	}
 	rundir = argv[2];
@@ -195,8 +210,10 @@ main(int argc, char **argv)
 		return sc_hold(argv[4]);
 	if (strcmp(argv[3], "use") == 0)
 		return sc_use(argv[4]);
+	if (strcmp(argv[3], "special") == 0)
+		return sc_special(argv[4]);
 	if (strcmp(argv[3], "so-give") == 0 && argc == 6)
 		return sc_so_give(argv[4], atoi(argv[5]));
-	fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME|so-give NAME K\n");
+	fprintf(stderr, "usage: nstool -R DIR watch HOLDER|hold NAME|use NAME|special NODE|so-give NAME K\n");
 	return 64;
 }

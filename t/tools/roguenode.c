@@ -52,7 +52,15 @@
  *   nodes N ADDR [PREFIX] LF_NODES with N entries PREFIX1..PREFIXN (default
  *                         "ghost"), each at ADDR (HOST:PORT, sent as written)
  *   query NAME            LF_QUERY
- *   answer NAME ID        LF_ANSWER: NAME is our port ID
+ *   answer NAME ID [uid=N gid=N hash=HEX unit=U has_hash=N]
+ *                         LF_ANSWER: NAME is our port ID; with uid= (and
+ *                         the others, defaults 0, no hash, no unit) the
+ *                         identity of the task that registered it follows
+ *                         (has_hash= forces that byte, for malformed ones)
+ *   release ID COUNT      LF_RELEASE: COUNT send rights to the peer's ID go back
+ *   holdspecials          LF_SPECIAL_REQs from now on wait for specialans
+ *   specialans ID         answer the last one held: our port ID
+ *   waitfile PATH         wait until PATH exists
  *   here PORT             LF_HERE
  *   special WHICH         LF_SPECIAL_REQ, and wait for the answer (1: NAME, 2: KEY)
  *   raw TYPE HEX          a frame of TYPE (1..99) with the bytes HEX
@@ -60,7 +68,8 @@
  *                         "acked N: STATUS COUNT ..." (statuses in order:
  *                         ok, then MX_ERR_* names such as PERM, DEAD, FULL)
  *   wait TYPE N           wait until N frames of TYPE (msg, dead, sogone,
- *                         query, answer, here, nodes, special) were received
+ *                         query, answer, here, nodes, special, special_req,
+ *                         release) were received
  *   sleep MS              wait MS milliseconds
  *
  * Received frames, one line each on standard output:
@@ -72,7 +81,8 @@
  *   ack SEQ STATUS        only with -a; otherwise sync sums them up
  *   dead ID, sogone ID, query NAME, answer NAME NODE:ID, here PORT,
  *   nodes N [NODE=ADDR]..., special STATUS ID, special_req WHICH (answered
- *   UNAVAIL), frame TYPE LEN (any other type)
+ *   UNAVAIL unless held), release ID COUNT (one line per entry),
+ *   frame TYPE LEN (any other type)
  *   down NODE: WHY        the link went down
  * Log lines (the link layer's) go to stderr; -v adds debug lines.
  */
@@ -94,7 +104,7 @@
 
 /* The frame types of cmd/portd/node_int.h (kept in step by hand: a test driver speaks the wire). */
 enum { LF_MSG = 1, LF_ACK, LF_DEAD, LF_SO_GONE, LF_SPECIAL_REQ, LF_SPECIAL_ANS, LF_QUERY,
-	LF_ANSWER, LF_HERE, LF_NODES, LF__MAX };
+	LF_ANSWER, LF_HERE, LF_NODES, LF_RELEASE = 20, LF__MAX };
 
 #define MAX_RIGHTS	1024
 #define OUTQ_HIGH	(8u << 20)	/* stop queueing while this much waits to be written */
@@ -114,9 +124,12 @@ static uint64_t next_seq, sent_msgs, acked_msgs, acks_by_status[MX_ERR__MAX + 1]
 static uint64_t got[LF__MAX + 1];
 static uint64_t var_special, var_answer, var_reply;
 static uint64_t specials_asked, next_req;
+static int hold_specials, special_held;
+static uint64_t held_req;
+static char wait_file[4096];
 
 /* What the current command waits for. */
-enum { W_NONE, W_SYNC, W_SPECIAL, W_FRAMES, W_SLEEP, W_SEND, W_DRAIN };
+enum { W_NONE, W_SYNC, W_SPECIAL, W_FRAMES, W_SLEEP, W_SEND, W_DRAIN, W_FILE };
 static int waiting;
 static uint64_t wait_until, wait_count;
 static int wait_type;
@@ -560,6 +573,54 @@ hexval(int c)
 	return isdigit(c) ? c - '0' : isxdigit(c) ? tolower(c) - 'a' + 10 : -1;
 }
 
+/*
+ * The identity a node vouches for in a name answer (doc/protocol.md,
+ * LF_ANSWER): u32 uid, u32 gid, u8 has_hash, 32 bytes SHA-256, u8 length
+ * and a unit. Options uid= gid= hash= (64 hex digits) unit=.
+ */
+static void
+answer_ident(struct obuf *b, char **av, int ac, const char *line)
+{
+	uint64_t uid = 0, gid = 0;
+	uint8_t hash[32] = { 0 };
+	const char *unit = "";
+	uint64_t force = 256;
+	int i, has_hash = 0;
+	size_t j;
+
+	for (i = 0; i < ac; i++) {
+		char *k = av[i], *v = strchr(k, '=');
+		if (v == NULL)
+			bad_cmd("answer: bad option", line);
+		*v++ = '\0';
+		if (strcmp(k, "uid") == 0 && num(v, &uid) == 0 && uid <= UINT32_MAX)
+			continue;
+		if (strcmp(k, "gid") == 0 && num(v, &gid) == 0 && gid <= UINT32_MAX)
+			continue;
+		if (strcmp(k, "has_hash") == 0 && num(v, &force) == 0 && force <= 255)
+			continue;
+		if (strcmp(k, "unit") == 0 && strlen(v) <= 255) {
+			unit = v;
+			continue;
+		}
+		if (strcmp(k, "hash") != 0 || strlen(v) != 64)
+			bad_cmd("answer: bad option", line);
+		for (j = 0; j < 32; j++) {
+			if (hexval((unsigned char)v[2 * j]) < 0 || hexval((unsigned char)v[2 * j + 1]) < 0)
+				bad_cmd("answer: bad hash", line);
+			hash[j] = (uint8_t)(hexval((unsigned char)v[2 * j]) << 4 | hexval((unsigned char)v[2 * j + 1]));
+		}
+		has_hash = 1;
+	}
+	ob_u32(b, (uint32_t)uid);
+	ob_u32(b, (uint32_t)gid);
+	ob_u8(b, (uint8_t)(force <= 255 ? force : (uint64_t)has_hash));
+	ob_need(b, 32);
+	memcpy(b->p + b->len, hash, 32);
+	b->len += 32;
+	ob_str(b, unit);
+}
+
 /* Run the current command; 1 when it is over, 0 when it waits. */
 static int
 run_cmd(char *line)
@@ -588,14 +649,38 @@ run_cmd(char *line)
 	} else if (strcmp(av[0], "query") == 0 && ac == 2) {
 		ob_str(&b, av[1]);
 		send_frame(LF_QUERY, &b);
-	} else if (strcmp(av[0], "answer") == 0 && ac == 3 && num(av[2], &n) == 0) {
+	} else if (strcmp(av[0], "answer") == 0 && ac >= 3 && num(av[2], &n) == 0) {
 		struct gidspec g;
 		snprintf(g.node, sizeof(g.node), "%s", my_node);
 		g.inc = my_inc;
 		g.id = n;
 		ob_str(&b, av[1]);
 		ob_gid(&b, &g);
+		if (ac > 3)
+			answer_ident(&b, av + 3, ac - 3, line);
 		send_frame(LF_ANSWER, &b);
+	} else if (strcmp(av[0], "release") == 0 && ac == 3 && num(av[1], &n) == 0) {
+		uint64_t count;
+		if (num(av[2], &count) < 0 || count > UINT32_MAX)
+			bad_cmd("release: bad count", line);
+		ob_u64(&b, peer_inc);
+		ob_u16(&b, 1);
+		ob_u64(&b, n);
+		ob_u32(&b, (uint32_t)count);
+		send_frame(LF_RELEASE, &b);
+	} else if (strcmp(av[0], "holdspecials") == 0 && ac == 1) {
+		hold_specials = 1;
+	} else if (strcmp(av[0], "specialans") == 0 && ac == 2 && num(av[1], &n) == 0) {
+		if (!special_held)
+			bad_cmd("specialans: no special request held", line);
+		ob_u64(&b, held_req);
+		ob_u32(&b, 0);
+		ob_u64(&b, n);
+		send_frame(LF_SPECIAL_ANS, &b);
+		special_held = 0;
+	} else if (strcmp(av[0], "waitfile") == 0 && ac == 2) {
+		snprintf(wait_file, sizeof(wait_file), "%s", av[1]);
+		waiting = W_FILE;
 	} else if (strcmp(av[0], "here") == 0 && ac == 2 && num(av[1], &n) == 0 && n <= 65535) {
 		ob_u16(&b, (uint16_t)n);
 		send_frame(LF_HERE, &b);
@@ -622,9 +707,9 @@ run_cmd(char *line)
 		waiting = W_SYNC;
 	} else if (strcmp(av[0], "wait") == 0 && ac == 3 && num(av[2], &n) == 0) {
 		static const char *const tn[LF__MAX] = { NULL, "msg", "ack", "dead", "sogone", "special_req",
-			"special", "query", "answer", "here", "nodes" };
+			"special", "query", "answer", "here", "nodes", [LF_RELEASE] = "release" };
 		int t;
-		for (t = 1; t < LF__MAX && strcmp(tn[t], av[1]) != 0; t++)
+		for (t = 1; t < LF__MAX && (tn[t] == NULL || strcmp(tn[t], av[1]) != 0); t++)
 			;
 		if (t == LF__MAX)
 			bad_cmd("wait: unknown frame type", line);
@@ -670,6 +755,7 @@ wait_done(void)
 	case W_SLEEP: return ev_now() >= wait_until;
 	case W_SEND: return msg_continue();
 	case W_DRAIN: return link_queued(peer) == 0;
+	case W_FILE: return access(wait_file, F_OK) == 0;
 	}
 	return 1;
 }
@@ -790,12 +876,20 @@ print_nodes_each(const char *node, const char *addr, void *arg)
 }
 
 static void
+print_release(uint64_t id, uint32_t count, void *arg)
+{
+	(void)arg;
+	printf("release %llu %u\n", (unsigned long long)id, count);
+}
+
+static void
 on_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 {
 	char name[MX_NAME_LEN_MAX + 1];
 	uint64_t a, b2;
 	uint32_t s;
 	uint16_t port;
+	struct rident rid;
 	struct gid g;
 
 	(void)l;
@@ -825,6 +919,11 @@ on_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 		if (rmsg_special_req(p, len, &a, &s) < 0)
 			break;
 		printf("special_req %u\n", s);
+		if (hold_specials) {
+			held_req = a;
+			special_held = 1;
+			break;
+		}
 		put_u64(ans, a);
 		put_u32(ans + 8, MX_ERR_UNAVAIL);
 		put_u64(ans + 12, 0);
@@ -842,9 +941,13 @@ on_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 			printf("query %s\n", name);
 		break;
 	case LF_ANSWER:
-		if (rmsg_answer(p, len, name, &g) == 0) {
+		if (rmsg_answer(p, len, name, &g, &rid) == 0) {
 			var_answer = g.id;
-			printf("answer %s %s:%llu\n", name, g.node, (unsigned long long)g.id);
+			printf("answer %s %s:%llu", name, g.node, (unsigned long long)g.id);
+			if (rid.present)
+				printf(" uid=%u gid=%u %s unit=%s", rid.uid, rid.gid, rid.has_hash ? "hash" : "nohash",
+				    rid.unit[0] ? rid.unit : "-");
+			printf("\n");
 		}
 		break;
 	case LF_HERE:
@@ -855,6 +958,10 @@ on_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 		printf("nodes %u", len >= 2 ? get_u16(p) : 0);
 		rmsg_nodes(p, len, print_nodes_each, NULL);
 		printf("\n");
+		break;
+	case LF_RELEASE:
+		if (rmsg_release(p, len, &a, print_release, NULL) < 0)
+			printf("release malformed\n");
 		break;
 	default:
 		printf("frame %u %u\n", type, len);
