@@ -133,7 +133,8 @@ none from n2: after" ]
 	    -e "msg \$answer uid=0 service=svc/bank vouch=$OTHER str=again count=20" \
 	    -e sync
 	[ "${lines[0]}" = "up n1" ]
-	[[ "${lines[2]}" =~ ^"answer t.echo n1:"[0-9]+$ ]]
+	# with who registered it, as n1 vouches for it (doc/protocol.md, LF_ANSWER)
+	[[ "${lines[2]}" =~ ^"answer t.echo n1:"[0-9]+" uid=" ]]
 	[ "${lines[3]}" = "acked 28: ok 26 PROTO 2" ]
 	wait_for sh -c '[ "$(wc -l <"$0")" = 26 ]' "$BATS_TEST_TMPDIR/seen"
 	[ "$(head -n 7 "$BATS_TEST_TMPDIR/seen")" = "wrong-hash none
