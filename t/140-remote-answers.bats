@@ -215,13 +215,14 @@ make_user() {
 	rogue_setup
 	W=$(world_copy "$MASIX_BIN/msgrecv")
 	H=$(hash_of "$W/msgrecv")
-	st -d "$ADM/admin" add -u 0 'svc/*' "$H"
+	# the listed server is this test's own (root, or the user running the suite)
+	st -d "$ADM/admin" add -u "$(id -u)" 'svc/*' "$H"
 	push_list "$ADM/admin" "$N1"
 	local fake=0000000000000000000000000000000000000000000000000000000000000001
 	bg timeout 60 "$MASIX_TOOLS/roguenode" -S "$RG/state" -N rogue -c "n1@127.0.0.1:$PORT" -k -t 30 \
 	    -e "answer svc/bank 7 uid=0 hash=$fake" -e "answer svc/anon 8" -e "answer open/rogue 9" \
 	    -e "answer open/bad 10 uid=1 has_hash=2" \
-	    -e "waitfile $N1/local" -e "answer svc/bank 7 uid=0 hash=${H#sha256:}" -e "special 1" >"$N1/rogue.out"
+	    -e "waitfile $N1/local" -e "answer svc/bank 7 uid=$(id -u) hash=${H#sha256:}" -e "special 1" >"$N1/rogue.out"
 	wait_for grep -q "namesrv: audit: answer 'svc/anon' from node rogue" "$N1/namesrv.log"
 	grep -Eq "namesrv: audit: answer 'svc/bank' from node rogue uid 0 exe sha256:$fake unit -: dropped, rule svc/\*: uid 0 running sha256:$fake" "$N1/namesrv.log"
 	grep -Fq "namesrv: audit: answer 'svc/anon' from node rogue uid - exe - unit -: dropped, rule svc/*: the node vouched for no identity" "$N1/namesrv.log"
