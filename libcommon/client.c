@@ -396,33 +396,6 @@ wait_for(struct mx_conn *c, uint32_t id, struct mx_frame_hdr *h, const uint8_t *
 	}
 }
 
-/* A simple request: one frame out, one status (and maybe a name) back. */
-static int
-simple_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anslen)
-{
-	struct mx_frame_hdr h;
-	const uint8_t *p;
-	struct stashed *s;
-	uint32_t id = new_id(c);
-	int r;
-
-	if ((r = send_frame(c, type, id, a, alen, NULL, 0)) < 0)
-		return r;
-	if ((r = wait_for(c, id, &h, &p, &s)) < 0)
-		return r;
-	if (h.status != 0)
-		r = -(int)h.status;
-	else if (h.len != anslen)
-		r = -MX_ERR_PROTO;
-	else if (anslen > 0)
-		memcpy(ans, p, anslen);
-	if (s) {
-		free(s->payload);
-		free(s);
-	}
-	return r;
-}
-
 int
 client_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anscap,
     size_t *anslen)
@@ -451,6 +424,16 @@ client_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *
 		free(s);
 	}
 	return r;
+}
+
+/* A simple request: one frame out, one status and exactly anslen bytes (maybe none) back. */
+static int
+simple_op(struct mx_conn *c, uint8_t type, const void *a, size_t alen, uint8_t *ans, size_t anslen)
+{
+	size_t got;
+	int r = client_op(c, type, a, alen, ans, anslen, &got);
+
+	return r == 0 && got != anslen ? -MX_ERR_PROTO : r;
 }
 
 const char *

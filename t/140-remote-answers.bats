@@ -146,7 +146,7 @@ msgrecv: svc: no sender left"
 	local ask=${BG_PIDS##* }
 	wait_for grep -qx "special_req 1" "$N1/rogue.out"
 	kill "$ask"
-	wait "$ask" || true
+	wait_gone "$ask"
 	# A round trip on n1 after the asker's end: portd saw it go.
 	run -69 msgsend nosuch x
 	touch "$N1/asker-gone"
@@ -197,7 +197,7 @@ make_user() {
 	run -69 --separate-stderr msgsend -R "$d1" -r svc/bank hi
 	[ "$stderr" = "msgsend: svc/bank: no such name" ]
 	kill "$fake"
-	wait "$fake" || true
+	wait_gone "$fake"
 	# The binary the list names, as root, on node 2: node 1 resolves it.
 	bg "$W/msgrecv" -R "$d2" -x 'echo "real $(cat)"' svc/bank
 	MASIX_RUNDIR=$d2 wait_name svc/bank

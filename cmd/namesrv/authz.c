@@ -17,6 +17,7 @@
 #include <sys/queue.h>
 #include <time.h>
 #include "crypto.h"
+#include "ev.h"
 #include "keys.h"
 #include "log.h"
 #include "names.h"
@@ -68,15 +69,6 @@ static struct {
 
 static struct log_throttle audit_lt[AUDIT_THROTTLES];
 static struct log_throttle lt_ks = LOG_THROTTLE_INIT("keysrv errors", LOG_WARNING);
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void
 authz_init(struct mx_conn *c, mx_name_t port, authz_resume_fn fn)
@@ -240,6 +232,20 @@ key_port_get(void)
 	return 0;
 }
 
+int
+authz_keysrv_send(struct mx_msg *m)
+{
+	int r;
+
+	if ((r = key_port_get()) < 0)
+		return r;
+	m->dest = key_port;
+	m->reply = reply_port;
+	m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
+	/* Never wait for room on the KEY port: a full one is a stuck keysrv, and the deadline answers. */
+	return masix_send_nowait(conn, m, 0);
+}
+
 /*
  * Send the question to keysrv: 0, or a negative MX_ERR_* (keysrv down).
  * Without waiting for portd, so that registrations stay pipelined: a
@@ -254,19 +260,13 @@ ask(struct pending *p)
 
 	if (p->has_who && p->who.has_hash)
 		hexhash(&p->who, hash);
-	if ((r = key_port_get()) < 0)
-		return r;
 	if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
 		fatalx("out of memory");
 	if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, p->has_who ? p->who.uid : 4294967294u) < 0 ||
 	    mx_msg_add_string(m, p->name) < 0 || mx_msg_add_string(m, p->has_who ? p->who.unit : "") < 0 ||
 	    mx_msg_add_int(m, p->cookie) < 0 || mx_msg_add_int(m, known_gen) < 0)
 		fatalx("out of memory");
-	m->dest = key_port;
-	m->reply = reply_port;
-	m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
-	/* Never wait for room on the KEY port: a full one is a stuck keysrv, and the deadline answers. */
-	r = masix_send_nowait(conn, m, 0);
+	r = authz_keysrv_send(m);
 	mx_msg_free(m);
 	if (r == 0)
 		p->asked = 1;
@@ -322,7 +322,7 @@ authz_check(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struc
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		fatalx("out of memory");
 	p->cookie = ++next_cookie;
-	p->deadline = now_ms() + AUTHZ_TIMEOUT_MS;
+	p->deadline = ev_now() + AUTHZ_TIMEOUT_MS;
 	p->req = req;
 	p->right = right;
 	p->uid = uid;

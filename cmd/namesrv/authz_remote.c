@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include "ev.h"
 #include "keys.h"
 #include "log.h"
 #include "names.h"
@@ -45,28 +46,17 @@ struct rcheck {
 static TAILQ_HEAD(, rcheck) checks = TAILQ_HEAD_INITIALIZER(checks);
 static unsigned nchecks;
 static struct mx_conn *conn;
-static mx_name_t reply_port, key_port;
 static int64_t next_cookie;
 static struct log_throttle audit_lt[REMOTE_THROTTLES];
 static struct log_throttle lt_full = LOG_THROTTLE_INIT("answers waiting for keysrv", LOG_WARNING);
 static struct log_throttle lt_debug = { .what = "debug lines", .pri = LOG_DEBUG, .burst = 100 };
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void
-authz_remote_init(struct mx_conn *c, mx_name_t port)
+authz_remote_init(struct mx_conn *c)
 {
 	int i;
 
 	conn = c;
-	reply_port = port;
 	for (i = 0; i < REMOTE_THROTTLES; i++)
 		audit_lt[i] = (struct log_throttle)LOG_THROTTLE_INIT("audit lines (answers)", LOG_NOTICE);
 }
@@ -137,29 +127,18 @@ ask(struct rcheck *c)
 {
 	char hash[72];
 	struct mx_msg *m;
-	int r = 0, tries;
+	int r;
 
 	hash_text(&c->id, hash);
-	for (tries = 0; tries < 2; tries++) {
-		if (key_port == MX_NAME_NULL && (r = masix_special_get(conn, MX_SPECIAL_KEY, &key_port)) < 0)
-			return r;
-		if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
-			fatalx("out of memory");
-		/* With the generation authz.c knows: a new list's rules' names come back (what is protected). */
-		if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, c->id.present ? c->id.uid : NO_UID) < 0 ||
-		    mx_msg_add_string(m, c->name) < 0 || mx_msg_add_string(m, c->id.present ? c->id.unit : "") < 0 ||
-		    mx_msg_add_int(m, c->cookie) < 0 || mx_msg_add_int(m, authz_known_gen()) < 0)
-			fatalx("out of memory");
-		m->dest = key_port;
-		m->reply = reply_port;
-		m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
-		r = masix_send(conn, m, 0);	/* never wait for room on the KEY port */
-		mx_msg_free(m);
-		if (r != -MX_ERR_DEAD)
-			break;
-		masix_right_dealloc(conn, key_port);	/* keysrv restarted: fetch its port again */
-		key_port = MX_NAME_NULL;
-	}
+	if ((m = mx_msg_new(KS_MAY_REGISTER)) == NULL)
+		fatalx("out of memory");
+	/* With the generation authz.c knows: a new list's rules' names come back (what is protected). */
+	if (mx_msg_add_string(m, hash) < 0 || mx_msg_add_int(m, c->id.present ? c->id.uid : NO_UID) < 0 ||
+	    mx_msg_add_string(m, c->name) < 0 || mx_msg_add_string(m, c->id.present ? c->id.unit : "") < 0 ||
+	    mx_msg_add_int(m, c->cookie) < 0 || mx_msg_add_int(m, authz_known_gen()) < 0)
+		fatalx("out of memory");
+	r = authz_keysrv_send(m);
+	mx_msg_free(m);
 	return r;
 }
 
@@ -185,7 +164,7 @@ authz_remote_check(const char *name, const char *node, mx_name_t right, const st
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		fatalx("out of memory");
 	c->cookie = --next_cookie;	/* negative: authz.c's are positive, on the same port */
-	c->deadline = now_ms() + REMOTE_TIMEOUT_MS;
+	c->deadline = ev_now() + REMOTE_TIMEOUT_MS;
 	c->right = right;
 	c->id = *id;
 	snprintf(c->name, sizeof(c->name), "%s", name);

@@ -175,7 +175,7 @@ main(int argc, char **argv)
 	registry_init(c, notify_port, authz_port, resolve_ms, announce);
 	/* Before the first request: which names are protected, even with keysrv down. */
 	ownlist_load(state_dir, strict);
-	authz_remote_init(c, authz_port);	/* its verdicts come there too, told apart by cookie */
+	authz_remote_init(c);	/* its verdicts come on authz_port too, told apart by cookie */
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 

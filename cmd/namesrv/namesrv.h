@@ -72,6 +72,8 @@ typedef void (*authz_resume_fn)(const char *name, mx_name_t right, uint32_t uid,
  * NULL) ends there refused (a negative MX_ERR_*): not restored.
  */
 void authz_init(struct mx_conn *c, mx_name_t port, authz_resume_fn fn);
+/* m to keysrv's KEY port, answered on authz.c's port, without waiting: 0, or MX_ERR_UNAVAIL (keysrv down). */
+int authz_keysrv_send(struct mx_msg *m);
 /* 1 when this registration is one authz let through and hands back now (*service: a protected name). */
 int authz_passed(const char *name, mx_name_t right, int *service);
 /*
@@ -105,7 +107,7 @@ struct remote_ident {
 	uint8_t hash[32];		/* SHA-256 of the registering task's binary */
 	char unit[256];			/* its systemd unit, "" none */
 };
-void authz_remote_init(struct mx_conn *c, mx_name_t port);	/* port: authz.c's, keysrv's verdicts come there */
+void authz_remote_init(struct mx_conn *c);	/* keysrv's verdicts come on authz.c's port (authz_keysrv_send) */
 int authz_remote_ident(struct mx_msg *m, struct remote_ident *id);	/* NS_NET_ANSWER's last items */
 /*
  * name answered by node with right (a send right of ours) for the task id

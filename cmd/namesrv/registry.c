@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include <stdio.h>
+#include "ev.h"
 #include "log.h"
 #include "names.h"
 #include "namesrv.h"
@@ -69,15 +70,6 @@ static const char *const req_name[] = {
 
 static void register_resume(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, struct mx_msg *req,
     int refused);
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void
 registry_init(struct mx_conn *c, mx_name_t notify, mx_name_t authz_port, uint32_t resolve, int announce)
@@ -694,7 +686,7 @@ do_lookup(struct mx_msg *req)
 		answer(req, r, 0, NULL);
 		return 0;
 	}
-	waiter_add(name, req, now_ms() + (uint64_t)wait_ms);
+	waiter_add(name, req, ev_now() + (uint64_t)wait_ms);
 	return 1;
 }
 
@@ -768,7 +760,7 @@ registry_dead(mx_name_t right)
 uint32_t
 registry_next_timeout(void)
 {
-	uint64_t now = now_ms(), first = waiter_next_deadline(), checks = authz_next_deadline();
+	uint64_t now = ev_now(), first = waiter_next_deadline(), checks = authz_next_deadline();
 	uint64_t answers = authz_remote_next_deadline();
 	unsigned logs = log_throttle_tick();
 
@@ -787,7 +779,7 @@ void
 registry_expire(void)
 {
 	struct waiter *w;
-	uint64_t now = now_ms();
+	uint64_t now = ev_now();
 	int r, n = 0;
 
 	while ((w = waiter_take_expired(now)) != NULL) {
