@@ -540,28 +540,56 @@ masix_special_get_node(struct mx_conn *c, int which, const char *node, uint32_t 
 	return op_name(c, MX_OP_SPECIAL_GET, b, 4 + n, out);
 }
 
-int
-ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes)
+/* A u8 length and s into b at *o: 0, or -MX_ERR_INVAL when s is longer than max. */
+static int
+put_str8(uint8_t *b, size_t *o, const char *s, size_t max)
 {
-	uint8_t b[4];
-	int r = simple_op(c, MX_OP_NET_QUERY, name, strlen(name), b, sizeof(b));
+	size_t n = strlen(s);
 
-	if (r == 0)
-		*nodes = get_u32(b);
-	return r;
+	if (n > max)
+		return -MX_ERR_INVAL;
+	b[(*o)++] = (uint8_t)n;
+	memcpy(b + *o, s, n);
+	*o += n;
+	return 0;
 }
 
 int
-ns_net_answer(struct mx_conn *c, const char *name, uint32_t right)
+ns_net_query(struct mx_conn *c, const char *name, const char *node, const char *service, uint32_t *nodes)
 {
-	uint8_t b[4 + MX_NAME_LEN_MAX];
-	size_t n = strlen(name);
+	uint8_t b[2 + MX_NODE_MAX + MX_SERVICE_MAX + MX_NAME_LEN_MAX], out[4];
+	size_t o = 0;
+	int r;
 
-	if (n > MX_NAME_LEN_MAX)
+	if (put_str8(b, &o, node ? node : "", MX_NODE_MAX) < 0 || put_str8(b, &o, service, MX_SERVICE_MAX) < 0 ||
+	    strlen(name) > MX_NAME_LEN_MAX)
 		return -MX_ERR_INVAL;
+	memcpy(b + o, name, strlen(name));
+	o += strlen(name);
+	if ((r = simple_op(c, MX_OP_NET_QUERY, b, o, out, sizeof(out))) == 0)
+		*nodes = get_u32(out);
+	return r;
+}
+
+/* NET_ANSWER's fixed part: u32 right, u8 length and the node ("" every node). */
+static int
+pack_net_answer(uint8_t *b, size_t *o, uint32_t right, const char *node)
+{
 	put_u32(b, right);
-	memcpy(b + 4, name, n);
-	return simple_op(c, MX_OP_NET_ANSWER, b, 4 + n, NULL, 0);
+	*o = 4;
+	return put_str8(b, o, node ? node : "", MX_NODE_MAX);
+}
+
+int
+ns_net_answer(struct mx_conn *c, const char *name, uint32_t right, const char *node)
+{
+	uint8_t b[5 + MX_NODE_MAX + MX_NAME_LEN_MAX];
+	size_t o, n = strlen(name);
+
+	if (n > MX_NAME_LEN_MAX || pack_net_answer(b, &o, right, node) < 0)
+		return -MX_ERR_INVAL;
+	memcpy(b + o, name, n);
+	return simple_op(c, MX_OP_NET_ANSWER, b, o + n, NULL, 0);
 }
 
 /* The MX_OP_NAME_KEEP request: 16 bytes into b, then the name. */
@@ -746,15 +774,14 @@ client_op_nowait(struct mx_conn *c, uint8_t type, const void *a, size_t alen, co
 
 /* ns_net_answer() without waiting: queued like masix_send_nowait(), its status comes with masix_flush(). */
 int
-ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right)
+ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right, const char *node)
 {
-	uint8_t a[4];
-	size_t n = strlen(name);
+	uint8_t a[5 + MX_NODE_MAX];
+	size_t o, n = strlen(name);
 
-	if (n > MX_NAME_LEN_MAX)
+	if (n > MX_NAME_LEN_MAX || pack_net_answer(a, &o, right, node) < 0)
 		return -MX_ERR_INVAL;
-	put_u32(a, right);
-	return client_op_nowait(c, MX_OP_NET_ANSWER, a, sizeof(a), name, n);
+	return client_op_nowait(c, MX_OP_NET_ANSWER, a, o, name, n);
 }
 
 int

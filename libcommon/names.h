@@ -10,8 +10,8 @@
 #define NS_UNREGISTER	3	/* STRING name -> INT status */
 
 /* From portd to namesrv only (the kernel range: tasks cannot send these). */
-#define NS_NET_QUERY	0x7fff0010u	/* STRING name, STRING node asking */
-#define NS_NET_ANSWER	0x7fff0011u	/* STRING name, STRING node, PORT send right */
+#define NS_NET_QUERY	0x7fff0010u	/* STRING name, STRING node asking, STRING asker's service ("" none), INT direct */
+#define NS_NET_ANSWER	0x7fff0011u	/* STRING name, STRING node, PORT send right, [INT uid, INT gid, BYTES hash, STRING unit] */
 /* To a new NAME holder, before anything else: the bindings portd kept (MX_OP_NAME_KEEP). */
 #define NS_RESTORE	0x7fff0012u	/* STRING name, INT uid, INT pid, PORT send right */
 #define NS_RESTORE_END	0x7fff0013u	/* INT how many NS_RESTORE came before it */
@@ -21,9 +21,14 @@
 struct mx_conn;
 struct mx_msg;
 /* namesrv's own calls to portd (it holds the NAME port). */
-int ns_net_query(struct mx_conn *c, const char *name, uint32_t *nodes);
-int ns_net_answer(struct mx_conn *c, const char *name, uint32_t right);
-int ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right);
+/*
+ * Ask node (NULL: every node) who has name, for a task holding service
+ * ("" none: the other nodes hear of no asker): *nodes asked.
+ */
+int ns_net_query(struct mx_conn *c, const char *name, const char *node, const char *service, uint32_t *nodes);
+/* Tell node (NULL: every node) that right's port has name. */
+int ns_net_answer(struct mx_conn *c, const char *name, uint32_t right, const char *node);
+int ns_net_answer_nowait(struct mx_conn *c, const char *name, uint32_t right, const char *node);
 /*
  * Have portd keep name -> right (a send right of ours) for uid/pid while
  * namesrv is away, replacing what it kept for name; or (right

@@ -196,6 +196,11 @@ make_user() {
 	# Asked for, node 2 answers again: dropped again, node 1 knows no such name.
 	run -69 --separate-stderr msgsend -R "$d1" -r svc/bank hi
 	[ "$stderr" = "msgsend: svc/bank: no such name" ]
+	# Asked of node 2 alone (NAME@NODE): its answer obeys node 1's list all the same.
+	n=$(grep -c "namesrv: audit: answer 'svc/bank' from node n2 uid $TUID" "$d1/namesrv.log")
+	run -69 --separate-stderr msgsend -R "$d1" -r svc/bank@n2 hi
+	[ "$stderr" = "msgsend: svc/bank@n2: no such name" ]
+	wait_log $((n + 1)) "namesrv: audit: answer 'svc/bank' from node n2 uid $TUID" "$d1/namesrv.log"
 	kill "$fake"
 	wait_gone "$fake"
 	# The binary the list names, as root, on node 2: node 1 resolves it.

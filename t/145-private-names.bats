@@ -9,6 +9,7 @@
 
 load helpers
 load cluster
+load rogue
 
 setup() {
 	D=$BATS_TEST_TMPDIR
@@ -223,27 +224,87 @@ fs/internal/late: no such name" ]
 	[ "$output" = "open/one: cannot check who may register 'open/one': keysrv is not running" ]
 }
 
-@test "across nodes a private name is not found: neither announced, nor answered, nor handed out by NAME@NODE" {
+# reload_all: the admin's list to every node of the cluster, for its keysrv
+# and its portd (which checks the service of an asker from another node).
+reload_all() {
+	local i p
+	for i in "$@"; do
+		p=$(grep -c 'services from other nodes are checked against it' "${NODE_DIR[$i]}/portd.log")
+		push_list "${NODE_DIR[$i]}" "${NODE_DIR[$i]}/state"
+		kill -HUP "$(cat "${NODE_DIR[$i]}/portd.pid")"
+		wait_log $((p + 1)) 'services from other nodes are checked against it' "${NODE_DIR[$i]}/portd.log"
+	done
+}
+
+@test "across nodes a private name is found by the services its rule admits only, by NAME and by NAME@NODE" {
 	cluster_start 2
 	A=$(echo $RUNDIRS | cut -d' ' -f1)/admin
 	W=$(world_copy "$MASIX_BIN/msgrecv" "$MASIX_TOOLS/privask")
 	me=$(id -u)
-	st -d "$A" add -u "$me" --private 'fs/internal/*' "$(hash_of "$W/msgrecv")"
+	st -d "$A" add -u "$me" --seen-by svc/a 'fs/internal/*' "$(hash_of "$W/msgrecv")"
 	st -d "$A" add -u "$me" 'svc/*' "$(hash_of "$W/privask")"
-	for i in 1 2; do push_list "${NODE_DIR[$i]}" "${NODE_DIR[$i]}/state"; done
+	reload_all 1 2
 	on 2 bg "$W/msgrecv" -x 'echo "n2: $(cat)"' fs/internal/db
 	on 2 bg "$W/msgrecv" -x 'echo "n2: $(cat)"' open/echo
 	R=${NODE_DIR[2]}
-	wait_for pa -s svc/b lookup fs/internal/db 0
+	wait_for pa -s svc/a lookup fs/internal/db 0
 	wait_for pa lookup open/echo 0
-	# on n1, a verified service the rule admits: found on n2 only, not from n1
 	R=${NODE_DIR[1]}
-	run -0 pa -s svc/a lookup open/echo 5000
-	[ "$output" = "open/echo: found" ]
-	run -69 pa -s svc/a lookup fs/internal/db 0
-	[ "$output" = "fs/internal/db: no such name" ]
-	run -69 pa -s svc/a lookup fs/internal/db@n2 0
-	[ "$output" = "fs/internal/db@n2: no such name" ]
-	run -0 pa -s svc/a lookup open/echo@n2 0
+	# no service, or a verified one the rule does not admit: what a missing name gets
+	for s in "" "-s svc/c"; do
+		# shellcheck disable=SC2086
+		run -69 pa $s lookup fs/internal/db 0
+		[ "$output" = "fs/internal/db: no such name" ]
+		# shellcheck disable=SC2086
+		run -69 pa $s lookup fs/internal/db@n2 0
+		[ "$output" = "fs/internal/db@n2: no such name" ]
+	done
+	# the admitted service on n1: node 2 answers node 1 alone, by NAME@NODE and by NAME
+	run -0 pa -s svc/a lookup fs/internal/db@n2 0
+	[ "$output" = "fs/internal/db@n2: found" ]
+	run -0 pa -s svc/a ask fs/internal/db hello
+	[ "$output" = "n2: hello" ]
+	run -0 pa -s svc/c lookup open/echo@n2 0
 	[ "$output" = "open/echo@n2: found" ]
+	# cached on node 1 now, and still hidden there from the others
+	run -69 pa -s svc/c lookup fs/internal/db 0
+	[ "$output" = "fs/internal/db: no such name" ]
+	run -69 pa lookup fs/internal/db 0
+	[ "$output" = "fs/internal/db: no such name" ]
+}
+
+@test "rogue: a private name is answered to the asking node alone, and only for an asker the list admits" {
+	rogue_setup
+	R=$N1
+	A=$ADM/admin
+	W=$(world_copy "$MASIX_BIN/msgrecv" "$MASIX_TOOLS/privask")
+	HA=$(hash_of "$W/privask")
+	me=$(id -u)
+	st -d "$A" add -u "$me" --seen-by svc/a 'fs/internal/*' "$(hash_of "$W/msgrecv")"
+	st -d "$A" add -u "$me" 'svc/*' "$HA"
+	p=$(grep -c 'services from other nodes are checked against it' "$N1/portd.log")
+	push_list "$N1" "$N1/state"
+	kill -HUP "$(cat "$N1/portd.pid")"
+	wait_log $((p + 1)) 'services from other nodes are checked against it' "$N1/portd.log"
+	bg "$W/msgrecv" -x cat fs/internal/db
+	wait_for pa -s svc/a lookup fs/internal/db 0
+	local fake=0000000000000000000000000000000000000000000000000000000000000001
+	# no asker; an identity the list does not give svc/a; a listed service the rule does
+	# not admit; then the admitted one: only the last is answered, to the rogue alone
+	bg sh -c 'r=$0 rg=$1 port=$2 out=$3; shift 3
+	    exec timeout 60 "$r" -S "$rg/state" -N rogue -c "n1@127.0.0.1:$port" -k -t 30 "$@" >"$out/rogue.out" 2>&1' \
+	    "$MASIX_TOOLS/roguenode" "$RG" "$PORT" "$N1" \
+	    -e "query fs/internal/db direct" -e "query fs/internal/db direct asker=svc/a uid=$me hash=$fake" \
+	    -e "query fs/internal/db direct asker=svc/c uid=$me hash=${HA#sha256:}" \
+	    -e "query fs/internal/db direct asker=svc/a uid=$me hash=${HA#sha256:}"
+	wait_for grep -q "^answer fs/internal/db n1:" "$N1/rogue.out"
+	[ "$(grep -c '^answer ' "$N1/rogue.out")" = 1 ]
+	grep -Fq "portd: node rogue: audit: service 'svc/a' claimed for uid $me running sha256:$fake unit -: not vouched for: uid $me running sha256:$fake is not listed for svc/*" "$N1/portd.log"
+	# what node 1 asks: a service's lookup carries its identity, a NAME@NODE one asks that node alone
+	run -69 pa -s svc/a lookup nothing/here 0
+	[ "$output" = "nothing/here: no such name" ]
+	run -69 pa lookup else/where@rogue 0
+	[ "$output" = "else/where@rogue: no such name" ]
+	wait_for grep -qx "query nothing/here asker svc/a uid=$me hash unit=-" "$N1/rogue.out"
+	wait_for grep -qx "query else/where direct" "$N1/rogue.out"
 }

@@ -39,6 +39,7 @@ struct waiter {
 	uint64_t deadline;		/* monotonic ms */
 	uint32_t uid;			/* charged for it */
 	struct mx_msg *req;		/* holds the send-once reply right */
+	char node[MX_NODE_MAX + 1];	/* a NAME@NODE lookup: only that node's answer ("" any) */
 	char name[];
 };
 

@@ -28,16 +28,8 @@ struct binding {
 	char name[];
 };
 
-/* A send right to another node's NAME port, kept for NAME@NODE lookups. */
-struct peerns {
-	LIST_ENTRY(peerns) link;
-	char node[MX_NODE_MAX + 1];
-	mx_name_t right;
-};
-
 static struct htab names, ports;
 static TAILQ_HEAD(, binding) bindings = TAILQ_HEAD_INITIALIZER(bindings);
-static LIST_HEAD(, peerns) peers = LIST_HEAD_INITIALIZER(peers);
 static struct mx_conn *conn;
 static mx_name_t notify_port;
 static uint32_t resolve_ms;
@@ -215,41 +207,32 @@ waiter_done(struct waiter *w, int status, mx_name_t right)
 }
 
 /*
- * A private name came: only the waiters allowed to see it get it; the
- * others wait on until their time is up and get "no such name", as for a
- * name that never came (doc/trust.md, private names).
+ * name came, a port of node from (ours: registered here). The waiters that
+ * may have it get it. The others wait on until their time is up and then
+ * get "no such name", as for a name that never came: those of a private
+ * name they may not see (doc/trust.md, private names), and NAME@NODE
+ * lookups of another node.
  */
 static void
-private_answer_waiters(const char *name, mx_name_t right)
+answer_waiters(const char *name, mx_name_t right, const char *from)
 {
-	struct waiter *w, **hidden = NULL;
+	struct waiter *w, **others = NULL;
+	int private = authz_private(name);
 	size_t n = 0, cap = 0, i;
 
 	while ((w = waiter_take(name)) != NULL) {
-		if (authz_visible(name, w->req->trailer.service)) {
+		if ((w->node[0] == '\0' || strcmp(w->node, from) == 0) &&
+		    (!private || authz_visible(name, w->req->trailer.service))) {
 			waiter_done(w, 0, right);
 			continue;
 		}
-		if (n == cap && (hidden = reallocarray(hidden, cap = cap ? 2 * cap : 16, sizeof(*hidden))) == NULL)
+		if (n == cap && (others = reallocarray(others, cap = cap ? 2 * cap : 16, sizeof(*others))) == NULL)
 			fatalx("out of memory");
-		hidden[n++] = w;
+		others[n++] = w;
 	}
 	for (i = 0; i < n; i++)
-		waiter_put_back(hidden[i]);
-	free(hidden);
-}
-
-static void
-answer_waiters(const char *name, mx_name_t right)
-{
-	struct waiter *w;
-
-	if (authz_private(name)) {
-		private_answer_waiters(name, right);
-		return;
-	}
-	while ((w = waiter_take(name)) != NULL)
-		waiter_done(w, 0, right);
+		waiter_put_back(others[i]);
+	free(others);
 }
 
 /*
@@ -328,9 +311,9 @@ register_name(const char *name, mx_name_t right, uint32_t uid, uint32_t pid, str
 	log_throttled(&lt_debug, "'%s' %s by pid %u uid %u", name, req != NULL ? "registered" : "restored",
 	    b->pid, b->uid);
 	answer(req, 0, 0, NULL);
-	answer_waiters(name, right);
+	answer_waiters(name, right, masix_node(conn));
 	/* As an answer nobody asked for yet: every node caches it, waiting lookups end. */
-	if (announce_names && !authz_private(name) && (r = ns_net_answer_nowait(conn, name, right)) < 0)
+	if (announce_names && !authz_private(name) && (r = ns_net_answer_nowait(conn, name, right, NULL)) < 0)
 		log_throttled(&lt_net, "'%s': announcing: %s", name, mx_strerror(r));
 	return 1;
 refused:
@@ -487,113 +470,64 @@ do_unregister(struct mx_msg *req)
 	answer(req, 0, 0, NULL);
 }
 
-/* Our send right to NODE's NAME port, fetched once. */
-static int
-peer_name_port(const char *node, mx_name_t *out)
-{
-	struct peerns *p;
-	int r;
-
-	LIST_FOREACH(p, &peers, link)
-		if (strcmp(p->node, node) == 0) {
-			*out = p->right;
-			return 0;
-		}
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatalx("out of memory");
-	if ((r = masix_special_get_node(conn, MX_SPECIAL_NAME, node, &p->right)) < 0) {
-		free(p);
-		return r;
-	}
-	snprintf(p->node, sizeof(p->node), "%s", node);
-	LIST_INSERT_HEAD(&peers, p, link);
-	*out = p->right;
-	return 0;
-}
-
-static void
-peer_forget(const char *node)
-{
-	struct peerns *p;
-
-	LIST_FOREACH(p, &peers, link)
-		if (strcmp(p->node, node) == 0) {
-			LIST_REMOVE(p, link);
-			masix_right_dealloc(conn, p->right);
-			free(p);
-			return;
-		}
-}
-
 /*
- * NAME@NODE: hand the question to NODE's namesrv with the asker's own reply
- * right, so the answer (and the right in it) goes straight back to the asker.
+ * An answer from node, allowed by the list (authz_remote.c): cached, unless
+ * the name is bound here or cached from another node already (never
+ * shadowed); the lookups waiting for it get it either way, a NAME@NODE
+ * lookup of that node included. 1 when the cache took right.
  */
-static void
-forward_lookup(struct mx_msg *req, const char *name, const char *node, int64_t wait_ms)
-{
-	struct mx_msg *fwd;
-	int r, tries;
-
-	if (!mx_name_valid(name)) {
-		answer(req, MX_ERR_INVAL, 0, NULL);
-		return;
-	}
-	for (tries = 0; tries < 2; tries++) {
-		if ((fwd = mx_msg_new(NS_LOOKUP)) == NULL)
-			fatalx("out of memory");
-		mx_msg_add_string(fwd, name);
-		mx_msg_add_int(fwd, wait_ms);
-		if ((r = peer_name_port(node, &fwd->dest)) == 0) {
-			fwd->reply = req->reply;
-			fwd->reply_disp = MX_DISP_MOVE_SEND_ONCE;
-			r = masix_send(conn, fwd, MX_FOREVER);
-		}
-		mx_msg_free(fwd);
-		if (r == 0) {
-			req->reply = MX_NAME_NULL;	/* moved to the other node */
-			return;
-		}
-		if (r != -MX_ERR_DEAD)
-			break;
-		peer_forget(node);	/* its namesrv restarted: fetch the port again */
-	}
-	log_throttled(&lt_debug, "'%s@%s': %s", name, node, mx_strerror(r));
-	if (r == -MX_ERR_UNAVAIL) {
-		/* That node runs no namesrv now (maybe restarting): the client may wait for it. */
-		char why[64 + MX_NODE_MAX];
-		snprintf(why, sizeof(why), "namesrv is not running on node %s", node);
-		answer(req, r, 0, why);
-		return;
-	}
-	answer(req, r, 0, NULL);
-}
-
 int
 registry_cache(const char *name, const char *node, mx_name_t right)
 {
 	struct binding *b;
 
-	if (find(name) != NULL || bind(name, right, &b) < 0)
-		return 0;	/* bound here meanwhile: never shadowed */
+	if (find(name) != NULL || bind(name, right, &b) < 0) {
+		answer_waiters(name, right, node);
+		return 0;
+	}
 	b->remote = 1;
 	if ((b->node = strdup(node)) == NULL)
 		fatalx("out of memory");
 	log_throttled(&lt_debug, "'%s' is on node %s: cached", name, node);
-	answer_waiters(name, right);
+	answer_waiters(name, right, node);
 	return 1;
+}
+
+/*
+ * Another node asks for name, registered here. A private name is answered
+ * only when the asker's service, which its node vouched for and our portd
+ * checked against our list, may see it, and to that node alone; so is a
+ * NAME@NODE question (direct). Other answers go to every node, which all
+ * cache them.
+ */
+static void
+net_answer(const char *name, mx_name_t right, const char *node, const char *service, int direct)
+{
+	const char *to = direct ? node : NULL;
+	int r;
+
+	if (authz_private(name)) {
+		if (service[0] == '\0' || !authz_visible(name, service)) {
+			log_throttled(&lt_debug, "'%s': private: not answered to node %s (service '%s')", name, node,
+			    service);
+			return;
+		}
+		to = node;
+	}
+	if ((r = ns_net_answer(conn, name, right, to)) < 0)
+		log_throttled(&lt_net, "'%s': answering %s: %s", name, node, mx_strerror(r));
 }
 
 /* From portd: another node asks who has name, or its owner answers (checked: authz_remote.c). */
 void
 registry_net(struct mx_msg *m)
 {
-	char name[MX_NAME_LEN_MAX + 1], node[MX_NODE_MAX + 1];
+	char name[MX_NAME_LEN_MAX + 1], node[MX_NODE_MAX + 1], service[MX_SERVICE_MAX + 1];
 	mx_name_t right = MX_NAME_NULL;
 	struct remote_ident id;
 	struct binding *b;
+	int64_t direct;
 	uint8_t kind;
-	int r;
 
 	if (mx_msg_get_string(m, name, sizeof(name)) < 0 || mx_msg_get_string(m, node, sizeof(node)) < 0) {
 		log_throttled(&lt_net, "malformed message %#x from portd", m->msgid);
@@ -601,17 +535,12 @@ registry_net(struct mx_msg *m)
 	}
 	b = find(name);
 	if (m->msgid == NS_NET_QUERY) {
-		/*
-		 * A private name is never answered to another node: the query says
-		 * nothing of who asks, and the answer goes to every node (fail
-		 * closed; doc/trust.md).
-		 */
-		if (b != NULL && !b->remote && authz_private(name)) {
-			log_throttled(&lt_debug, "'%s': private: not answered to node %s", name, node);
+		if (mx_msg_get_string(m, service, sizeof(service)) < 0 || mx_msg_get_int(m, &direct) < 0) {
+			log_throttled(&lt_net, "malformed query from portd");
 			goto out;
 		}
-		if (b != NULL && !b->remote && (r = ns_net_answer(conn, name, b->port->right)) < 0)
-			log_throttled(&lt_net, "'%s': answering %s: %s", name, node, mx_strerror(r));
+		if (b != NULL && !b->remote)
+			net_answer(name, b->port->right, node, service, direct != 0);
 		goto out;
 	}
 	if (mx_msg_get_port(m, &right, &kind) < 0 || kind != MX_RIGHT_SEND || b != NULL ||
@@ -631,16 +560,73 @@ out:
 	masix_msg_release_rights(conn, m, right);
 }
 
+/*
+ * Keep the request (and its reply right) until the name comes, time is up,
+ * or the asker's reply port dies: the dead-name notice of the reply right
+ * ends the wait at once (registry_dead), and gives the budget back. node:
+ * only an answer of that node will do ("" any). 1 when req is kept.
+ */
+static int
+wait_for_name(struct mx_msg *req, const char *name, const char *node, uint64_t wait_ms)
+{
+	struct waiter *w;
+	char why[128];
+	int r;
+
+	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_LOOKUPS, why, sizeof(why))) < 0) {
+		answer(req, r, 0, why);
+		return 0;
+	}
+	if ((r = masix_request_dead_notify(conn, req->reply, notify_port)) < 0) {
+		budget_give(req->trailer.uid, BUDGET_LOOKUPS);
+		answer(req, r, 0, NULL);
+		return 0;
+	}
+	w = waiter_add(name, req, ev_now() + wait_ms);
+	snprintf(w->node, sizeof(w->node), "%s", node);
+	return 1;
+}
+
+/*
+ * NAME@NODE: asked of that node alone, over its link, with the asker's
+ * service (its node vouches for it) so that a private name it may see is
+ * answered. The answer comes as any other node's: with who registered the
+ * name there, checked against our list before the asker gets it
+ * (authz_remote.c). 1 when req is kept.
+ */
+static int
+lookup_at(struct mx_msg *req, const char *name, const char *node, int64_t wait_ms)
+{
+	const char *service = req->trailer.service;
+	struct binding *b;
+	uint32_t nodes;
+	int r;
+
+	if (!mx_name_valid(name)) {
+		answer(req, MX_ERR_INVAL, 0, NULL);
+		return 0;
+	}
+	if ((b = find(name)) != NULL && b->remote && strcmp(b->node, node) == 0 && authz_visible(name, service)) {
+		answer(req, 0, b->port->right, NULL);
+		return 0;
+	}
+	if ((r = ns_net_query(conn, name, node, service, &nodes)) < 0) {
+		log_throttled(&lt_debug, "'%s@%s': %s", name, node, mx_strerror(r));
+		answer(req, r, 0, NULL);
+		return 0;
+	}
+	return wait_for_name(req, name, node, (uint64_t)wait_ms < resolve_ms ? resolve_ms : (uint64_t)wait_ms);
+}
+
 /* 1 when req is kept by a waiting lookup. */
 static int
 do_lookup(struct mx_msg *req)
 {
-	char name[MX_NAME_LEN_MAX + 1 + 1 + MX_NODE_MAX], why[128];
+	char name[MX_NAME_LEN_MAX + 1 + 1 + MX_NODE_MAX];
 	struct binding *b;
 	int64_t wait_ms;
 	uint32_t nodes;
 	char *at;
-	int r;
 
 	if (mx_msg_get_string(req, name, sizeof(name)) < 0 || mx_msg_get_int(req, &wait_ms) < 0 ||
 	    mx_msg_end(req) < 0 || wait_ms < 0) {
@@ -649,10 +635,8 @@ do_lookup(struct mx_msg *req)
 	}
 	if ((at = strchr(name, '@')) != NULL) {
 		*at++ = '\0';
-		if (strcmp(at, masix_node(conn)) != 0) {
-			forward_lookup(req, name, at, wait_ms);
-			return 0;
-		}
+		if (strcmp(at, masix_node(conn)) != 0)
+			return lookup_at(req, name, at, wait_ms);
 	}
 	if (!mx_name_valid(name)) {
 		answer(req, MX_ERR_INVAL, 0, NULL);
@@ -664,7 +648,7 @@ do_lookup(struct mx_msg *req)
 		return 0;
 	}
 	/* Not here: ask the other nodes (paper steps 3-9); the owner answers us all. */
-	if (at == NULL && ns_net_query(conn, name, &nodes) == 0 && nodes > 0) {
+	if (at == NULL && ns_net_query(conn, name, NULL, req->trailer.service, &nodes) == 0 && nodes > 0) {
 		if ((uint64_t)wait_ms < resolve_ms)
 			wait_ms = resolve_ms;
 	}
@@ -672,22 +656,7 @@ do_lookup(struct mx_msg *req)
 		answer(req, MX_ERR_NOENT, 0, NULL);
 		return 0;
 	}
-	if ((r = budget_take(req->trailer.uid, req->trailer.pid, BUDGET_LOOKUPS, why, sizeof(why))) < 0) {
-		answer(req, r, 0, why);
-		return 0;
-	}
-	/*
-	 * Keep the request (and its reply right) until the name comes, time is
-	 * up, or the asker's reply port dies: the dead-name notice of the reply
-	 * right ends the wait at once (registry_dead), and gives the budget back.
-	 */
-	if ((r = masix_request_dead_notify(conn, req->reply, notify_port)) < 0) {
-		budget_give(req->trailer.uid, BUDGET_LOOKUPS);
-		answer(req, r, 0, NULL);
-		return 0;
-	}
-	waiter_add(name, req, ev_now() + (uint64_t)wait_ms);
-	return 1;
+	return wait_for_name(req, name, "", (uint64_t)wait_ms);
 }
 
 /* Takes ownership of req. */
@@ -815,8 +784,6 @@ registry_free(void)
 		mx_msg_free(w->req);
 		free(w);
 	}
-	while (LIST_FIRST(&peers) != NULL)
-		peer_forget(LIST_FIRST(&peers)->node);
 	waiters_free();
 	htab_free(&names);
 	htab_free(&ports);

@@ -421,13 +421,16 @@ ipc_kmsg_notice(struct port *dest, uint32_t msgid, int64_t ival)
 	return km;
 }
 
-/* A message from portd itself to dest: items built by the caller, right in its one PORT item (last). */
+/* A message from portd itself to dest: items built by the caller, right in its one PORT item. */
 void
 ipc_kmsg_notice_items(struct port *dest, uint32_t msgid, const struct mx_msg *items, struct port *right)
 {
 	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
+	struct mx_item it;
+	size_t pos = 0;
+	int found = 0;
 
-	if ((km->mem = malloc(items->len)) == NULL)
+	if ((km->mem = malloc(items->len ? items->len : 1)) == NULL)
 		fatal("kmsg");
 	memcpy(km->mem, items->items, items->len);
 	km->items = km->mem;
@@ -435,14 +438,19 @@ ipc_kmsg_notice_items(struct port *dest, uint32_t msgid, const struct mx_msg *it
 	/* Paid like any notice: by the port's receiver, which asked for it by taking the port. */
 	ipc_acct_force(km->acct, ACCT_BYTES, km->len);
 	km->charged += km->len;
-	if (right != NULL) {
-		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
-			fatal("kmsg");
-		ipc_port_ref(right);
-		km->rights[0] = (struct kright){ right, MX_RIGHT_SEND, km->len - MX_ITEM_HDR - 4 };
-		km->nrights = 1;
-		ipc_port_send_add(right, 1);	/* a send right in a message counts as a sender */
-	}
+	if (right == NULL)
+		goto queue;
+	while (!found && items_next(km->items, km->len, &pos, &it) > 0)
+		found = it.type == MX_ITEM_PORT;
+	if (!found)
+		fatalx("notice %#x: a right but no PORT item", msgid);
+	if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
+		fatal("kmsg");
+	ipc_port_ref(right);
+	km->rights[0] = (struct kright){ right, MX_RIGHT_SEND, (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
+	km->nrights = 1;
+	ipc_port_send_add(right, 1);	/* a send right in a message counts as a sender */
+queue:
 	if (ipc_port_enqueue(dest, km, 1) < 0)
 		ipc_kmsg_destroy(km, 0);
 }

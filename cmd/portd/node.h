@@ -48,10 +48,19 @@ void node_so_gone(struct port *proxy);
 void node_proxy_no_senders(struct port *proxy);	/* the core's hook: give its send rights back */
 int node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, const char *node,
     node_special_fn *done);
-int node_names_query(struct task *t, const char *name);
+/*
+ * Ask node (NULL: every node) who has name. asker (NULL: nobody vouched
+ * for) is the identity of the task asking, which holds service: sent over
+ * links only. The nodes asked, or -MX_ERR_NODEDOWN when node is not linked.
+ */
+int node_names_query(const char *name, const char *node, const char *service, const struct rident *asker);
 int node_names_peer_count(void);	/* the nodes a question or an answer goes to now (broadcast: 1) */
-/* id: who holds the port's receive right (ops_ident_answer), carried with the answer. */
-int node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id);
+/*
+ * id: who holds the port's receive right (ops_ident_answer), carried with
+ * the answer; to node alone (NULL: every node).
+ */
+int node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id,
+    const char *node);
 void node_msg_task_gone(struct task *t);
 void node_shutdown(void);
 void node_reload(void);

@@ -18,69 +18,66 @@
 /* Malformed frames of another node: throttled, it may send any number. */
 static struct log_throttle bad_thr = LOG_THROTTLE_INIT("node: malformed frames", LOG_WARNING);
 
-/* A notice from portd itself, with items built by the caller. */
+/* Hand the identity a node vouches for to namesrv, as INT, INT, BYTES, STRING. */
 static void
-deliver_kernel(struct port *dest, uint32_t msgid, struct mx_msg *items, struct port *right)
+add_ident(struct mx_msg *m, const struct rident *id)
 {
-	struct kmsg *km = ipc_kmsg_notice(dest, msgid, 0);
-	struct mx_item it;
-	size_t pos = 0;
-
-	km->len = (uint32_t)items->len;
-	if ((km->mem = malloc(items->len ? items->len : 1)) == NULL)
-		fatal("kmsg");
-	memcpy(km->mem, items->items, items->len);
-	km->items = km->mem;
-	if (right != NULL) {
-		/* The one PORT item carries it. */
-		if ((km->rights = calloc(1, sizeof(*km->rights))) == NULL)
-			fatal("kmsg");
-		while (items_next(km->items, km->len, &pos, &it) > 0) {
-			if (it.type == MX_ITEM_PORT) {
-				km->rights[0] = (struct kright){ right, MX_RIGHT_SEND,
-				    (uint32_t)(it.data - km->items) - MX_ITEM_HDR };
-				km->nrights = 1;
-				ipc_port_send_add(right, 1);
-			}
-		}
-	}
-	if (ipc_port_enqueue(dest, km, 1) < 0)
-		ipc_kmsg_destroy(km, 0);
+	mx_msg_add_int(m, id->uid);
+	mx_msg_add_int(m, id->gid);
+	mx_msg_add_bytes(m, id->hash, id->has_hash ? RIDENT_HASH_LEN : 0);
+	mx_msg_add_string(m, id->unit);
 }
 
-
-/*
- * Hand a name-resolution question or answer to our namesrv; an answer
- * with the identity its node vouches for, when it carries one.
- */
-static void
-to_namesrv(uint32_t msgid, const char *name, const char *from, struct port *right, const struct rident *id)
+static struct port *
+namesrv_port(void)
 {
 	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
+
+	return ns == NULL || ns->dead ? NULL : ns;
+}
+
+/* An answer for our namesrv, with the identity its node vouches for when it carries one. */
+static void
+answer_to_namesrv(const char *name, const char *from, struct port *right, const struct rident *id)
+{
+	struct port *ns = namesrv_port();
 	struct mx_msg *m;
 
-	if (ns == NULL || ns->dead || !mx_name_valid(name)) {
-		if (right) {
-			/* Held by nothing here: a proxy gives it back at once. */
-			ipc_port_send_add(right, 1);
-			ipc_port_send_drop(right, 1);
-			ipc_port_unref(right);
-		}
+	if (ns == NULL || !mx_name_valid(name)) {
+		/* Held by nothing here: a proxy gives it back at once. */
+		ipc_port_send_add(right, 1);
+		ipc_port_send_drop(right, 1);
+		ipc_port_unref(right);
 		return;
 	}
-	if ((m = mx_msg_new(msgid)) == NULL)
+	if ((m = mx_msg_new(NS_NET_ANSWER)) == NULL)
 		fatal("to_namesrv");
 	mx_msg_add_string(m, name);
 	mx_msg_add_string(m, from);
-	if (right != NULL)
-		mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
-	if (id != NULL && id->present) {
-		mx_msg_add_int(m, id->uid);
-		mx_msg_add_int(m, id->gid);
-		mx_msg_add_bytes(m, id->hash, id->has_hash ? RIDENT_HASH_LEN : 0);
-		mx_msg_add_string(m, id->unit);
-	}
-	deliver_kernel(ns, msgid, m, right);
+	mx_msg_add_port(m, 1, MX_DISP_COPY_SEND);	/* the name is rewritten on delivery */
+	if (id->present)
+		add_ident(m, id);
+	ipc_kmsg_notice_items(ns, NS_NET_ANSWER, m, right);
+	mx_msg_free(m);
+	ipc_port_unref(right);	/* the notice holds its own reference */
+}
+
+/* A question for our namesrv: service is the asker's, checked against our list ("" none). */
+static void
+query_to_namesrv(const char *name, const char *from, const char *service, int direct)
+{
+	struct port *ns = namesrv_port();
+	struct mx_msg *m;
+
+	if (ns == NULL || !mx_name_valid(name))
+		return;
+	if ((m = mx_msg_new(NS_NET_QUERY)) == NULL)
+		fatal("to_namesrv");
+	mx_msg_add_string(m, name);
+	mx_msg_add_string(m, from);
+	mx_msg_add_string(m, service);
+	mx_msg_add_int(m, direct);
+	ipc_kmsg_notice_items(ns, NS_NET_QUERY, m, NULL);
 	mx_msg_free(m);
 }
 
@@ -94,16 +91,38 @@ imported(const struct gid *g)
 	return p;
 }
 
+/*
+ * The asker's service is believed as far as our own copy of the list
+ * allows that identity that name, as for a message's sender (node_vouch.c).
+ */
+static const char *
+asker_service(const struct rnode *rn, const struct rquery *q)
+{
+	struct mx_trailer tr;
+	struct rvouch v;
+
+	if (!(q->flags & RQUERY_ASKER))
+		return "";
+	memset(&tr, 0, sizeof(tr));
+	tr.uid = q->asker.uid;
+	tr.gid = q->asker.gid;
+	memcpy(tr.service, q->service, sizeof(tr.service));
+	v.has_hash = q->asker.has_hash;
+	memcpy(v.hash, q->asker.hash, sizeof(v.hash));
+	memcpy(v.unit, q->asker.unit, sizeof(v.unit));
+	return node_vouch_check(rn, &tr, &v) ? q->service : "";
+}
+
 void
 node_names_on_query(struct rnode *rn, const uint8_t *p, size_t n)
 {
-	char name[MX_NAME_LEN_MAX + 1];
+	struct rquery q;
 
-	if (rmsg_query(p, n, name) < 0) {
+	if (rmsg_query(p, n, &q) < 0) {
 		log_throttled(&bad_thr, "node %s: malformed name query", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_QUERY, name, rn->name, NULL, NULL);
+	query_to_namesrv(q.name, rn->name, asker_service(rn, &q), (q.flags & RQUERY_DIRECT) != 0);
 }
 
 void
@@ -117,7 +136,7 @@ node_names_on_answer(struct rnode *rn, const uint8_t *p, size_t n)
 		log_throttled(&bad_thr, "node %s: malformed or foreign name answer", rn->name);
 		return;
 	}
-	to_namesrv(NS_NET_ANSWER, name, rn->name, imported(&g), &id);
+	answer_to_namesrv(name, rn->name, imported(&g), &id);
 }
 
 /* keysrv keeps the directory of known nodes: give it the certificate the link verified. */
@@ -135,7 +154,7 @@ node_names_tell_keysrv(struct link *l, const char *node)
 		fatal("node_names_tell_keysrv");
 	mx_msg_add_bytes(m, pem, len);
 	mx_msg_add_string(m, node);
-	deliver_kernel(ks, KS_PEER_LINKED, m, NULL);
+	ipc_kmsg_notice_items(ks, KS_PEER_LINKED, m, NULL);
 	mx_msg_free(m);
 	free(pem);
 }
@@ -184,6 +203,7 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 {
 	struct rnode *rn = node_peer_get(node, NODE_MAKE_ALWAYS);
 	char host[INET_ADDRSTRLEN], name[MX_NAME_LEN_MAX + 1];
+	struct rquery q;
 	uint16_t port;
 	struct rident id;
 	struct gid g;
@@ -197,8 +217,9 @@ node_names_bcast_recv(const char *node, uint64_t inc, uint8_t type, const uint8_
 		return;
 	}
 	if (type == BCAST_QUERY) {
-		if (rmsg_query(p, n, name) == 0 && rn->lk == NULL)	/* linked nodes ask over the link */
-			to_namesrv(NS_NET_QUERY, name, node, NULL, NULL);
+		/* Linked nodes ask over the link; who asks is told there only, where a node vouches for it. */
+		if (rmsg_query(p, n, &q) == 0 && rn->lk == NULL)
+			query_to_namesrv(q.name, node, "", 0);
 	} else if (type == BCAST_ANSWER && rn->lk == NULL) {
 		/* Linked nodes answer over the link; this one is not linked yet: link, then ask it there. */
 		if (rmsg_answer(p, n, name, &g, &id) < 0 || strcmp(g.node, node) != 0 || g.inc != inc)
@@ -243,43 +264,89 @@ node_names_peer_count(void)
 	return n + node_peers.have_bcast;
 }
 
-int
-node_names_query(struct task *t, const char *name)
+static void
+wb_ident(struct wbuf *w, const struct rident *id)
 {
-	struct rnode *rn;
-	struct wbuf w = { 0 };
+	wb_u32(w, id->uid);
+	wb_u32(w, id->gid);
+	wb_u8(w, (uint8_t)id->has_hash);
+	wb_need(w, RIDENT_HASH_LEN);
+	memcpy(w->p + w->len, id->hash, RIDENT_HASH_LEN);
+	w->len += RIDENT_HASH_LEN;
+	wb_str(w, id->unit);
+}
 
-	(void)t;
+/* node's record when it is linked; else NULL, and it is dialled when we know where it listens. */
+static struct rnode *
+linked(const char *node)
+{
+	struct rnode *rn = node_peer_get(node, NODE_FIND);
+
+	if (rn != NULL && rn->lk != NULL)
+		return rn;
+	if (rn != NULL && rn->addr[0] != '\0' && node_peers.have_links)
+		links_connect(node, rn->addr);
+	return NULL;
+}
+
+int
+node_names_query(const char *name, const char *node, const char *service, const struct rident *asker)
+{
+	struct rnode *rn, *to = NULL;
+	struct wbuf w = { 0 };
+	uint8_t flags = 0;
+	int n = 1;
+
+	if (node != NULL && (to = linked(node)) == NULL)
+		return -MX_ERR_NODEDOWN;
 	wb_str(&w, name);
+	if (to != NULL)
+		flags |= RQUERY_DIRECT;
+	if (asker != NULL && asker->present)
+		flags |= RQUERY_ASKER;
+	if (flags != 0)
+		wb_u8(&w, flags);
+	if (flags & RQUERY_ASKER) {
+		wb_str(&w, service);
+		wb_ident(&w, asker);
+	}
+	if (to != NULL) {
+		if (node_peer_send(to, LF_QUERY, &w, NULL, 0) < 0)
+			n = -MX_ERR_NODEDOWN;
+		free(w.p);
+		return n;
+	}
 	LIST_FOREACH(rn, &node_peers.list, link)
 		node_peer_send(rn, LF_QUERY, &w, NULL, 0);
-	if (node_peers.have_bcast)
-		bcast_send(BCAST_QUERY, w.p, w.len);
+	if (node_peers.have_bcast && !(flags & RQUERY_ASKER))
+		bcast_send(BCAST_QUERY, w.p, w.len);	/* who asks is told over links only */
 	free(w.p);
 	return node_names_peer_count();
 }
 
 int
-node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id)
+node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id, const char *node)
 {
 	struct entry *e = ipc_space_lookup(&t->space, right);
-	struct rnode *rn;
+	struct rnode *rn, *to = NULL;
 	struct wbuf w = { 0 };
 	struct gid g;
 
 	if (e == NULL || e->port->rnode != NULL || e->port->dead)
 		return -MX_ERR_BADNAME;
+	if (node != NULL && (to = linked(node)) == NULL)
+		return -MX_ERR_NODEDOWN;
 	node_peer_gid(e->port, &g);
 	wb_str(&w, name);
 	wb_gid(&w, &g);
-	if (id->present) {
-		wb_u32(&w, id->uid);
-		wb_u32(&w, id->gid);
-		wb_u8(&w, (uint8_t)id->has_hash);
-		wb_need(&w, RIDENT_HASH_LEN);
-		memcpy(w.p + w.len, id->hash, RIDENT_HASH_LEN);
-		w.len += RIDENT_HASH_LEN;
-		wb_str(&w, id->unit);
+	if (id->present)
+		wb_ident(&w, id);
+	if (to != NULL) {
+		/* To the node that asked alone: a private name, or a NAME@NODE lookup. */
+		if (node_peer_send(to, LF_ANSWER, &w, NULL, 0) == 0)
+			node_export_add(to, e->port, MX_RIGHT_SEND);
+		free(w.p);
+		return 0;
 	}
 	/* The owner tells every node it can reach, so they all cache the answer: a right for each. */
 	LIST_FOREACH(rn, &node_peers.list, link)

@@ -345,12 +345,26 @@ op_notify_nosenders(struct task *t, const struct mx_frame_hdr *h, const uint8_t 
 	return 0;
 }
 
-/* Name resolution over the network: only for the task holding the NAME port. */
+/* A u8-length string of op_net: "" allowed; else valid() says (NULL: any). */
+static int
+get_str8(struct rbuf *rb, char *out, size_t outsz, int (*valid)(const char *))
+{
+	if (rbuf_str(rb, out, outsz) < 0)
+		return -MX_ERR_PROTO;
+	return out[0] == '\0' || valid == NULL || valid(out) ? 0 : -MX_ERR_INVAL;
+}
+
+/*
+ * Name resolution over the network: only for the task holding the NAME
+ * port. NET_QUERY: u8 len + node ("" every node), u8 len + the asker's
+ * service ("" none), the name -> u32 nodes asked. NET_ANSWER: u32 send
+ * right, u8 len + node ("" every node), the name.
+ */
 static int
 op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 {
 	struct port *ns = ipc_port_special_get(MX_SPECIAL_NAME);
-	char name[MX_NAME_LEN_MAX + 1];
+	char name[MX_NAME_LEN_MAX + 1], node[MX_NODE_MAX + 1], svc[MX_SERVICE_MAX + 1] = "";
 	mx_name_t right = 0;
 	struct rident id;
 	struct rbuf rb;
@@ -362,12 +376,21 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 	rbuf_init(&rb, p, h->len);
 	if (h->type == MX_OP_NET_ANSWER)
 		right = rbuf_u32(&rb);
+	/* A node name that is not linked is "node unreachable", whatever its spelling. */
+	if ((r = get_str8(&rb, node, sizeof(node), NULL)) < 0 ||
+	    (h->type == MX_OP_NET_QUERY && (r = get_str8(&rb, svc, sizeof(svc), mx_name_valid)) < 0))
+		return r;
 	if (rb.bad || (r = get_tail(&rb, name, MX_NAME_LEN_MAX)) == -MX_ERR_PROTO)
 		return -MX_ERR_PROTO;
-	if (r < 0 || !mx_name_valid(name))
+	if (r < 0 || !mx_name_valid(name) || strcmp(node, ops_conf.node) == 0)
 		return -MX_ERR_INVAL;
 	if (h->type == MX_OP_NET_QUERY) {
-		put_u32(b, (uint32_t)node_names_query(t, name));
+		/* The asker's identity goes with the question only when a service asks. */
+		int has_asker = svc[0] != '\0' && ops_ident_asker(svc, &id) == 0;
+
+		if ((r = node_names_query(name, node[0] ? node : NULL, svc, has_asker ? &id : NULL)) < 0)
+			return r;
+		put_u32(b, (uint32_t)r);
 		task_reply(t, h->type, h->id, 0, b, sizeof(b));
 		return 0;
 	}
@@ -376,7 +399,7 @@ op_net(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p)
 		ops_ident_answer(t, right, &id);
 	else
 		memset(&id, 0, sizeof(id));
-	if ((r = node_names_answer(t, name, right, &id)) < 0)
+	if ((r = node_names_answer(t, name, right, &id, node[0] ? node : NULL)) < 0)
 		return r;
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;

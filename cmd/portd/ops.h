@@ -51,5 +51,6 @@ int ops_ident_who(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p
 int ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
 struct rident;
 void ops_ident_answer(struct task *t, uint32_t right, struct rident *out);	/* for NET_ANSWER */
+int ops_ident_asker(const char *service, struct rident *out);	/* for NET_QUERY: 0, or -1 */
 
 #endif

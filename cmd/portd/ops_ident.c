@@ -160,3 +160,25 @@ ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p
 	task_reply(t, h->type, h->id, 0, NULL, 0);
 	return 0;
 }
+
+/*
+ * The identity of the task holding service, as a query carries it to
+ * other nodes: what namesrv verified it with (identity_service_set), while
+ * its process still runs that binary. 0, or -1: nobody we can vouch for.
+ */
+int
+ops_ident_asker(const char *service, struct rident *out)
+{
+	struct task *st = task_with_service(service);
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || !identity_same_exe(&st->ident))
+		return -1;
+	out->present = 1;
+	out->uid = st->uid;
+	out->gid = st->gid;
+	out->has_hash = st->ident.vouch.has_hash;
+	memcpy(out->hash, st->ident.vouch.hash, RIDENT_HASH_LEN);
+	snprintf(out->unit, sizeof(out->unit), "%s", st->ident.vouch.unit);
+	return 0;
+}

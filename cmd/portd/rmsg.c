@@ -187,17 +187,6 @@ rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, 
 	return rbuf_end(&r);
 }
 
-int
-rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1])
-{
-	struct rbuf r;
-
-	rbuf_init(&r, p, len);
-
-	rbuf_str(&r, name, MX_NAME_LEN_MAX + 1);
-	return rbuf_end(&r);
-}
-
 /* An answer's identity: u32 uid, u32 gid, u8 has_hash (0 or 1), 32 bytes, u8 length + unit. */
 static void
 rmsg_ident(struct rbuf *r, struct rident *id)
@@ -219,6 +208,29 @@ rmsg_ident(struct rbuf *r, struct rident *id)
 	for (i = 0; id->unit[i] != '\0'; i++)
 		if (id->unit[i] <= ' ' || id->unit[i] > '~')
 			r->bad = 1;	/* a unit name is printable ASCII without spaces */
+}
+
+int
+rmsg_query(const uint8_t *p, size_t len, struct rquery *q)
+{
+	struct rbuf r;
+
+	rbuf_init(&r, p, len);
+
+	memset(q, 0, sizeof(*q));
+	rbuf_str(&r, q->name, sizeof(q->name));
+	if (r.bad || rbuf_left(&r) == 0)
+		return rbuf_end(&r);
+	q->flags = rbuf_u8(&r);
+	if (q->flags & ~(RQUERY_DIRECT | RQUERY_ASKER))
+		r.bad = 1;
+	if (!r.bad && (q->flags & RQUERY_ASKER)) {
+		rbuf_str(&r, q->service, sizeof(q->service));
+		if (!r.bad && !mx_name_valid(q->service))
+			r.bad = 1;	/* a service is a registered name: never "" */
+		rmsg_ident(&r, &q->asker);
+	}
+	return rbuf_end(&r);
 }
 
 int

@@ -71,7 +71,6 @@ int rmsg_ack(const uint8_t *p, size_t len, uint64_t *seq, uint32_t *status);		/*
 int rmsg_port_event(const uint8_t *p, size_t len, uint64_t *inc, uint64_t *id);	/* LF_DEAD, LF_SO_GONE */
 int rmsg_special_req(const uint8_t *p, size_t len, uint64_t *req, uint32_t *which);	/* LF_SPECIAL_REQ */
 int rmsg_special_ans(const uint8_t *p, size_t len, uint64_t *req, uint32_t *status, uint64_t *id);
-int rmsg_query(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1]);		/* LF_QUERY */
 /*
  * Who registered a name, as the answering node vouches for its own task
  * (the identity its portd pinned: doc/trust.md): sent after the gid of an
@@ -86,6 +85,22 @@ struct rident {
 	uint8_t hash[RIDENT_HASH_LEN];	/* SHA-256 of its executable */
 	char unit[RIDENT_UNIT_MAX + 1];	/* systemd unit, "" none: printable, no space */
 };
+/*
+ * LF_QUERY: the name, then (optional, absent from older nodes) u8 flags:
+ * RQUERY_DIRECT, answer the asking node alone; RQUERY_ASKER, the service
+ * of the task that asks follows (a valid name), with the identity the
+ * asking node vouches for it with (as in an answer): what a private name's
+ * rule is checked against on the answering node (doc/trust.md).
+ */
+#define RQUERY_DIRECT	0x01
+#define RQUERY_ASKER	0x02
+struct rquery {
+	char name[MX_NAME_LEN_MAX + 1];
+	uint8_t flags;
+	char service[MX_SERVICE_MAX + 1];	/* RQUERY_ASKER */
+	struct rident asker;			/* RQUERY_ASKER: present */
+};
+int rmsg_query(const uint8_t *p, size_t len, struct rquery *q);
 /* LF_ANSWER: name, gid, then an optional identity (id->present says). */
 int rmsg_answer(const uint8_t *p, size_t len, char name[MX_NAME_LEN_MAX + 1], struct gid *g,
     struct rident *id);

@@ -558,3 +558,15 @@ tasks_close_all(void)
 		task_close(t, NULL);
 	tasks_flush(NULL);
 }
+
+/* The live task holding the verified service svc (one at most: a name is registered once), or NULL. */
+struct task *
+task_with_service(const char *svc)
+{
+	struct task *t;
+
+	LIST_FOREACH(t, &tasks, link)
+		if (!t->space.closing && strcmp(t->ident.service, svc) == 0)
+			return t;
+	return NULL;
+}

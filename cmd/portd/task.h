@@ -74,6 +74,7 @@ void task_close(struct task *t, const char *why);
 void task_resume(struct task *t);
 void task_stall(struct task *t, int window);	/* a send of ours waits: take no more frames */
 void task_send_ended(struct task *t, int stalled);	/* one did end: resume if it held us */
+struct task *task_with_service(const char *svc);	/* the task holding that verified service, or NULL */
 void tasks_flush(void *arg);
 void tasks_close_all(void);
 

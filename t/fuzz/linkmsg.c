@@ -71,8 +71,13 @@ decode_all(const uint8_t *p, size_t n)
 		    (strlen(node) > MX_NODE_MAX || (right != MX_RIGHT_SEND && right != MX_RIGHT_SEND_ONCE)))
 			abort();
 	}
-	if (rmsg_query(p, n, name) == 0 && strlen(name) > MX_NAME_LEN_MAX)
-		abort();
+	{
+		struct rquery q;
+		if (rmsg_query(p, n, &q) == 0 &&
+		    (strlen(q.name) > MX_NAME_LEN_MAX || (q.flags & ~(RQUERY_DIRECT | RQUERY_ASKER)) ||
+		    ((q.flags & RQUERY_ASKER) && (!mx_name_valid(q.service) || !q.asker.present))))
+			abort();
+	}
 	{
 		struct rident id;
 		if (rmsg_answer(p, n, name, &g, &id) == 0 &&

@@ -51,7 +51,9 @@
  *   dead [INC:]ID         LF_DEAD
  *   nodes N ADDR [PREFIX] LF_NODES with N entries PREFIX1..PREFIXN (default
  *                         "ghost"), each at ADDR (HOST:PORT, sent as written)
- *   query NAME            LF_QUERY
+ *   query NAME [direct] [asker=SERVICE [uid=N gid=N hash=HEX unit=U]]
+ *                         LF_QUERY; direct: answer this node alone; asker=:
+ *                         the asking task's service and identity (as answer)
  *   answer NAME ID [uid=N gid=N hash=HEX unit=U has_hash=N]
  *                         LF_ANSWER: NAME is our port ID; with uid= (and
  *                         the others, defaults 0, no hash, no unit) the
@@ -646,8 +648,24 @@ run_cmd(char *line)
 		cmd_port_event(LF_DEAD, av[1], line);
 	} else if (strcmp(av[0], "nodes") == 0) {
 		cmd_nodes(av, ac, line);
-	} else if (strcmp(av[0], "query") == 0 && ac == 2) {
+	} else if (strcmp(av[0], "query") == 0 && ac >= 2) {
+		int k = 2, flags = 0;
+		const char *svc = NULL;
 		ob_str(&b, av[1]);
+		if (k < ac && strcmp(av[k], "direct") == 0 && ++k)
+			flags |= 0x01;
+		if (k < ac && strncmp(av[k], "asker=", 6) == 0) {
+			flags |= 0x02;
+			svc = av[k++] + 6;
+		}
+		if (flags != 0)
+			ob_u8(&b, (uint8_t)flags);
+		if (svc != NULL) {
+			ob_str(&b, svc);
+			answer_ident(&b, av + k, ac - k, line);
+		} else if (k < ac) {
+			bad_cmd("query: bad option", line);
+		}
 		send_frame(LF_QUERY, &b);
 	} else if (strcmp(av[0], "answer") == 0 && ac >= 3 && num(av[2], &n) == 0) {
 		struct gidspec g;
@@ -890,6 +908,7 @@ on_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 	uint32_t s;
 	uint16_t port;
 	struct rident rid;
+	struct rquery q;
 	struct gid g;
 
 	(void)l;
@@ -937,8 +956,15 @@ on_frame(struct link *l, uint8_t type, const uint8_t *p, uint32_t len)
 		}
 		break;
 	case LF_QUERY:
-		if (rmsg_query(p, len, name) == 0)
-			printf("query %s\n", name);
+		if (rmsg_query(p, len, &q) == 0) {
+			printf("query %s", q.name);
+			if (q.flags & RQUERY_DIRECT)
+				printf(" direct");
+			if (q.flags & RQUERY_ASKER)
+				printf(" asker %s uid=%u %s unit=%s", q.service, q.asker.uid,
+				    q.asker.has_hash ? "hash" : "nohash", q.asker.unit[0] ? q.asker.unit : "-");
+			printf("\n");
+		}
 		break;
 	case LF_ANSWER:
 		if (rmsg_answer(p, len, name, &g, &rid) == 0) {
