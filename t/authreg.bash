@@ -23,6 +23,12 @@
 #   unit_suffix                " in UNIT" when this shell's cgroup is a systemd
 #                              unit, as portd reads it (refusal messages)
 #   unit_field                 that UNIT, or "-" (audit lines)
+#
+# Where the files' own copies differed, one function takes the difference as
+# a parameter: push_list's -p is t/135's reload_list (its tests check what
+# portd vouches for across nodes), its RUNDIR/STATE are how t/140 and t/145
+# pushed to the nodes of a cluster, its admin directory the three set-ups'.
+# make_user's user is named mxu$$ in every file (mxa, mxr and mxp before).
 
 # Under timeout: a hung sigtool fails its test instead of the whole run.
 st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
