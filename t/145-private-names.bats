@@ -10,40 +10,13 @@
 load helpers
 load cluster
 load rogue
+load authreg
 
 setup() {
 	D=$BATS_TEST_TMPDIR
 }
 
-st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
 pa() { timeout 30 "$W/privask" -R "$R" "$@"; }
-hash_of() { st hash "$1" | cut -d' ' -f1; }
-
-# A node made by masix-node init (admin directory A, state S). Extra
-# masix.conf lines as arguments.
-start_node() {
-	R=$(new_rundir)
-	RUNDIRS="${RUNDIRS:-} $R"
-	A=$R/admin
-	S=$R/state
-	printf 'node = alpha\n' >"$R/masix.conf"
-	for l in "$@"; do printf '%s\n' "$l" >>"$R/masix.conf"; done
-	timeout 30 "$NODE" init "$R" >/dev/null
-	MASIX_RUNDIR=$R
-	export MASIX_RUNDIR
-	timeout 30 "$NODE" start "$R"
-	chmod 0755 "$R"
-}
-
-# The admin's list goes to the node (state directory S of runtime directory R);
-# keysrv loads it on SIGHUP.
-push_list() {
-	local r=${1:-$R} s=${2:-$S} n
-	cp "$A/signatures.list" "$A/signatures.list.sig" "$s/"
-	n=$(grep -c 'keysrv: reloaded:' "$r/keysrv.log") || [ "$n" = 0 ]
-	kill -HUP "$(cat "$r/keysrv.pid")"
-	wait_log $((n + 1)) 'keysrv: reloaded:' "$r/keysrv.log"
-}
 
 # The private server (a copy of msgrecv, listed for fs/internal/*) and the
 # askers (privask, listed for svc/*), with the list LIST_PRIVATE says.
@@ -150,19 +123,16 @@ fs/internal/late: no such name" ]
 
 @test "registering or unregistering a private name tells nobody else that it exists" {
 	need_root "runs the askers as a user made for the test"
-	TUSER=mxp$$
-	useradd -M -d /nonexistent -s /bin/sh "$TUSER"
-	on_teardown 'userdel "$TUSER" 2>/dev/null || true'
-	tuid=$(id -u "$TUSER")
+	make_user
 	start_node
 	private_setup --private
 	bg "$W/msgrecv" -R "$R" -x cat fs/internal/db
 	wait_for pa -s svc/a lookup fs/internal/db 0
 	# someone the list does not allow: the same refusal for the taken name and a free one
 	run -77 runuser -u "$TUSER" -- "$W/privask" -R "$R" reg fs/internal/db
-	[ "$output" = "fs/internal/db: not permitted: uid $tuid running $HA is not listed for fs/internal/*" ]
+	[ "$output" = "fs/internal/db: not permitted: uid $TUID running $HA is not listed for fs/internal/*" ]
 	run -77 runuser -u "$TUSER" -- "$W/privask" -R "$R" reg fs/internal/free
-	[ "$output" = "fs/internal/free: not permitted: uid $tuid running $HA is not listed for fs/internal/*" ]
+	[ "$output" = "fs/internal/free: not permitted: uid $TUID running $HA is not listed for fs/internal/*" ]
 	# the binary the list names learns that it is taken
 	run -69 --separate-stderr "$W/msgrecv" -R "$R" fs/internal/db
 	[ "$stderr" = "msgrecv: fs/internal/db: name already registered" ]
@@ -186,12 +156,8 @@ fs/internal/late: no such name" ]
 	H=$(hash_of "$W/msgrecv")
 	st -d "$A" add -u "$(id -u)" 'svc/*' "$H"
 	push_list
-	for d in keysrv namesrv; do
-		pid=$(cat "$R/$d.pid")
-		kill "$pid"
-		wait_gone "$pid"
-		rm -f "$R/$d.pid"
-	done
+	stop_daemon keysrv
+	stop_daemon namesrv
 	# namesrv alone, as masix-node starts it (keysrv never answered it)
 	"$MASIX_BIN/namesrv" -R "$R" -S "$S" -c "$R/masix.conf" 2>"$R/ns2.log" &
 	echo $! >"$R/namesrv.pid"
@@ -209,12 +175,8 @@ fs/internal/late: no such name" ]
 	W=$(world_copy "$MASIX_TOOLS/privask")
 	st -d "$A" add -u "$(id -u)" 'svc/*' "$(hash_of "$W/privask")"
 	push_list
-	for d in keysrv namesrv; do
-		pid=$(cat "$R/$d.pid")
-		kill "$pid"
-		wait_gone "$pid"
-		rm -f "$R/$d.pid"
-	done
+	stop_daemon keysrv
+	stop_daemon namesrv
 	printf 'open/* * 0\n' >>"$S/signatures.list"
 	"$MASIX_BIN/namesrv" -R "$R" -S "$S" -c "$R/masix.conf" 2>"$R/ns2.log" &
 	echo $! >"$R/namesrv.pid"
@@ -224,18 +186,6 @@ fs/internal/late: no such name" ]
 	[ "$output" = "open/one: cannot check who may register 'open/one': keysrv is not running" ]
 }
 
-# reload_all: the admin's list to every node of the cluster, for its keysrv
-# and its portd (which checks the service of an asker from another node).
-reload_all() {
-	local i p
-	for i in "$@"; do
-		p=$(grep -c 'services from other nodes are checked against it' "${NODE_DIR[$i]}/portd.log")
-		push_list "${NODE_DIR[$i]}" "${NODE_DIR[$i]}/state"
-		kill -HUP "$(cat "${NODE_DIR[$i]}/portd.pid")"
-		wait_log $((p + 1)) 'services from other nodes are checked against it' "${NODE_DIR[$i]}/portd.log"
-	done
-}
-
 @test "across nodes a private name is found by the services its rule admits only, by NAME and by NAME@NODE" {
 	cluster_start 2
 	A=$(echo $RUNDIRS | cut -d' ' -f1)/admin
@@ -243,7 +193,8 @@ reload_all() {
 	me=$(id -u)
 	st -d "$A" add -u "$me" --seen-by svc/a 'fs/internal/*' "$(hash_of "$W/msgrecv")"
 	st -d "$A" add -u "$me" 'svc/*' "$(hash_of "$W/privask")"
-	reload_all 1 2
+	# portd too: it checks the service of an asker from the other node
+	for i in 1 2; do push_list -p "${NODE_DIR[$i]}"; done
 	on 2 bg "$W/msgrecv" -x 'echo "n2: $(cat)"' fs/internal/db
 	on 2 bg "$W/msgrecv" -x 'echo "n2: $(cat)"' open/echo
 	R=${NODE_DIR[2]}
@@ -282,10 +233,7 @@ reload_all() {
 	me=$(id -u)
 	st -d "$A" add -u "$me" --seen-by svc/a 'fs/internal/*' "$(hash_of "$W/msgrecv")"
 	st -d "$A" add -u "$me" 'svc/*' "$HA"
-	p=$(grep -c 'services from other nodes are checked against it' "$N1/portd.log")
-	push_list "$N1" "$N1/state"
-	kill -HUP "$(cat "$N1/portd.pid")"
-	wait_log $((p + 1)) 'services from other nodes are checked against it' "$N1/portd.log"
+	push_list -p "$N1"
 	bg "$W/msgrecv" -x cat fs/internal/db
 	wait_for pa -s svc/a lookup fs/internal/db 0
 	local fake=0000000000000000000000000000000000000000000000000000000000000001
