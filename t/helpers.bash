@@ -206,10 +206,13 @@ need_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root: $*"
 }
 
+# Called as $(world_copy ...): a subshell, so teardown finds the copies by
+# their prefix (this test's) rather than through on_teardown, which would be lost.
+world_prefix() { echo "/tmp/mxw.${BATS_RUN_TMPDIR##*/}.${BATS_TEST_NUMBER:-0}."; }
+
 world_copy() {
 	local d
-	d=$(mktemp -d /tmp/mxw.XXXXXX) || return 1
-	on_teardown "rm -rf '$d'"
+	d=$(mktemp -d "$(world_prefix)XXXXXX") || return 1
 	cp "$@" "$d/" || return 1
 	chmod 0755 "$d"
 	chmod a+rX "$d"/*
@@ -259,6 +262,7 @@ teardown() {
 		}
 	done
 	TEARDOWN_HOOKS=()
+	rm -rf "$(world_prefix)"*
 	for d in ${RUNDIRS:-}; do
 		if [ -n "${MASIX_TEST_KEEP:-}" ]; then
 			echo "# kept $d" >&3

@@ -54,13 +54,18 @@ node_special_get(struct task *t, const struct mx_frame_hdr *h, uint32_t which, c
 	(void)t; (void)h; (void)which; (void)node; (void)done;
 	return -1;	/* not linked: NODEDOWN */
 }
-int node_names_query(struct task *t, const char *name) { (void)t; (void)name; return 0; }
+int
+node_names_query(const char *name, const char *node, const char *service, const struct rident *asker)
+{
+	(void)name; (void)service; (void)asker;
+	return node != NULL ? -MX_ERR_NODEDOWN : 0;	/* a node alone: not linked */
+}
 int node_names_peer_count(void) { return 0; }
 int
-node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id)
+node_names_answer(struct task *t, const char *name, mx_name_t right, const struct rident *id, const char *node)
 {
 	(void)t; (void)name; (void)right; (void)id;
-	return 0;
+	return node != NULL ? -MX_ERR_NODEDOWN : 0;
 }
 void node_msg_task_gone(struct task *t) { (void)t; }
 void node_names_keysrv_ready(void) { }
