@@ -39,11 +39,11 @@ struct waiter {
 	uint64_t deadline;		/* monotonic ms */
 	uint32_t uid;			/* charged for it */
 	struct mx_msg *req;		/* holds the send-once reply right */
-	char node[MX_NODE_MAX + 1];	/* a NAME@NODE lookup: only that node's answer ("" any) */
+	const char *node;		/* a NAME@NODE lookup: only that node's answer ("" any); after name */
 	char name[];
 };
 
-struct waiter *waiter_add(const char *name, struct mx_msg *req, uint64_t deadline);
+struct waiter *waiter_add(const char *name, const char *node, struct mx_msg *req, uint64_t deadline);
 /* A waiter taken off the tables goes back, its deadline unchanged. */
 void waiter_put_back(struct waiter *w);
 /* Take one waiter for name off the tables; NULL when none is left. */

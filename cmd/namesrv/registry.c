@@ -569,7 +569,6 @@ out:
 static int
 wait_for_name(struct mx_msg *req, const char *name, const char *node, uint64_t wait_ms)
 {
-	struct waiter *w;
 	char why[128];
 	int r;
 
@@ -582,8 +581,7 @@ wait_for_name(struct mx_msg *req, const char *name, const char *node, uint64_t w
 		answer(req, r, 0, NULL);
 		return 0;
 	}
-	w = waiter_add(name, req, ev_now() + wait_ms);
-	snprintf(w->node, sizeof(w->node), "%s", node);
+	waiter_add(name, node, req, ev_now() + wait_ms);
 	return 1;
 }
 

@@ -83,14 +83,16 @@ waiter_put_back(struct waiter *w)
 }
 
 struct waiter *
-waiter_add(const char *name, struct mx_msg *req, uint64_t deadline)
+waiter_add(const char *name, const char *node, struct mx_msg *req, uint64_t deadline)
 {
-	size_t len = strlen(name);
+	size_t len = strlen(name), nlen = strlen(node);
 	struct waiter *w;
 
-	if ((w = calloc(1, sizeof(*w) + len + 1)) == NULL)
+	if ((w = calloc(1, sizeof(*w) + len + 1 + nlen + 1)) == NULL)
 		fatalx("out of memory");
 	memcpy(w->name, name, len + 1);
+	memcpy(w->name + len + 1, node, nlen + 1);
+	w->node = w->name + len + 1;
 	w->req = req;
 	w->uid = req->trailer.uid;
 	w->deadline = deadline;
