@@ -114,3 +114,19 @@ none: taker
 svc/x: server after" ]
 	foreign_logged
 }
+
+@test "a frame written half by the server and half by another process carries no service, whichever half comes first" {
+	start_server_node 4
+	run -0 --separate-stderr "$W/sharesock" -R "$R" serve svc/x t.sink split
+	[[ $output =~ ^"pid "([0-9]+)": sent server before"$'\n'"pid "([0-9]+)": sent split-a in halves, pid "([0-9]+)" second"$'\n'"pid "([0-9]+)": sent split-b in halves, pid "([0-9]+)" first"$'\n'"pid "([0-9]+)": sent server after"$ ]]
+	SP=${BASH_REMATCH[1]}
+	ca=${BASH_REMATCH[3]}
+	cb=${BASH_REMATCH[5]}
+	seen_lines 4
+	[ "$(cat "$D/seen")" = "svc/x: server before
+none: split-a
+none: split-b
+svc/x: server after" ]
+	CP=$ca foreign_logged
+	CP=$cb foreign_logged
+}

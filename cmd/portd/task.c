@@ -503,8 +503,9 @@ task_read(struct task *t)
 		t->inlen += (size_t)n;
 		t->nreads++;
 		process_frames(t);
+		/* Drained, or the next bytes are another writer's: epoll (level-triggered) says so. */
 		if ((size_t)n < room)
-			return;	/* drained */
+			return;
 	}
 }
 

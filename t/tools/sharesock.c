@@ -14,6 +14,11 @@
  *   sharesock -R DIR serve NAME TO pass SOCKPATH
  *        the same, the connection handed to the process listening on
  *        SOCKPATH (sharesock take), which sends "taker"
+ *   sharesock -R DIR serve NAME TO split
+ *        the same, then two messages whose frames two processes write
+ *        halves of: "split-a", the server writing the first half and a
+ *        forked child the rest, "split-b", the child first; each half
+ *        written once portd has read all before it
  *   sharesock fd-send FD RIGHT TEXT
  *        send TEXT on the connection FD to the send right RIGHT
  *   sharesock take SOCKPATH
@@ -28,6 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -79,6 +87,84 @@ conn_of_fd(int fd)
 	c->incap = 1 << 16;
 	c->prefetch = 1;
 	return c;
+}
+
+/* Wait until portd has read all we wrote on fd (nothing left in its queue). */
+static void
+drained(int fd)
+{
+	struct timespec ts = { 0, 1000000 };
+	int i, q;
+
+	for (i = 0; i < 5000; i++) {
+		if (ioctl(fd, SIOCOUTQ, &q) < 0)
+			fail_errno("SIOCOUTQ");
+		if (q == 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "sharesock: portd did not read what we wrote in 5 s\n");
+	exit(1);
+}
+
+static void
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	for (; n > 0; p += w, n -= (size_t)w)
+		if ((w = write(fd, p, n)) < 0)
+			fail_errno("write");
+	drained(fd);
+}
+
+/*
+ * One message whose frame is written in two halves, by this process and a
+ * forked child: child_first says which writes the first half.
+ */
+static void
+send_split(struct mx_conn *c, mx_name_t to, const char *text, int child_first)
+{
+	struct mx_msg *m = mx_msg_new(1);
+	uint8_t frame[512];
+	size_t n, half;
+	pid_t pid;
+	int r, st;
+
+	if (m == NULL)
+		fail("message", c, -MX_ERR_NOMEM);
+	m->dest = to;
+	/* The library frames it; we write the frame ourselves. */
+	if ((r = mx_msg_add_bytes(m, text, strlen(text))) < 0 || (r = masix_send_nowait(c, m, 5000)) < 0)
+		fail(text, c, r);
+	mx_msg_free(m);
+	if ((n = c->outlen) > sizeof(frame))
+		fail(text, c, -MX_ERR_INVAL);
+	memcpy(frame, c->out, n);
+	c->outlen = 0;
+	half = n / 2;
+	if (!child_first)
+		write_all(c->fd, frame, half);
+	if ((pid = fork()) < 0)
+		fail_errno("fork");
+	if (pid == 0) {
+		if (child_first)
+			write_all(c->fd, frame, half);
+		else
+			write_all(c->fd, frame + half, n - half);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "sharesock: the child failed\n");
+		exit(1);
+	}
+	if (child_first)
+		write_all(c->fd, frame + half, n - half);
+	if ((r = masix_flush(c)) < 0)
+		fail(text, c, r);
+	printf("pid %d: sent %s in halves, pid %d %s\n", (int)getpid(), text, (int)pid,
+	    child_first ? "first" : "second");
+	fflush(stdout);
 }
 
 static void
@@ -167,7 +253,10 @@ serve(const char *rundir, int argc, char **argv)
 	if ((r = masix_lookup(c, to_name, 5000, &to)) < 0)
 		fail(to_name, c, r);
 	send_text(c, to, "server before");
-	if (strcmp(mode, "pass") == 0 && argc == 4) {
+	if (strcmp(mode, "split") == 0 && argc == 3) {
+		send_split(c, to, "split-a", 0);
+		send_split(c, to, "split-b", 1);
+	} else if (strcmp(mode, "pass") == 0 && argc == 4) {
 		pass(argv[3], masix_fd(c), to);
 	} else if ((strcmp(mode, "fork") == 0 && argc == 4) || (strcmp(mode, "fork-noexec") == 0 && argc == 3)) {
 		if ((pid = fork()) < 0)
@@ -208,7 +297,7 @@ main(int argc, char **argv)
 		return take(argv[2]);
 	if (argc >= 7 && strcmp(argv[1], "-R") == 0 && strcmp(argv[3], "serve") == 0)
 		return serve(argv[2], argc - 4, argv + 4);
-	fprintf(stderr, "usage: sharesock -R DIR serve NAME TO fork PROG | fork-noexec | pass SOCKPATH\n"
+	fprintf(stderr, "usage: sharesock -R DIR serve NAME TO fork PROG | fork-noexec | pass SOCKPATH | split\n"
 	    "       sharesock fd-send FD RIGHT TEXT | take SOCKPATH\n");
 	return 64;
 }
