@@ -10,59 +10,11 @@
 # it, which is what systemd does for a unit's processes.
 
 load helpers
+load authreg
 
 setup() {
 	D=$BATS_TEST_TMPDIR
 }
-
-st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
-kq() { timeout 20 "$MASIX_BIN/keysrv" -q -R "$R" "$@"; }
-
-# A node made by masix-node init (admin directory A, state S), world-searchable
-# so that the test user reaches portd.sock. Extra masix.conf lines as arguments.
-start_node() {
-	R=$(new_rundir)
-	RUNDIRS="${RUNDIRS:-} $R"
-	A=$R/admin
-	S=$R/state
-	printf 'node = alpha\n' >"$R/masix.conf"
-	for l in "$@"; do printf '%s\n' "$l" >>"$R/masix.conf"; done
-	timeout 30 "$NODE" init "$R" >/dev/null
-	MASIX_RUNDIR=$R
-	export MASIX_RUNDIR
-	timeout 30 "$NODE" start "$R"
-	chmod 0755 "$R"
-}
-
-# The admin's list goes to the node; keysrv loads it on SIGHUP.
-push_list() {
-	local n
-	cp "$A/signatures.list" "$A/signatures.list.sig" "$S/"
-	n=$(grep -c 'keysrv: reloaded:' "$R/keysrv.log") || [ "$n" = 0 ]
-	kill -HUP "$(cat "$R/keysrv.pid")"
-	wait_log $((n + 1)) 'keysrv: reloaded:' "$R/keysrv.log"
-}
-
-# A user made for the test: TUSER, TUID.
-make_user() {
-	TUSER=mxa$$
-	useradd -M -d /nonexistent -s /bin/sh "$TUSER"
-	on_teardown 'userdel "$TUSER" 2>/dev/null || true'
-	TUID=$(id -u "$TUSER")
-}
-
-# " in UNIT" when this shell's cgroup is a systemd unit, as portd reads it.
-unit_suffix() {
-	local v2 v1 u
-	v2=$(sed -n 's/^0:://p' /proc/self/cgroup)
-	v1=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
-	if [ -n "$v2" ] && [ "$v2" != / ]; then u=$v2; else u=$v1; fi
-	u=${u##*/}
-	case $u in *.service | *.scope) echo " in $u" ;; esac
-}
-unit_field() { local s; s=$(unit_suffix); echo "${s:-   -}" | sed 's/^ in //; s/^   //'; }
-
-hash_of() { st hash "$1" | cut -d' ' -f1; }
 
 @test "sigtool add -U and --private: list shows them, version 1 lists still load, bad units are refused" {
 	run -0 st -d "$D/a" init
@@ -150,10 +102,7 @@ svc/web $h 33 unit=web.scope" ]
 	push_list
 	# one registration: namesrv learns from keysrv which names the list protects
 	run -0 --separate-stderr "$W/authreg" -R "$R" reg open/one
-	pid=$(cat "$R/keysrv.pid")
-	kill "$pid"
-	wait_gone "$pid"
-	rm -f "$R/keysrv.pid"
+	stop_daemon keysrv
 	run -69 --separate-stderr "$W/msgrecv" -R "$R" svc/bank
 	[ "$stderr" = "msgrecv: svc/bank: cannot check who may register 'svc/bank': keysrv is not running" ]
 	grep -E "namesrv: audit: register 'svc/bank' uid 0 pid [0-9]+ exe $H unit $(unit_field): failed closed, rule -: keysrv is not running" "$R/namesrv.log"

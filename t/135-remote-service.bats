@@ -10,31 +10,7 @@
 load helpers
 load cluster
 load rogue
-
-st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
-hash_of() { st hash "$1" | cut -d' ' -f1; }
-
-# The unit field of an audit line for a process of this shell ("-" none), as portd reads it.
-unit_field() {
-	local v2 v1 u
-	v2=$(sed -n 's/^0:://p' /proc/self/cgroup)
-	v1=$(sed -n 's/^[0-9]*:name=systemd://p' /proc/self/cgroup)
-	if [ -n "$v2" ] && [ "$v2" != / ]; then u=$v2; else u=$v1; fi
-	u=${u##*/}
-	case $u in *.service | *.scope) echo "$u" ;; *) echo - ;; esac
-}
-
-# reload_list DIR: the admin's list (CLUSTER_ADMIN, or ADM's) goes to the node
-# of runtime directory DIR; its keysrv and its portd load it on SIGHUP.
-reload_list() {
-	local d=$1 admin=${CLUSTER_ADMIN:-${ADM:-}/admin} k p
-	cp "$admin/signatures.list" "$admin/signatures.list.sig" "$d/state/"
-	k=$(grep -c 'keysrv: reloaded:' "$d/keysrv.log") || [ "$k" = 0 ]
-	p=$(grep -c 'services from other nodes are checked against it' "$d/portd.log") || [ "$p" = 0 ]
-	kill -HUP "$(cat "$d/keysrv.pid")" "$(cat "$d/portd.pid")"
-	wait_log $((k + 1)) 'keysrv: reloaded:' "$d/keysrv.log"
-	wait_log $((p + 1)) 'services from other nodes are checked against it' "$d/portd.log"
-}
+load authreg
 
 # A receiver on node 1 answering "SERVICE from NODE: TEXT" (SERVICE "none" when empty).
 sink_on_1() {
@@ -49,14 +25,14 @@ sink_on_1() {
 	H=$(hash_of "$W/authreg")
 	st -d "$CLUSTER_ADMIN" add -u 0 'svc/*' "$H"
 	# node 2 has the list, node 1 not yet: node 2 stamps, node 1 does not believe it
-	reload_list "${NODE_DIR[2]}"
+	push_list -p "${NODE_DIR[2]}"
 	sink_on_1 t.sink
 	run -0 --separate-stderr on 2 "$W/authreg" -R "${NODE_DIR[2]}" ask-as svc/teller t.sink hello
 	[ "$output" = "none from n2: hello" ]
 	grep -E "portd: node n2: audit: service 'svc/teller' claimed for uid 0 running $H unit $(unit_field): not vouched for: no rule of the signature list covers it$" \
 	    "${NODE_DIR[1]}/portd.log"
 	# node 1's copy of the list now gives that identity svc/*
-	reload_list "${NODE_DIR[1]}"
+	push_list -p "${NODE_DIR[1]}"
 	run -0 --separate-stderr on 2 "$W/authreg" -R "${NODE_DIR[2]}" ask-as svc/teller t.sink again
 	[ "$output" = "svc/teller from n2: again" ]
 	# the same on its own node
@@ -79,8 +55,8 @@ sink_on_1() {
 	cp "$W/authreg" "$W/other"
 	printf 'x' >>"$W/other"
 	st -d "$CLUSTER_ADMIN" add -u 0 'svc/*' "$H"
-	reload_list "${NODE_DIR[1]}"
-	reload_list "${NODE_DIR[2]}"
+	push_list -p "${NODE_DIR[1]}"
+	push_list -p "${NODE_DIR[2]}"
 	on 1 bg "$MASIX_BIN/msgrecv" -n 2 -x "echo \"\${MSG_SENDER_SERVICE:-none} from \$MSG_SENDER_NODE: \$(cat)\" >>$BATS_TEST_TMPDIR/seen" t.sink
 	on 1 wait_name t.sink
 	run -0 --separate-stderr on 2 "$W/authreg" -R "${NODE_DIR[2]}" send-exec svc/ex t.sink "$W/other"
@@ -98,8 +74,8 @@ none from n2: after" ]
 	W=$(world_copy "$MASIX_TOOLS/authreg")
 	H=$(hash_of "$W/authreg")
 	st -d "$CLUSTER_ADMIN" add -u 0 'svc/*' "$H"
-	reload_list "${NODE_DIR[1]}"
-	reload_list "${NODE_DIR[2]}"
+	push_list -p "${NODE_DIR[1]}"
+	push_list -p "${NODE_DIR[2]}"
 	on 1 bg sh -c 'exec "$0" --from svc/teller -n 1 -x "echo \"\$MSG_SENDER_SERVICE@\$MSG_SENDER_NODE says \$(cat)\"" vault 2>"$1/vault.err"' \
 	    "$MASIX_BIN/msgrecv" "${NODE_DIR[1]}"
 	on 1 wait_name vault
@@ -118,7 +94,7 @@ none from n2: after" ]
 	H=sha256:$(printf '%064x' 7)
 	OTHER=sha256:$(printf '%064x' 8)
 	st -d "$ADM/admin" add -u 0 'svc/*' "$H"
-	reload_list "$N1"
+	push_list -p "$N1"
 	bg msgrecv -x "echo \"\$(cat) \${MSG_SENDER_SERVICE:-none}\" >>$BATS_TEST_TMPDIR/seen" t.echo
 	wait_name t.echo
 	run -0 --separate-stderr rogue -e 'query t.echo' -e 'wait answer 1' \
@@ -179,7 +155,7 @@ again none" ]
 	rogue_setup
 	H=sha256:$(printf '%064x' 7)
 	st -d "$ADM/admin" add -u 0 'svc/*' "$H"
-	reload_list "$N1"
+	push_list -p "$N1"
 	# a rule slipped in without the admin's signature
 	printf 'svc/* sha256:%064x 1001\n' 9 >>"$N1/state/signatures.list"
 	kill -HUP "$(cat "$N1/portd.pid")"

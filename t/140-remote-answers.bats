@@ -10,6 +10,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 load cluster
 load rogue
+load authreg
 
 is() { [ "$(cat "$1")" = "$2" ]; }
 
@@ -157,36 +158,16 @@ msgrecv: svc: no sender left"
 
 # ---- remote answers obey the signed list (issue 12) ----
 
-st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
-hash_of() { st hash "$1" | cut -d' ' -f1; }
-
-# push_list ADMIN_DIR RUNDIR: the admin's list goes to that node's keysrv (SIGHUP).
-push_list() {
-	local n
-	cp "$1/signatures.list" "$1/signatures.list.sig" "$2/state/"
-	n=$(grep -c 'keysrv: reloaded:' "$2/keysrv.log") || [ "$n" = 0 ]
-	kill -HUP "$(cat "$2/keysrv.pid")"
-	wait_log $((n + 1)) 'keysrv: reloaded:' "$2/keysrv.log"
-}
-
-make_user() {
-	TUSER=mxr$$
-	useradd -M -d /nonexistent -s /bin/sh "$TUSER"
-	on_teardown 'userdel "$TUSER" 2>/dev/null || true'
-	TUID=$(id -u "$TUSER")
-}
-
 @test "a protected name registered on node 2 by a user the list does not name is neither cached nor answered on node 1; the listed binary is" {
 	need_root "registers as a user made for the test"
 	make_user
 	cluster_start 2
-	local d1=${NODE_DIR[1]} d2=${NODE_DIR[2]} adm d
-	for d in $RUNDIRS; do [ ! -d "$d/admin" ] || adm=$d/admin; done
+	local d1=${NODE_DIR[1]} d2=${NODE_DIR[2]}
 	W=$(world_copy "$MASIX_BIN/msgrecv")
 	H=$(hash_of "$W/msgrecv")
-	st -d "$adm" add -u 0 'svc/*' "$H"
+	st -d "$CLUSTER_ADMIN" add -u 0 'svc/*' "$H"
 	# Node 1 has the list; node 2 has none (every name open there).
-	push_list "$adm" "$d1"
+	push_list "$d1"
 	chmod 0755 "$d2"
 	bg runuser -u "$TUSER" -- "$W/msgrecv" -R "$d2" -x 'echo FAKE' svc/bank
 	local fake=${BG_PIDS##* }
@@ -217,7 +198,7 @@ make_user() {
 	H=$(hash_of "$W/msgrecv")
 	# the listed server is this test's own (root, or the user running the suite)
 	st -d "$ADM/admin" add -u "$(id -u)" 'svc/*' "$H"
-	push_list "$ADM/admin" "$N1"
+	push_list "$N1"
 	local fake=0000000000000000000000000000000000000000000000000000000000000001
 	bg timeout 60 "$MASIX_TOOLS/roguenode" -S "$RG/state" -N rogue -c "n1@127.0.0.1:$PORT" -k -t 30 \
 	    -e "answer svc/bank 7 uid=0 hash=$fake" -e "answer svc/anon 8" -e "answer open/rogue 9" \
@@ -250,7 +231,7 @@ make_user() {
 	W=$(world_copy "$MASIX_BIN/msgrecv")
 	H=$(hash_of "$W/msgrecv")
 	st -d "$ADM/admin" add -u 0 'svc/*' "$H"
-	push_list "$ADM/admin" "$N1"
+	push_list "$N1"
 	bg timeout 60 "$MASIX_TOOLS/roguenode" -S "$RG/state" -N rogue -c "n1@127.0.0.1:$PORT" -k -t 30 \
 	    -e "answer svc/bank 7 uid=0 hash=${H#sha256:}" -e "waitfile $N1/stopped" \
 	    -e "answer svc/other 8 uid=0 hash=${H#sha256:}" -e "answer open/x 9" -e "special 1" >"$N1/rogue.out"

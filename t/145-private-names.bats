@@ -9,40 +9,13 @@
 
 load helpers
 load cluster
+load authreg
 
 setup() {
 	D=$BATS_TEST_TMPDIR
 }
 
-st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
 pa() { timeout 30 "$W/privask" -R "$R" "$@"; }
-hash_of() { st hash "$1" | cut -d' ' -f1; }
-
-# A node made by masix-node init (admin directory A, state S). Extra
-# masix.conf lines as arguments.
-start_node() {
-	R=$(new_rundir)
-	RUNDIRS="${RUNDIRS:-} $R"
-	A=$R/admin
-	S=$R/state
-	printf 'node = alpha\n' >"$R/masix.conf"
-	for l in "$@"; do printf '%s\n' "$l" >>"$R/masix.conf"; done
-	timeout 30 "$NODE" init "$R" >/dev/null
-	MASIX_RUNDIR=$R
-	export MASIX_RUNDIR
-	timeout 30 "$NODE" start "$R"
-	chmod 0755 "$R"
-}
-
-# The admin's list goes to the node (state directory S of runtime directory R);
-# keysrv loads it on SIGHUP.
-push_list() {
-	local r=${1:-$R} s=${2:-$S} n
-	cp "$A/signatures.list" "$A/signatures.list.sig" "$s/"
-	n=$(grep -c 'keysrv: reloaded:' "$r/keysrv.log") || [ "$n" = 0 ]
-	kill -HUP "$(cat "$r/keysrv.pid")"
-	wait_log $((n + 1)) 'keysrv: reloaded:' "$r/keysrv.log"
-}
 
 # The private server (a copy of msgrecv, listed for fs/internal/*) and the
 # askers (privask, listed for svc/*), with the list LIST_PRIVATE says.
@@ -149,19 +122,16 @@ fs/internal/late: no such name" ]
 
 @test "registering or unregistering a private name tells nobody else that it exists" {
 	need_root "runs the askers as a user made for the test"
-	TUSER=mxp$$
-	useradd -M -d /nonexistent -s /bin/sh "$TUSER"
-	on_teardown 'userdel "$TUSER" 2>/dev/null || true'
-	tuid=$(id -u "$TUSER")
+	make_user
 	start_node
 	private_setup --private
 	bg "$W/msgrecv" -R "$R" -x cat fs/internal/db
 	wait_for pa -s svc/a lookup fs/internal/db 0
 	# someone the list does not allow: the same refusal for the taken name and a free one
 	run -77 runuser -u "$TUSER" -- "$W/privask" -R "$R" reg fs/internal/db
-	[ "$output" = "fs/internal/db: not permitted: uid $tuid running $HA is not listed for fs/internal/*" ]
+	[ "$output" = "fs/internal/db: not permitted: uid $TUID running $HA is not listed for fs/internal/*" ]
 	run -77 runuser -u "$TUSER" -- "$W/privask" -R "$R" reg fs/internal/free
-	[ "$output" = "fs/internal/free: not permitted: uid $tuid running $HA is not listed for fs/internal/*" ]
+	[ "$output" = "fs/internal/free: not permitted: uid $TUID running $HA is not listed for fs/internal/*" ]
 	# the binary the list names learns that it is taken
 	run -69 --separate-stderr "$W/msgrecv" -R "$R" fs/internal/db
 	[ "$stderr" = "msgrecv: fs/internal/db: name already registered" ]
@@ -185,12 +155,8 @@ fs/internal/late: no such name" ]
 	H=$(hash_of "$W/msgrecv")
 	st -d "$A" add -u "$(id -u)" 'svc/*' "$H"
 	push_list
-	for d in keysrv namesrv; do
-		pid=$(cat "$R/$d.pid")
-		kill "$pid"
-		wait_gone "$pid"
-		rm -f "$R/$d.pid"
-	done
+	stop_daemon keysrv
+	stop_daemon namesrv
 	# namesrv alone, as masix-node starts it (keysrv never answered it)
 	"$MASIX_BIN/namesrv" -R "$R" -S "$S" -c "$R/masix.conf" 2>"$R/ns2.log" &
 	echo $! >"$R/namesrv.pid"
@@ -208,12 +174,8 @@ fs/internal/late: no such name" ]
 	W=$(world_copy "$MASIX_TOOLS/privask")
 	st -d "$A" add -u "$(id -u)" 'svc/*' "$(hash_of "$W/privask")"
 	push_list
-	for d in keysrv namesrv; do
-		pid=$(cat "$R/$d.pid")
-		kill "$pid"
-		wait_gone "$pid"
-		rm -f "$R/$d.pid"
-	done
+	stop_daemon keysrv
+	stop_daemon namesrv
 	printf 'open/* * 0\n' >>"$S/signatures.list"
 	"$MASIX_BIN/namesrv" -R "$R" -S "$S" -c "$R/masix.conf" 2>"$R/ns2.log" &
 	echo $! >"$R/namesrv.pid"
