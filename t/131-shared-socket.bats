@@ -6,36 +6,11 @@
 # carries the service; the server itself goes on being stamped.
 
 load helpers
+load authreg
 
 setup() {
 	D=$BATS_TEST_TMPDIR
 }
-
-st() { timeout 20 "$MASIX_BIN/sigtool" "$@"; }
-
-# A node made by masix-node init (admin directory A, state S).
-start_node() {
-	R=$(new_rundir)
-	RUNDIRS="${RUNDIRS:-} $R"
-	A=$R/admin
-	S=$R/state
-	printf 'node = alpha\n' >"$R/masix.conf"
-	timeout 30 "$NODE" init "$R" >/dev/null
-	MASIX_RUNDIR=$R
-	export MASIX_RUNDIR
-	timeout 30 "$NODE" start "$R"
-}
-
-# The admin's list goes to the node; keysrv loads it on SIGHUP.
-push_list() {
-	local n
-	cp "$A/signatures.list" "$A/signatures.list.sig" "$S/"
-	n=$(grep -c 'keysrv: reloaded:' "$R/keysrv.log") || [ "$n" = 0 ]
-	kill -HUP "$(cat "$R/keysrv.pid")"
-	wait_log $((n + 1)) 'keysrv: reloaded:' "$R/keysrv.log"
-}
-
-hash_of() { st hash "$1" | cut -d' ' -f1; }
 
 # A node whose list gives svc/* to root running sharesock ($W/sharesock), a
 # copy of it with one byte more ($W/other, not listed), and a sink that
