@@ -218,6 +218,7 @@ take(const char *path)
 	    .msg_controllen = sizeof(cbuf) };
 	struct sockaddr_un sun;
 	struct cmsghdr *cm;
+	struct mx_conn *c;
 	int l, s, fd;
 
 	sun_of(&sun, path);
@@ -230,7 +231,9 @@ take(const char *path)
 	    cm->cmsg_type != SCM_RIGHTS)
 		fail_errno("no connection came");
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	send_text(conn_of_fd(fd), right, "taker");
+	c = conn_of_fd(fd);
+	send_text(c, right, "taker");
+	masix_close(c);
 	if (write(s, &ack, 1) != 1)
 		fail_errno("answer");
 	return 0;
@@ -283,6 +286,7 @@ serve(const char *rundir, int argc, char **argv)
 		return 64;
 	}
 	send_text(c, to, "server after");
+	masix_close(c);
 	return 0;
 }
 
@@ -290,7 +294,10 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "fd-send") == 0) {
-		send_text(conn_of_fd(atoi(argv[2])), (mx_name_t)strtoul(argv[3], NULL, 10), argv[4]);
+		struct mx_conn *c = conn_of_fd(atoi(argv[2]));
+
+		send_text(c, (mx_name_t)strtoul(argv[3], NULL, 10), argv[4]);
+		masix_close(c);
 		return 0;
 	}
 	if (argc == 3 && strcmp(argv[1], "take") == 0)
