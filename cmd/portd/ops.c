@@ -194,8 +194,8 @@ op_send(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t 
 	}
 	if ((r = ipc_kmsg_copyin(&t->space, p, len, steal, &km, &timeout)) < 0)
 		return r;
-	if (t->ident.procfd >= 0)	/* a verified service: stamped while its binary is unchanged */
-		snprintf(km->tr.service, sizeof(km->tr.service), "%s", identity_stamp(&t->ident, t->nreads));
+	if (t->ident.procfd >= 0)	/* a verified service: on what its process wrote, binary unchanged */
+		snprintf(km->tr.service, sizeof(km->tr.service), "%s", task_stamp(t));
 	if (km->dest->rnode != NULL) {
 		r = node_msg_send(t, h, km, always, timeout, reply, rpc_timeout, node_done);
 		if (r < 0)

@@ -426,6 +426,7 @@ main(int argc, char **argv)
 		}
 		sock_is_ours = 1;
 	}
+	task_listen_init(lfd);
 	listen_io.cb = on_accept;
 	if (ev_io_add(loop, &listen_io, lfd, EPOLLIN) < 0)
 		fatal("epoll");

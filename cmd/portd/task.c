@@ -49,6 +49,21 @@ task_dirty(struct task *t)
 }
 
 /*
+ * Every write of a task comes with its writer's pid (SO_PASSCRED): set on
+ * the listener, so each connection has it from connect() on, before any
+ * byte is written (the kernel copies it at connect, or at accept before
+ * Linux 6.16, and credits writes made before accept anyway).
+ */
+void
+task_listen_init(int lfd)
+{
+	int one = 1;
+
+	if (setsockopt(lfd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		fatal("SO_PASSCRED");
+}
+
+/*
  * Take the waiting connections. Returns 0, or -errno when the process or the
  * system is out of file descriptors or memory: the caller stops watching the
  * listener for a while (the connection stays queued, and a level-triggered
@@ -84,6 +99,7 @@ task_accept(int lfd)
 		t->uid = cred.uid;
 		t->gid = cred.gid;
 		t->pid = cred.pid;
+		t->foreign_logged = -1;
 		identity_pin(&t->ident, fd, cred.pid);
 		ipc_space_init(&t->space, cred.uid, cred.gid, cred.pid);
 		ev_timer_init(&t->frame_timer, frame_timeout, t);
@@ -310,6 +326,67 @@ frame_timeout(struct ev_timer *tm)
 	task_close(t, NULL);
 }
 
+/*
+ * Who wrote the n bytes just read at the end of the input. With SO_PASSCRED
+ * the kernel never joins in one read bytes of two writers, and a read says
+ * whose they are: not the process that connected (a child it forked, a
+ * process it handed the socket to), they are marked, and no frame holding
+ * any of them carries the task's service (task_stamp).
+ */
+static void
+in_writer(struct task *t, struct msghdr *mh, size_t n)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	struct ucred uc;
+	pid_t w = 0;
+	int one = 1;
+
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(uc))) {
+		memcpy(&uc, CMSG_DATA(c), sizeof(uc));
+		w = uc.pid;	/* 0: written without credentials, or from a pid namespace we do not see */
+	} else {
+		/* Queued before our listener asked for credentials (socket activation): from now on. */
+		(void)setsockopt(t->io.fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	}
+	if (w == t->pid && w != 0)
+		return;
+	if (t->foreign_hi == 0)
+		t->foreign_lo = t->inlen;
+	t->foreign_hi = t->inlen + n;
+	t->foreign_pid = w;
+}
+
+/* off bytes left the front of the input: the marked bytes move with the rest. */
+static void
+in_shift(struct task *t, size_t off)
+{
+	if (t->foreign_hi <= off) {
+		t->foreign_lo = t->foreign_hi = 0;
+		return;
+	}
+	t->foreign_lo = t->foreign_lo > off ? t->foreign_lo - off : 0;
+	t->foreign_hi -= off;
+}
+
+const char *
+task_stamp(struct task *t)
+{
+	static struct log_throttle thr;
+
+	if (t->ident.procfd < 0)
+		return "";
+	if (!t->frame_foreign)
+		return identity_stamp(&t->ident, t->nreads);
+	if (t->foreign_pid != t->foreign_logged && log_throttle(&thr, "foreign writer")) {
+		t->foreign_logged = t->foreign_pid;
+		log_warnx("pid %d (not the registered process %d) wrote on the connection of task %llu ('%s'): "
+		    "its messages carry no service", (int)t->foreign_pid, (int)t->pid, (unsigned long long)t->id,
+		    t->ident.service);
+	}
+	return "";
+}
+
 static void
 process_frames(struct task *t)
 {
@@ -337,6 +414,7 @@ process_frames(struct task *t)
 				/* The frame at the front, and room for more of it as it arrives. */
 				memmove(t->in, t->in + off, t->inlen - off);
 				t->inlen -= off;
+				in_shift(t, off);
 				off = 0;
 			}
 			if (t->inlen == t->incap && in_grow(t, need) < 0)
@@ -347,6 +425,7 @@ process_frames(struct task *t)
 			steal = t->in;
 		/* The frame's bytes are the message's now: copy-in charges them itself. */
 		in_settle(t, 0);
+		t->frame_foreign = t->foreign_hi > off && t->foreign_lo < off + need;
 		r = task_conf.dispatch(t, &h, t->in + off + MX_FRAME_HDR, steal);
 		if (r == 1) {
 			/* The buffer now belongs to a message. */
@@ -354,6 +433,7 @@ process_frames(struct task *t)
 				fatal("input");
 			t->incap = IN_DEFAULT;
 			t->inlen = 0;
+			t->foreign_lo = t->foreign_hi = 0;
 			frame_timer_set(t, 0);
 			return;
 		}
@@ -365,6 +445,7 @@ process_frames(struct task *t)
 	if (off > 0) {
 		memmove(t->in, t->in + off, t->inlen - off);
 		t->inlen -= off;
+		in_shift(t, off);
 	}
 	if (t->incap > IN_DEFAULT && t->inlen <= IN_DEFAULT / 2 && t->inlen < MX_FRAME_HDR) {
 		uint8_t *nb = realloc(t->in, IN_DEFAULT);
@@ -379,7 +460,16 @@ process_frames(struct task *t)
 static void
 task_read(struct task *t)
 {
+	/* Room for the writer's credentials only: descriptors a task sends are closed by the kernel. */
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct ucred))];
+	} cm;
+
 	for (;;) {
+		struct iovec iov;
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+		    .msg_controllen = sizeof(cm.b) };
 		ssize_t n;
 		size_t room;
 
@@ -388,7 +478,9 @@ task_read(struct task *t)
 		if (t->stalled || t->closing || t->space.outbytes >= OUT_HIGH)
 			return;
 		room = t->incap - t->inlen;
-		n = read(t->io.fd, t->in + t->inlen, room);
+		iov.iov_base = t->in + t->inlen;
+		iov.iov_len = room;
+		n = recvmsg(t->io.fd, &mh, MSG_CMSG_CLOEXEC);
 		if (n == 0) {
 			task_close(t, NULL);
 			return;
@@ -407,11 +499,13 @@ task_read(struct task *t)
 			}
 			return;
 		}
+		in_writer(t, &mh, (size_t)n);
 		t->inlen += (size_t)n;
 		t->nreads++;
 		process_frames(t);
+		/* Drained, or the next bytes are another writer's: epoll (level-triggered) says so. */
 		if ((size_t)n < room)
-			return;	/* drained */
+			return;
 	}
 }
 

@@ -41,6 +41,15 @@ struct task {
 	size_t inlen, incap;
 	size_t incharged;		/* of incap, charged to its uid (past the default size) */
 	uint64_t nreads;		/* reads that returned bytes (identity_stamp checks once per read) */
+	/*
+	 * Input another process wrote (SO_PASSCRED: each read has one writer):
+	 * bytes [foreign_lo, foreign_hi) of in hold all of it (hi 0: none), the
+	 * last such writer was foreign_pid (0: unknown). A frame that overlaps
+	 * it carries no service (task_stamp).
+	 */
+	size_t foreign_lo, foreign_hi;
+	pid_t foreign_pid, foreign_logged;
+	int frame_foreign;		/* the frame being dispatched overlaps it */
 	struct ev_timer frame_timer;	/* armed while an incomplete frame waits */
 	int stalled;			/* a send of ours waits for room: stop reading */
 	int muted;			/* stalled with input waiting: EPOLLIN off */
@@ -67,7 +76,10 @@ struct task_conf {
 	void (*closed)(struct task *t);	/* the connection is gone: release what it held */
 };
 void task_init(const struct task_conf *c);
+void task_listen_init(int lfd);		/* the listener: tasks' writes come with their writer's pid */
 int task_accept(int lfd);		/* 0, or -errno: out of descriptors or memory */
+/* The service to stamp on the message being dispatched: "" unless its process wrote all of it. */
+const char *task_stamp(struct task *t);
 void task_reply(struct task *t, uint8_t type, uint32_t id, uint32_t status, const void *p, size_t n);
 void task_queue_msg(struct task *t, const uint8_t *hdr, size_t hlen, struct kmsg *km);
 void task_close(struct task *t, const char *why);
