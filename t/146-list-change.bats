@@ -199,3 +199,19 @@ ask_session() {
 	run -0 msgsend -r bank/main x
 	[ "$output" = "REAL" ]
 }
+
+@test "keysrv started again with another list: namesrv takes it, though no registration comes" {
+	start
+	copies
+	bg "$W/msgrecv" -R "$R" -x cat fs/internal/db
+	wait_name fs/internal/db
+	# keysrv of the first list (generation of its life: never reloaded) goes
+	stop_daemon keysrv
+	st -d "$A" add -u "$me" --private 'fs/internal/*' "$HS"
+	cp "$A/signatures.list" "$A/signatures.list.sig" "$S/"
+	n=$(learned)
+	bg sh -c 'exec "$0" -R "$1" -S "$2" -c "$1/masix.conf" >>"$1/keysrv.log" 2>&1' "$MASIX_BIN/keysrv" "$R" "$S"
+	wait_log $((n + 1)) 'lookups and registrations follow it now' "$R/namesrv.log"
+	run -69 --separate-stderr msgsend fs/internal/db x
+	[ "$stderr" = "msgsend: fs/internal/db: no such name" ]
+}
