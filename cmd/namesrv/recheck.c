@@ -38,7 +38,7 @@ struct job {
 static struct mx_conn *conn;
 static mx_name_t port;
 static struct job *queued, *jobs;	/* queued: for the next pass; jobs: this pass */
-static size_t nqueued, queued_cap, njobs, next_job, out, checked, dropped;
+static size_t nqueued, queued_cap, njobs, next_job, out, checked, dropped, unchecked;
 static int64_t next_cookie, first_cookie;	/* answers below first_cookie are of an old pass */
 static struct log_throttle audit_lt = LOG_THROTTLE_INIT("recheck audit lines", LOG_NOTICE);
 
@@ -79,12 +79,15 @@ pass_end(const char *why)
 	if (njobs > 0 && why != NULL)
 		log_warnx("list changed: checking registered names again stopped after %zu of %zu: %s", checked,
 		    njobs, why);
+	else if (njobs > 0 && unchecked > 0)
+		log_info("list changed: %zu registered protected name%s checked again, %zu dropped, %zu left as "
+		    "they were (could not be checked)", njobs, njobs == 1 ? "" : "s", dropped, unchecked);
 	else if (njobs > 0)
 		log_info("list changed: %zu registered protected name%s checked again, %zu dropped", njobs,
 		    njobs == 1 ? "" : "s", dropped);
 	jobs_free(jobs, njobs);
 	jobs = NULL;
-	njobs = next_job = out = checked = dropped = 0;
+	njobs = next_job = out = checked = dropped = unchecked = 0;
 	first_cookie = next_cookie + 1;	/* whatever is still out is of no pass now */
 }
 
@@ -101,8 +104,10 @@ launch(void)
 		j = &jobs[next_job++];
 		j->cookie = ++next_cookie;
 		out++;
-		if ((r = ns_who_holds_ask(conn, j->right, port, j->cookie)) < 0)
+		if ((r = ns_who_holds_ask(conn, j->right, port, j->cookie)) < 0) {
+			unchecked++;
 			settle(j);	/* the port is gone: nothing to check */
+		}
 	}
 }
 
@@ -126,7 +131,7 @@ recheck_run(void)
 	njobs = nqueued;
 	queued = NULL;
 	nqueued = queued_cap = 0;
-	next_job = out = checked = dropped = 0;
+	next_job = out = checked = dropped = unchecked = 0;
 	first_cookie = next_cookie + 1;
 	if (njobs == 0) {
 		free(jobs);
@@ -207,7 +212,14 @@ recheck_reply(struct mx_msg *m)
 		if ((j = job_of(cookie)) == NULL)
 			return;
 		if (r < 0) {
-			settle(j);	/* no task holds it now (in transit, gone): left as it is */
+			/*
+			 * No task holds it now (in transit, gone): left as it is.
+			 * A holder with no binary identity (over the hash limit,
+			 * or its uid's hash budget spent: a squatter can spend its
+			 * own) is judged as such, as at registration.
+			 */
+			unchecked++;
+			settle(j);
 		} else {
 			j->who = who;
 			ask_keysrv(j);
