@@ -47,6 +47,8 @@ recheck_init(struct mx_conn *c, mx_name_t p)
 {
 	conn = c;
 	port = p;
+	/* Room for every answer of a full window, whatever queue_limit says: keysrv drops a reply it cannot queue. */
+	masix_port_set_qlimit(c, p, 2 * RECHECK_WINDOW);
 }
 
 void
