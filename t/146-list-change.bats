@@ -215,3 +215,43 @@ ask_session() {
 	run -69 --separate-stderr msgsend fs/internal/db x
 	[ "$stderr" = "msgsend: fs/internal/db: no such name" ]
 }
+
+@test "the service stamp follows the list: a rule removed ends it, a rule added gives it to the holder checked again" {
+	start
+	copies
+	st -d "$A" add -u "$me" 'svc/*' "$HL"
+	push_and_learn
+	bg "$MASIX_BIN/msgrecv" -R "$R" -x 'echo "${MSG_SENDER_SERVICE:-none}: $(cat)"' open/sink
+	wait_name open/sink
+	session svc/x
+	[ "$(ask_session 'ask open/sink a' 2)" = "svc/x: a" ]
+	# no rule covers svc/x any more: an open name is no service
+	st -d "$A" remove 'svc/*'
+	push_and_learn
+	[ "$(ask_session 'ask open/sink b' 3)" = "none: b" ]
+	# covered again, and the holder is allowed: its service once checked again
+	st -d "$A" add -u "$me" 'svc/*' "$HL"
+	push_and_learn
+	wait_log 1 "list changed: 1 registered protected name checked again, 0 dropped" "$R/namesrv.log"
+	[ "$(ask_session 'ask open/sink c' 4)" = "svc/x: c" ]
+}
+
+@test "keysrv started with a list that does not verify: every name fails closed, none is taken for open" {
+	start
+	copies
+	bg "$W/msgrecv" -R "$R" -x cat open/before
+	wait_name open/before
+	stop_daemon keysrv
+	st -d "$A" add -u 0 'bank/*' "$HS"
+	cp "$A/signatures.list" "$A/signatures.list.sig" "$S/"
+	printf '# tampered\n' >>"$S/signatures.list"
+	n=$(learned)
+	bg sh -c 'exec "$0" -R "$1" -S "$2" -c "$1/masix.conf" >>"$1/keysrv.log" 2>&1' "$MASIX_BIN/keysrv" "$R" "$S"
+	wait_log $((n + 1)) 'lookups and registrations follow it now' "$R/namesrv.log"
+	grep -q 'namesrv: keysrv has no signature list in force: ' "$R/namesrv.log"
+	# a squatter of the name the tampered list would protect, and any other name
+	run -69 --separate-stderr timeout 10 "$W/msgrecv" -R "$R" bank/main
+	[[ $stderr == "msgrecv: bank/main: cannot check who may register 'bank/main': $S/signatures.list: "* ]]
+	run -69 --separate-stderr timeout 10 "$W/msgrecv" -R "$R" open/after
+	[[ $stderr == "msgrecv: open/after: cannot check who may register 'open/after': $S/signatures.list: "* ]]
+}

@@ -329,6 +329,7 @@ load_list(struct identity *n, struct identity *old, int initial)
 	} else {
 		/* A list that does not verify: protected names cannot be told, registrations fail closed. */
 		log_warnx("%s: refused, no signature list loaded", why);
+		snprintf(n->list_why, sizeof(n->list_why), "%s", why);	/* what a refused registration says */
 	}
 }
 

@@ -235,6 +235,18 @@ do_directory(struct mx_msg *req)
 	send_reply(req, m);
 }
 
+/*
+ * The strict namesrv must apply with these rules: the configuration's, and
+ * also when a list is there but was refused: which names it protects
+ * cannot be told, so every name is (fails closed), as namesrv's own copy
+ * does with a list that does not verify.
+ */
+static int64_t
+rules_strict(void)
+{
+	return conf_strict || (id.list == NULL && !id.list_missing);
+}
+
 /* Every rule's name (and who sees a private one), so namesrv knows what is protected even while keysrv is away. */
 static void
 add_patterns(struct mx_msg *m)
@@ -351,7 +363,7 @@ do_may_register(struct mx_msg *req)
 	if (mx_msg_add_int(m, kind) < 0)
 		fatalx("out of memory");
 	add_reason(m, "%s", rule);
-	if (mx_msg_add_int(m, v.private) < 0 || mx_msg_add_int(m, conf_strict) < 0 || mx_msg_add_int(m, cookie) < 0 ||
+	if (mx_msg_add_int(m, v.private) < 0 || mx_msg_add_int(m, rules_strict()) < 0 || mx_msg_add_int(m, cookie) < 0 ||
 	    mx_msg_add_int(m, id.list_gen) < 0)
 		fatalx("out of memory");
 	if (known != -1 && known != id.list_gen)
@@ -377,7 +389,7 @@ do_list_rules(struct mx_msg *req)
 	}
 	m = reply_new(0);
 	add_reason(m, "%s", id.list == NULL && !id.list_missing ? id.list_why : "");
-	if (mx_msg_add_int(m, id.list_gen) < 0 || mx_msg_add_int(m, conf_strict) < 0)
+	if (mx_msg_add_int(m, id.list_gen) < 0 || mx_msg_add_int(m, rules_strict()) < 0)
 		fatalx("out of memory");
 	if (known != id.list_gen)
 		add_patterns(m);

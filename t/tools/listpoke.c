@@ -7,8 +7,10 @@
  *           print "ready", then one command per line of standard input:
  *           "lookup NAME" prints "NAME: found" or "NAME: DETAIL" (the
  *           error's detail, else the error); "reg NAME" registers a new
- *           port as NAME and prints "NAME: ok" or the error. Each answer is
- *           flushed; end of input ends the session.
+ *           port as NAME and prints "NAME: ok" or the error; "ask NAME TEXT"
+ *           sends TEXT to NAME and prints the reply; "many PREFIX N" registers
+ *           PREFIX.0 .. PREFIX.N-1 on one port. Each answer is flushed;
+ *           end of input ends the session.
  *   listpoke -R DIR notice
  *           send the NAME port an NS_LIST_CHANGED message as portd does:
  *           print "notice: sent" or "notice: ERROR", exit with its code
@@ -34,6 +36,64 @@ fail(struct mx_conn *c, const char *what, int r)
 	return mx_exit_code(r);
 }
 
+/* "NAME TEXT": TEXT to NAME as a request, the reply printed as it came. */
+static void
+ask(struct mx_conn *c, char *arg)
+{
+	struct mx_msg *m, *reply = NULL;
+	char *text = strchr(arg, ' ');
+	const uint8_t *b;
+	mx_name_t to;
+	size_t n;
+	int r;
+
+	*text++ = '\0';
+	if ((r = masix_lookup(c, arg, 0, &to)) < 0) {
+		fail(c, arg, r);
+		return;
+	}
+	if ((m = mx_msg_new(1)) == NULL || mx_msg_add_bytes(m, text, strlen(text)) < 0) {
+		fail(NULL, arg, -MX_ERR_NOMEM);
+		return;
+	}
+	m->dest = to;
+	r = masix_request(c, m, 5000, &reply);
+	mx_msg_free(m);
+	masix_right_dealloc(c, to);
+	if (r < 0) {
+		fail(c, arg, r);
+		return;
+	}
+	if (mx_msg_get_bytes(reply, &b, &n) == 0)
+		printf("%.*s", (int)n, (const char *)b);
+	mx_msg_free(reply);
+}
+
+/* "PREFIX N": PREFIX.0 .. PREFIX.N-1 on one new port, "PREFIX: N ok" or the first error. */
+static void
+many(struct mx_conn *c, char *arg)
+{
+	char *count = strchr(arg, ' '), name[300];
+	mx_name_t port;
+	long i, n;
+	int r;
+
+	*count++ = '\0';
+	n = strtol(count, NULL, 10);
+	if ((r = masix_port_alloc(c, &port)) < 0) {
+		fail(c, arg, r);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%.250s.%ld", arg, i);
+		if ((r = masix_register(c, name, port)) < 0) {
+			fail(c, name, r);
+			return;
+		}
+	}
+	printf("%s: %ld ok\n", arg, n);
+}
+
 static int
 session(struct mx_conn *c)
 {
@@ -53,6 +113,10 @@ session(struct mx_conn *c)
 				fail(c, arg, r);
 			else
 				printf("%s: found\n", arg);
+		} else if (strcmp(line, "ask") == 0 && strchr(arg, ' ') != NULL) {
+			ask(c, arg);
+		} else if (strcmp(line, "many") == 0 && strchr(arg, ' ') != NULL) {
+			many(c, arg);
 		} else if (strcmp(line, "reg") == 0) {
 			if ((r = masix_port_alloc(c, &port)) < 0 || (r = masix_register(c, arg, port)) < 0)
 				fail(c, arg, r);
