@@ -240,3 +240,13 @@ masix_key_crl(struct mx_conn *c, char **pem, size_t *pemlen)
 {
 	return pem_request(c, KS_CRL, pem, pemlen);
 }
+
+int
+ks_list_loaded(struct mx_conn *c, int64_t gen)
+{
+	uint8_t b[8];
+	size_t len;
+
+	put_u64(b, (uint64_t)gen);
+	return client_op(c, MX_OP_LIST_LOADED, b, sizeof(b), NULL, 0, &len);
+}

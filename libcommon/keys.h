@@ -36,6 +36,14 @@
 #define KS_VERDICT_NOLIST	3	/* the list was refused: nothing can be decided */
 #define KS_CA_CERT	5	/* -> BYTES ca.crt PEM */
 #define KS_CRL		6	/* -> BYTES CRL PEM (status NOENT: no revocation list) */
+/*
+ * KS_LIST_RULES: INT generation known -> STRING reason ("" when the list
+ * is in force), INT the list's generation, INT strict (1 also when the
+ * list was refused: every name fails closed), and when the generation
+ * differs from the one known: INT n and the n rules as KS_MAY_REGISTER
+ * sends them. What namesrv asks when portd tells it the list changed.
+ */
+#define KS_LIST_RULES	7
 /* From portd only (the kernel range): a node linked, BYTES its cert PEM, STRING its name. */
 #define KS_PEER_LINKED	0x7fff0020u
 
@@ -79,5 +87,11 @@ int masix_key_may_register(struct mx_conn *c, const char *hash, uint32_t uid, co
 /* The cluster CA certificate, and the revocation list (MX_ERR_NOENT: none), as PEM. */
 int masix_key_ca_cert(struct mx_conn *c, char **pem, size_t *pemlen);
 int masix_key_crl(struct mx_conn *c, char **pem, size_t *pemlen);
+/*
+ * keysrv only (the task holding the KEY port; MX_ERR_PERM for anyone
+ * else): it loaded its signature list, of generation gen. portd reloads
+ * its own copies (revocation list, signature list) and tells namesrv.
+ */
+int ks_list_loaded(struct mx_conn *c, int64_t gen);
 
 #endif

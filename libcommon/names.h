@@ -17,6 +17,8 @@
 #define NS_RESTORE_END	0x7fff0013u	/* INT how many NS_RESTORE came before it */
 /* portd's answer to MX_OP_WHO_HOLDS, on the port namesrv named: INT cookie, INT status, BYTES identity. */
 #define NS_WHO_HOLDS	0x7fff0014u
+/* keysrv (re)loaded its signature list (MX_OP_LIST_LOADED): INT its generation. namesrv asks keysrv for the rules. */
+#define NS_LIST_CHANGED	0x7fff0015u
 
 struct mx_conn;
 struct mx_msg;

@@ -36,6 +36,7 @@ enum mx_op {
 	MX_OP_NOTIFY_NOSENDERS = 16,	/* u32 port (receive right), u32 notify port */
 	MX_OP_WHO_HOLDS = 17,	/* NAME holder: u32 send right, u32 notify port, u64 cookie -> NS_WHO_HOLDS there */
 	MX_OP_SERVICE_SET = 18,	/* NAME holder: u32 send right, service ("" none): stamp its receiver's messages */
+	MX_OP_LIST_LOADED = 19,	/* KEY holder: u64 list generation: portd reloads its lists, tells namesrv */
 	MX_OP__MAX
 };
 

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -272,6 +274,21 @@ load_crl(struct identity *n, struct identity *old, int initial)
 	log_warnx("%s: refusing to verify peer certificates until it is fixed", why);
 }
 
+/*
+ * The first generation of this keysrv's life: random, so that a keysrv
+ * restarted with another list never reuses the generation namesrv knows
+ * from the previous one (which would make namesrv keep the old rules).
+ */
+static int64_t
+first_gen(void)
+{
+	uint64_t g = 0;
+
+	if (getrandom(&g, sizeof(g), 0) != (ssize_t)sizeof(g))
+		g = (uint64_t)time(NULL) << 20;
+	return (int64_t)(g & ((UINT64_C(1) << 52) - 1)) + 1;
+}
+
 /* signatures.list + .sig, verified with the CA key; a refused list leaves the previous one in force. */
 static void
 load_list(struct identity *n, struct identity *old, int initial)
@@ -282,7 +299,7 @@ load_list(struct identity *n, struct identity *old, int initial)
 	int r;
 
 	snprintf(n->list_why, sizeof(n->list_why), "no signature list loaded");
-	n->list_gen = old->list_gen + 1;
+	n->list_gen = initial ? first_gen() : old->list_gen + 1;
 	path_of(lpath, sizeof(lpath), n->state, F_LIST);
 	path_of(spath, sizeof(spath), n->state, F_SIG);
 	if (n->ca == NULL) {
@@ -312,6 +329,7 @@ load_list(struct identity *n, struct identity *old, int initial)
 	} else {
 		/* A list that does not verify: protected names cannot be told, registrations fail closed. */
 		log_warnx("%s: refused, no signature list loaded", why);
+		snprintf(n->list_why, sizeof(n->list_why), "%s", why);	/* what a refused registration says */
 	}
 }
 

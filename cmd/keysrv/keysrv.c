@@ -107,6 +107,7 @@ reload(const char *state, const char *node)
 	identity_load(state, node, 0);
 	log_info("reloaded: %s, %s, signature list %s", id.cert != NULL ? "certificate OK" : "no valid certificate",
 	    id.ca != NULL ? "CA loaded" : "no CA", id.list != NULL ? "loaded" : "not loaded");
+	serve_list_loaded();
 }
 
 int
@@ -192,6 +193,7 @@ main(int argc, char **argv)
 	snprintf(nodename, sizeof(nodename), "%s", masix_node(c));
 	identity_load(state, nodename, 1);
 	serve_init(c);
+	serve_list_loaded();	/* a namesrv that ran before us learns our list now */
 	log_info("serving keys on node %s from %s", nodename, state);
 	sd_ready(readyfd, "serving keys");
 

@@ -54,6 +54,7 @@ int cert_from_pem(const void *p, size_t n, X509 **out);
 /* serve.c */
 void serve_init(struct mx_conn *c);
 void serve_handle(struct mx_msg *req);
+void serve_list_loaded(void);	/* portd reloads its copies and tells namesrv */
 
 /* directory.c */
 #define DIRECTORY_MAX 1024	/* verified peers remembered; the oldest goes first */

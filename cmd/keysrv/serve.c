@@ -17,7 +17,7 @@ static struct log_throttle lt_debug = { .what = "debug lines", .pri = LOG_DEBUG,
 static const char *const req_name[] = {
 	[KS_NODE_CERT] = "node-cert", [KS_VERIFY_PEER] = "verify-peer",
 	[KS_DIRECTORY] = "directory", [KS_MAY_REGISTER] = "may-register",
-	[KS_CA_CERT] = "ca-cert", [KS_CRL] = "crl",
+	[KS_CA_CERT] = "ca-cert", [KS_CRL] = "crl", [KS_LIST_RULES] = "list-rules",
 };
 
 void
@@ -235,6 +235,18 @@ do_directory(struct mx_msg *req)
 	send_reply(req, m);
 }
 
+/*
+ * The strict namesrv must apply with these rules: the configuration's, and
+ * also when a list is there but was refused: which names it protects
+ * cannot be told, so every name is (fails closed), as namesrv's own copy
+ * does with a list that does not verify.
+ */
+static int64_t
+rules_strict(void)
+{
+	return conf_strict || (id.list == NULL && !id.list_missing);
+}
+
 /* Every rule's name (and who sees a private one), so namesrv knows what is protected even while keysrv is away. */
 static void
 add_patterns(struct mx_msg *m)
@@ -351,12 +363,47 @@ do_may_register(struct mx_msg *req)
 	if (mx_msg_add_int(m, kind) < 0)
 		fatalx("out of memory");
 	add_reason(m, "%s", rule);
-	if (mx_msg_add_int(m, v.private) < 0 || mx_msg_add_int(m, conf_strict) < 0 || mx_msg_add_int(m, cookie) < 0 ||
+	if (mx_msg_add_int(m, v.private) < 0 || mx_msg_add_int(m, rules_strict()) < 0 || mx_msg_add_int(m, cookie) < 0 ||
 	    mx_msg_add_int(m, id.list_gen) < 0)
 		fatalx("out of memory");
 	if (known != -1 && known != id.list_gen)
 		add_patterns(m);
 	send_reply(req, m);
+}
+
+/*
+ * The rules of the list in force, when they are not those of the
+ * generation the asker knows: what namesrv asks once portd tells it that
+ * the list changed (NS_LIST_CHANGED). The same rules and strict as a
+ * may-register answer carries, so both teach namesrv the same.
+ */
+static void
+do_list_rules(struct mx_msg *req)
+{
+	struct mx_msg *m;
+	int64_t known;
+
+	if (mx_msg_get_int(req, &known) < 0 || mx_msg_end(req) < 0) {
+		malformed(req);
+		return;
+	}
+	m = reply_new(0);
+	add_reason(m, "%s", id.list == NULL && !id.list_missing ? id.list_why : "");
+	if (mx_msg_add_int(m, id.list_gen) < 0 || mx_msg_add_int(m, rules_strict()) < 0)
+		fatalx("out of memory");
+	if (known != id.list_gen)
+		add_patterns(m);
+	send_reply(req, m);
+}
+
+/* Tell portd the list was (re)loaded: it reloads its copies and tells namesrv, which asks us for the rules. */
+void
+serve_list_loaded(void)
+{
+	int r;
+
+	if ((r = ks_list_loaded(conn, id.list_gen)) < 0)
+		log_warnx("telling portd the signature list was loaded: %s", mx_strerror(r));
 }
 
 static void
@@ -432,6 +479,9 @@ serve_handle(struct mx_msg *req)
 		break;
 	case KS_MAY_REGISTER:
 		do_may_register(req);
+		break;
+	case KS_LIST_RULES:
+		do_list_rules(req);
 		break;
 	case KS_CA_CERT:
 		do_pem(req, id.ca_pem, id.ca_pem_len, MX_ERR_UNAVAIL, id.ca_why);

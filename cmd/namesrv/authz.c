@@ -209,6 +209,7 @@ learn(struct mx_msg *m, int64_t gen, int64_t strict)
 			break;
 		authz_known_add(name, priv != 0, audience);
 	}
+	listwatch_learned(gen, npatterns, nprivate);	/* what is bound follows the new rules too */
 }
 
 /*
@@ -235,12 +236,18 @@ key_port_get(void)
 int
 authz_keysrv_send(struct mx_msg *m)
 {
+	return authz_keysrv_ask(m, reply_port);
+}
+
+int
+authz_keysrv_ask(struct mx_msg *m, mx_name_t reply)
+{
 	int r;
 
 	if ((r = key_port_get()) < 0)
 		return r;
 	m->dest = key_port;
-	m->reply = reply_port;
+	m->reply = reply;
 	m->reply_disp = MX_DISP_MAKE_SEND_ONCE;
 	/* Never wait for room on the KEY port: a full one is a stuck keysrv, and the deadline answers. */
 	return masix_send_nowait(conn, m, 0);

@@ -111,7 +111,7 @@ main(int argc, char **argv)
 {
 	const char *rundir = NULL, *cfile = NULL, *opt_state = NULL;
 	struct mx_conn *c;
-	mx_name_t name_port, notify_port, authz_port, ports[3];
+	mx_name_t name_port, notify_port, authz_port, list_port, recheck_port, ports[5];
 	struct sigaction sa;
 	char err[512];
 	int ch, check = 0, use_syslog = 0, verbose = 0, readyfd = -1, r;
@@ -160,7 +160,8 @@ main(int argc, char **argv)
 		die(mx_exit_code(r), "cannot reach portd in %s: %s", rundir,
 		    r == -MX_ERR_UNAVAIL ? "portd is not running" : mx_strerror(r));
 	if ((r = masix_port_alloc(c, &name_port)) < 0 || (r = masix_port_alloc(c, &notify_port)) < 0 ||
-	    (r = masix_port_alloc(c, &authz_port)) < 0)
+	    (r = masix_port_alloc(c, &authz_port)) < 0 || (r = masix_port_alloc(c, &list_port)) < 0 ||
+	    (r = masix_port_alloc(c, &recheck_port)) < 0)
 		die(mx_exit_code(r), "allocating ports: %s", mx_strerror(r));
 	if ((r = masix_special_set(c, MX_SPECIAL_NAME, name_port)) < 0) {
 		if (r == -MX_ERR_EXISTS)
@@ -176,17 +177,22 @@ main(int argc, char **argv)
 	/* Before the first request: which names are protected, even with keysrv down. */
 	ownlist_load(state_dir, strict);
 	authz_remote_init(c);	/* its verdicts come on authz_port too, told apart by cookie */
+	listwatch_init(c, list_port);
+	recheck_init(c, recheck_port);
+	listwatch_ask();	/* keysrv's list may not be the files' (keysrv not reloaded yet) */
 	log_info("serving names on node %s", masix_node(c));
 	sd_ready(readyfd, "serving names");
 
 	ports[0] = name_port;
 	ports[1] = notify_port;
 	ports[2] = authz_port;	/* keysrv's verdicts on registrations */
+	ports[3] = list_port;	/* keysrv's rules, once portd said its list changed */
+	ports[4] = recheck_port;	/* the checks of names registered before a change */
 	while (!stop) {
 		struct mx_msg *m;
 		int64_t dead;
 
-		r = masix_recv_any(c, ports, 3, registry_next_timeout(), &m);
+		r = masix_recv_any(c, ports, 5, registry_next_timeout(), &m);
 		if (r == -MX_ERR_TIMEOUT) {
 			registry_expire();
 			continue;
@@ -206,6 +212,15 @@ main(int argc, char **argv)
 			registry_expire();
 			continue;
 		}
+		if (m->dest == list_port || m->dest == recheck_port) {
+			if (m->dest == list_port)
+				listwatch_reply(m);
+			else
+				recheck_reply(m);
+			masix_msg_release_rights(c, m, MX_NAME_NULL);
+			mx_msg_free(m);
+			continue;
+		}
 		if (m->dest == notify_port) {
 			if (m->msgid == MX_MSGID_DEAD_NAME && mx_msg_get_int(m, &dead) == 0)
 				registry_dead((mx_name_t)dead);
@@ -215,6 +230,9 @@ main(int argc, char **argv)
 		/* The kernel range: only portd can send these. */
 		if (m->msgid == NS_NET_QUERY || m->msgid == NS_NET_ANSWER) {
 			registry_net(m);
+			mx_msg_free(m);
+		} else if (m->msgid == NS_LIST_CHANGED) {
+			listwatch_notice(m);
 			mx_msg_free(m);
 		} else if (m->msgid == NS_RESTORE || m->msgid == NS_RESTORE_END) {
 			registry_restore(m);
@@ -227,6 +245,7 @@ main(int argc, char **argv)
 	sd_stopping();
 	log_info("stopping");
 	registry_free();
+	recheck_free();
 	masix_close(c);
 	return 0;
 }

@@ -126,4 +126,24 @@ int registry_cache(const char *name, const char *node, mx_name_t right);
 /* ownlist.c: namesrv's own copy of the signed list, read at start (doc/trust.md). */
 void ownlist_load(const char *state_dir, int strict);
 
+/* m to keysrv's KEY port, its answer on reply (a receive right of ours), without waiting: 0 or MX_ERR_UNAVAIL. */
+int authz_keysrv_ask(struct mx_msg *m, mx_name_t reply);
+
+/* listwatch.c: a list keysrv loads reaches namesrv at once (doc/trust.md, "When the list changes"). */
+void listwatch_init(struct mx_conn *c, mx_name_t port);	/* keysrv's answers come on port */
+void listwatch_ask(void);			/* ask keysrv for its rules (at start) */
+void listwatch_notice(struct mx_msg *m);	/* portd's NS_LIST_CHANGED */
+void listwatch_reply(struct mx_msg *m);		/* a message on listwatch's port */
+void listwatch_learned(int64_t gen, size_t rules, size_t private);	/* authz.c learned new rules */
+
+/* recheck.c: registered protected names checked again against a new list. */
+void recheck_init(struct mx_conn *c, mx_name_t port);	/* portd's and keysrv's answers come on port */
+void recheck_add(const char *name, mx_name_t right, uint32_t uid, uint32_t pid);	/* queue one */
+void recheck_run(void);				/* start (or restart) with what was queued */
+void recheck_reply(struct mx_msg *m);		/* a message on recheck's port */
+void recheck_free(void);
+/* registry.c, for the two above */
+void registry_list_changed(void);		/* the rules known changed: cache, stamps, rechecks */
+int registry_recheck_verdict(const char *name, mx_name_t right, int kind);	/* KS_VERDICT_*: 1 dropped */
+
 #endif

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <stdio.h>
 #include "ev.h"
+#include "keys.h"
 #include "log.h"
 #include "names.h"
 #include "namesrv.h"
@@ -785,4 +786,64 @@ registry_free(void)
 	waiters_free();
 	htab_free(&names);
 	htab_free(&ports);
+}
+
+/*
+ * keysrv's list changed (listwatch.c learned its rules): answers cached
+ * from other nodes for names it now protects were checked against the old
+ * list, so they go (the next lookup asks again, and authz_remote.c checks
+ * the answer against the new list); a local name it protects is checked
+ * again (recheck.c); a local name it no longer protects is no service.
+ */
+void
+registry_list_changed(void)
+{
+	struct binding *b, *next;
+	size_t dropped = 0;
+
+	for (b = TAILQ_FIRST(&bindings); b != NULL; b = next) {
+		next = TAILQ_NEXT(b, all);
+		if (b->remote) {
+			if (authz_protected(b->name)) {
+				unbind(b);
+				dropped++;
+			}
+		} else if (authz_protected(b->name)) {
+			recheck_add(b->name, b->port->right, b->uid, b->pid);
+		} else if (b->service) {
+			(void)ns_service_set(conn, b->port->right, "");
+			b->service = 0;
+		}
+	}
+	if (dropped > 0)
+		log_info("list changed: %zu answer%s cached from other nodes for protected names dropped", dropped,
+		    dropped == 1 ? "" : "s");
+}
+
+/*
+ * recheck.c's verdict on a local name bound to right: refused, it is
+ * unbound (portd forgets it too); allowed, its holder is the service;
+ * open, it is not. 1 when it was dropped.
+ */
+int
+registry_recheck_verdict(const char *name, mx_name_t right, int kind)
+{
+	struct binding *b = find(name);
+	int r;
+
+	if (b == NULL || b->remote || b->port->right != right)
+		return 0;	/* gone or replaced meanwhile */
+	if (kind == KS_VERDICT_DENY) {
+		if ((r = ns_name_keep(conn, name, MX_NAME_NULL, 0, 0)) < 0 && r != -MX_ERR_NOENT)
+			log_warnx("'%s': portd keeps it: %s", name, mx_strerror(r));
+		unbind(b);
+		return 1;
+	}
+	if (kind == KS_VERDICT_ALLOW && !b->service && ns_service_set(conn, right, name) == 0)
+		b->service = 1;
+	else if (kind == KS_VERDICT_OPEN && b->service) {
+		(void)ns_service_set(conn, right, "");
+		b->service = 0;
+	}
+	return 0;
 }

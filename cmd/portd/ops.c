@@ -18,7 +18,7 @@ static const char *const opnames[MX_OP__MAX] = {
 	[MX_OP_NOTIFY_DEAD] = "NOTIFY_DEAD", [MX_OP_QLIMIT] = "QLIMIT", [MX_OP_HELLO] = "HELLO",
 	[MX_OP_RPC] = "RPC", [MX_OP_NET_QUERY] = "NET_QUERY", [MX_OP_NET_ANSWER] = "NET_ANSWER",
 	[MX_OP_NAME_KEEP] = "NAME_KEEP", [MX_OP_NOTIFY_NOSENDERS] = "NOTIFY_NOSENDERS",
-	[MX_OP_WHO_HOLDS] = "WHO_HOLDS", [MX_OP_SERVICE_SET] = "SERVICE_SET",
+	[MX_OP_WHO_HOLDS] = "WHO_HOLDS", [MX_OP_SERVICE_SET] = "SERVICE_SET", [MX_OP_LIST_LOADED] = "LIST_LOADED",
 };
 
 /* A request of n u32 fields and nothing more (rbuf.h): 0 with v[] filled, or -MX_ERR_PROTO. */
@@ -495,6 +495,9 @@ dispatch(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p, uint8_t
 		break;
 	case MX_OP_SERVICE_SET:
 		r = ops_ident_service(t, h, p);
+		break;
+	case MX_OP_LIST_LOADED:
+		r = ops_list_loaded(t, h, p);
 		break;
 	default:
 		r = -MX_ERR_PROTO;

@@ -52,5 +52,7 @@ int ops_ident_service(struct task *t, const struct mx_frame_hdr *h, const uint8_
 struct rident;
 void ops_ident_answer(struct task *t, uint32_t right, struct rident *out);	/* for NET_ANSWER */
 int ops_ident_asker(const char *service, struct rident *out);	/* for NET_QUERY: 0, or -1 */
+/* ops_list.c: keysrv loaded its signature list (MX_OP_LIST_LOADED, the KEY holder only). */
+int ops_list_loaded(struct task *t, const struct mx_frame_hdr *h, const uint8_t *p);
 
 #endif

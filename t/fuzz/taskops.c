@@ -28,6 +28,7 @@
 #include "../../cmd/portd/ops.c"
 #include "../../cmd/portd/ops_names.c"
 #include "../../cmd/portd/ops_ident.c"
+#include "../../cmd/portd/ops_list.c"
 #include "../../cmd/portd/identity.c"
 #include "../../cmd/portd/identity_budget.c"
 #include "../../cmd/portd/identity_cache.c"
@@ -69,6 +70,7 @@ node_names_answer(struct task *t, const char *name, mx_name_t right, const struc
 }
 void node_msg_task_gone(struct task *t) { (void)t; }
 void node_names_keysrv_ready(void) { }
+void node_reload(void) { }	/* no link, no broadcast: nothing to reload */
 
 static struct ev_loop *loop;
 static struct task *slot[3];
