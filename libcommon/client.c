@@ -256,6 +256,46 @@ new_id(struct mx_conn *c)
 /* ---- reading ---- */
 
 /*
+ * A daemon's wait (a stop flag set): the signal that sets the flag may come
+ * between the flag's last check and a blocking read, and would then be
+ * lost until something arrives. So read without blocking, and wait in
+ * poll() slices of at most STOP_SLICE_MS, checking the flag between them:
+ * a stop is seen within a slice. A read that finds data costs what it did.
+ */
+#define STOP_SLICE_MS 250
+
+static int
+read_or_wait_stoppable(struct mx_conn *c, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	int slice = STOP_SLICE_MS, r;
+	ssize_t n;
+
+	if (*c->stop)
+		return -MX_ERR_INTR;
+	n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
+	if (n > 0) {
+		c->inlen += (size_t)n;
+		return 0;
+	}
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+		return conn_lost(c);
+	if (deadline != 0) {
+		uint64_t now = now_ms();
+		if (now >= deadline)
+			return -MX_ERR_TIMEOUT;
+		if (deadline - now < (uint64_t)slice)
+			slice = (int)(deadline - now);
+	}
+	r = poll(&pfd, 1, slice);
+	if (r < 0 && errno == EINTR && *c->stop)
+		return -MX_ERR_INTR;
+	if (r < 0 && errno != EINTR)
+		return conn_lost(c);
+	return 0;
+}
+
+/*
  * Read until one whole frame is buffered at c->in; 0 or an error.
  * deadline (monotonic ms, 0 = none) bounds the wait: MX_ERR_TIMEOUT.
  */
@@ -293,6 +333,11 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 		/* About to wait for portd: what masix_send_nowait() queued goes out first. */
 		if (c->outlen > 0 && (r = flush_out(c)) < 0)
 			return r;
+		if (c->stop != NULL) {
+			if ((r = read_or_wait_stoppable(c, deadline)) < 0)
+				return r;
+			continue;
+		}
 		if (deadline != 0) {
 			uint64_t now = now_ms();
 			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
