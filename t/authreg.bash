@@ -16,7 +16,8 @@
 #                              (start_node), else CLUSTER_ADMIN (cluster_start),
 #                              else ADM/admin (rogue_setup): one function for
 #                              the three ways the files make their nodes.
-#   make_user                  a user made for the test (removed in teardown):
+#   make_user                  a user made for the test (removed in teardown;
+#                              skips when not root):
 #                              TUSER, TUID
 #   stop_daemon NAME [RUNDIR]  NAME (keysrv, namesrv) of node RUNDIR (default
 #                              R) killed, gone, its pid file removed
@@ -75,6 +76,7 @@ push_list() {
 
 # An unprivileged uid that no rule of a test's list names.
 make_user() {
+	need_root "makes a user for the test"	# a test run as a user skips, as every caller would
 	TUSER=mxu$$
 	useradd -M -d /nonexistent -s /bin/sh "$TUSER"
 	on_teardown 'userdel "$TUSER" 2>/dev/null || true'
