@@ -66,7 +66,38 @@ conn_lost(struct mx_conn *c)
 	return -MX_ERR_IO;
 }
 
-void masix_set_stop_flag(struct mx_conn *c, volatile int *flag) { c->stop = flag; }
+/*
+ * A daemon's waits (a stop flag set) last STOP_SLICE_MS at most: the signal
+ * that sets the flag may come between the flag's last check and a blocking
+ * read, and would be lost until something arrives. A receive timeout on the
+ * socket (and the same cap on poll) has the flag checked again within a
+ * slice, at no cost to a read that finds data.
+ */
+#define STOP_SLICE_MS 250
+
+static void
+apply_stop_slice(struct mx_conn *c)
+{
+	struct timeval tv = { 0, STOP_SLICE_MS * 1000 };
+
+	if (c->fd >= 0)
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * The timeout is set once and kept: keysrv sets and clears the flag around
+ * every receive, and a slice over without a flag just waits again.
+ */
+void
+masix_set_stop_flag(struct mx_conn *c, volatile int *flag)
+{
+	c->stop = flag;
+	if (flag != NULL && !c->stop_sliced) {
+		c->stop_sliced = 1;
+		apply_stop_slice(c);
+	}
+}
+
 const char *masix_errdetail(const struct mx_conn *c) { return c->detail; }
 int masix_fd(const struct mx_conn *c) { return c->fd; }
 
@@ -178,6 +209,8 @@ masix_reconnect(struct mx_conn *c, uint32_t timeout_ms)
 	c->fd = fd;
 	c->lost = 0;
 	c->detail[0] = '\0';
+	if (c->stop_sliced)
+		apply_stop_slice(c);
 	return 0;
 }
 
@@ -256,46 +289,6 @@ new_id(struct mx_conn *c)
 /* ---- reading ---- */
 
 /*
- * A daemon's wait (a stop flag set): the signal that sets the flag may come
- * between the flag's last check and a blocking read, and would then be
- * lost until something arrives. So read without blocking, and wait in
- * poll() slices of at most STOP_SLICE_MS, checking the flag between them:
- * a stop is seen within a slice. A read that finds data costs what it did.
- */
-#define STOP_SLICE_MS 250
-
-static int
-read_or_wait_stoppable(struct mx_conn *c, uint64_t deadline)
-{
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-	int slice = STOP_SLICE_MS, r;
-	ssize_t n;
-
-	if (*c->stop)
-		return -MX_ERR_INTR;
-	n = recv(c->fd, c->in + c->inlen, c->incap - c->inlen, MSG_DONTWAIT);
-	if (n > 0) {
-		c->inlen += (size_t)n;
-		return 0;
-	}
-	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-		return conn_lost(c);
-	if (deadline != 0) {
-		uint64_t now = now_ms();
-		if (now >= deadline)
-			return -MX_ERR_TIMEOUT;
-		if (deadline - now < (uint64_t)slice)
-			slice = (int)(deadline - now);
-	}
-	r = poll(&pfd, 1, slice);
-	if (r < 0 && errno == EINTR && *c->stop)
-		return -MX_ERR_INTR;
-	if (r < 0 && errno != EINTR)
-		return conn_lost(c);
-	return 0;
-}
-
-/*
  * Read until one whole frame is buffered at c->in; 0 or an error.
  * deadline (monotonic ms, 0 = none) bounds the wait: MX_ERR_TIMEOUT.
  */
@@ -333,17 +326,16 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 		/* About to wait for portd: what masix_send_nowait() queued goes out first. */
 		if (c->outlen > 0 && (r = flush_out(c)) < 0)
 			return r;
-		if (c->stop != NULL) {
-			if ((r = read_or_wait_stoppable(c, deadline)) < 0)
-				return r;
-			continue;
-		}
+		if (c->stop && *c->stop)
+			return -MX_ERR_INTR;
 		if (deadline != 0) {
-			uint64_t now = now_ms();
+			uint64_t now = now_ms(), left = deadline - now;
 			struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 			if (now >= deadline)
 				return -MX_ERR_TIMEOUT;
-			r = poll(&pfd, 1, deadline - now > INT32_MAX ? INT32_MAX : (int)(deadline - now));
+			if (c->stop != NULL && left > STOP_SLICE_MS)
+				left = STOP_SLICE_MS;	/* see apply_stop_slice() */
+			r = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
 			if (r < 0 && errno == EINTR && c->stop && *c->stop)
 				return -MX_ERR_INTR;
 			if (r < 0 && errno != EINTR)
@@ -357,8 +349,8 @@ read_frame_until(struct mx_conn *c, struct mx_frame_hdr *h, uint64_t deadline)
 		if (n < 0) {
 			if (errno == EINTR && c->stop && *c->stop)
 				return -MX_ERR_INTR;
-			if (errno == EINTR)
-				continue;
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;	/* EAGAIN: a stop slice is over (apply_stop_slice) */
 			return conn_lost(c);
 		}
 		c->inlen += (size_t)n;

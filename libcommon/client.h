@@ -39,6 +39,7 @@ struct mx_conn {
 	char node[MX_NODE_MAX + 1];
 	char detail[256];
 	volatile int *stop;
+	int stop_sliced;		/* its socket has the receive timeout of a stop slice (client.c) */
 };
 
 /* A request to portd whose answer is up to anscap bytes: 0 with *anslen, or a negative MX_ERR_*. */
