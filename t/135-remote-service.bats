@@ -12,12 +12,6 @@ load cluster
 load rogue
 load authreg
 
-# A receiver on node 1 answering "SERVICE from NODE: TEXT" (SERVICE "none" when empty).
-sink_on_1() {
-	on 1 bg "$MASIX_BIN/msgrecv" -x 'echo "${MSG_SENDER_SERVICE:-none} from $MSG_SENDER_NODE: $(cat)"' "$1"
-	on 1 wait_name "$1"
-}
-
 @test "the listed server on node 2 sends to node 1: its service shows once node 1's own list allows it" {
 	need_root "runs root's listed server"
 	cluster_start 2

@@ -15,8 +15,7 @@ load authreg
 	H=$(hash_of "$W/authreg")
 	st -d "$CLUSTER_ADMIN" add -u 0 'svc/*' "$H"
 	push_list -p "${NODE_DIR[2]}"
-	on 1 bg "$MASIX_BIN/msgrecv" -x 'echo "${MSG_SENDER_SERVICE:-none} from $MSG_SENDER_NODE: $(cat)"' t.sink
-	on 1 wait_name t.sink
+	sink_on_1 t.sink
 	run -0 --separate-stderr on 2 "$W/authreg" -R "${NODE_DIR[2]}" ask-as svc/teller t.sink hello
 	[ "$output" = "none from n2: hello" ]
 	# node 1: the admin's procedure, SIGHUP to keysrv only

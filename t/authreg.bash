@@ -19,6 +19,8 @@
 #   make_user                  a user made for the test (removed in teardown;
 #                              skips when not root):
 #                              TUSER, TUID
+#   sink_on_1 NAME             a receiver NAME on cluster node 1 answering
+#                              "SERVICE from NODE: TEXT" (SERVICE "none" when empty)
 #   stop_daemon NAME [RUNDIR]  NAME (keysrv, namesrv) of node RUNDIR (default
 #                              R) killed, gone, its pid file removed
 #   unit_suffix                " in UNIT" when this shell's cgroup is a systemd
@@ -105,3 +107,9 @@ shell_unit() {
 }
 unit_suffix() { local u; u=$(shell_unit); [ -z "$u" ] || echo " in $u"; }
 unit_field() { local u; u=$(shell_unit); echo "${u:--}"; }
+
+# What a receiver sees of a sender's service across nodes, in one line a test compares.
+sink_on_1() {
+	on 1 bg "$MASIX_BIN/msgrecv" -x 'echo "${MSG_SENDER_SERVICE:-none} from $MSG_SENDER_NODE: $(cat)"' "$1"
+	on 1 wait_name "$1"
+}
